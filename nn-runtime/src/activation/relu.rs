@@ -1,0 +1,32 @@
+//! ReLU.
+
+use super::Activation;
+
+/// Rectified linear unit, PyTorch's `torch.nn.ReLU()`: `y = max(x, 0)`.
+///
+/// Derivative: 1 where `x > 0`, else 0 (PyTorch's choice at the kink `x = 0`).
+///
+/// ```
+/// use nn_runtime::{Activation, ReLU};
+/// assert_eq!(ReLU.forward(-2.0), 0.0);
+/// assert_eq!(ReLU.derivative(0.0, 0.0), 0.0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[allow(clippy::upper_case_acronyms)] // PyTorch's name
+pub struct ReLU;
+
+impl Activation for ReLU {
+    #[inline]
+    fn forward(&self, x: f32) -> f32 {
+        x.max(0.0)
+    }
+
+    #[inline]
+    fn derivative(&self, x: f32, _y: f32) -> f32 {
+        if x > 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    }
+}

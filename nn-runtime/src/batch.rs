@@ -1,0 +1,286 @@
+//! Typed batches: rows of a statically known width, and class-index labels.
+
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use rand::{Rng, SeedableRng};
+
+use crate::error::{Error, Result};
+
+/// A batch of rows, each with exactly `F` features, stored row-major as `f32`.
+///
+/// The width `F` is part of the type, so a model that takes 64 features does not accept a
+/// `Batch<32>`; the number of rows is chosen at run time. All numbers in `nn` are `f32`, as in
+/// PyTorch's default dtype.
+///
+/// ```
+/// use nn_runtime::Batch;
+///
+/// let batch = Batch::<3>::from_vec(2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+/// assert_eq!(batch.rows(), 2);
+/// assert_eq!(batch.row(1), &[4.0, 5.0, 6.0]);
+/// assert!(Batch::<3>::from_vec(2, vec![1.0; 5]).is_err());
+/// # Ok::<(), nn_runtime::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch<const F: usize> {
+    rows: usize,
+    data: Vec<f32>,
+}
+
+impl<const F: usize> Batch<F> {
+    /// The number of features per row.
+    pub const WIDTH: usize = F;
+
+    /// A batch of `rows` rows of zeros.
+    pub fn zeros(rows: usize) -> Self {
+        Batch {
+            rows,
+            data: vec![0.0; rows * F],
+        }
+    }
+
+    /// A batch from row-major data.
+    ///
+    /// # Errors
+    /// [`Error::Length`] when `data.len()` is not `rows × F`.
+    pub fn from_vec(rows: usize, data: Vec<f32>) -> Result<Self> {
+        if data.len() != rows * F {
+            return Err(Error::Length {
+                rows,
+                width: F,
+                found: data.len(),
+            });
+        }
+        Ok(Batch { rows, data })
+    }
+
+    /// A batch from an `ndarray` matrix of shape `[rows, F]`, in any memory order.
+    ///
+    /// # Errors
+    /// [`Error::Width`] when the matrix does not have `F` columns.
+    pub fn from_array(array: ArrayView2<'_, f32>) -> Result<Self> {
+        let (rows, cols) = array.dim();
+        if cols != F {
+            return Err(Error::Width {
+                expected: F,
+                found: cols,
+            });
+        }
+        Ok(Batch {
+            rows,
+            data: array.iter().copied().collect(),
+        })
+    }
+
+    /// A batch from fixed-size rows; the width is checked by the type system.
+    pub fn from_rows(rows: &[[f32; F]]) -> Self {
+        Batch {
+            rows: rows.len(),
+            data: rows.iter().flatten().copied().collect(),
+        }
+    }
+
+    /// A batch of values drawn uniformly from `[0, 1)` (like `torch.rand`), reproducible by `seed`.
+    pub fn random(rows: usize, seed: u64) -> Self {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        Batch {
+            rows,
+            data: (0..rows * F).map(|_| rng.gen::<f32>()).collect(),
+        }
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Row `index` as a slice of `F` values, or `None` past the end.
+    pub fn get_row(&self, index: usize) -> Option<&[f32]> {
+        self.data.get(index * F..(index + 1) * F)
+    }
+
+    /// Row `index` as a slice of `F` values.
+    ///
+    /// # Panics
+    /// If `index >= self.rows()`, as slice indexing does.
+    pub fn row(&self, index: usize) -> &[f32] {
+        &self.data[index * F..(index + 1) * F]
+    }
+
+    /// The rows as fixed-size arrays.
+    pub fn iter_rows(&self) -> impl Iterator<Item = &[f32]> + '_ {
+        // `max(1)` keeps `chunks_exact` valid for a zero-width batch.
+        self.data.chunks_exact(F.max(1)).take(self.rows)
+    }
+
+    /// All values, row-major.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// All values, row-major, for writing.
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// A copy of all values, row-major.
+    pub fn to_vec(&self) -> Vec<f32> {
+        self.data.clone()
+    }
+
+    /// The values as an `ndarray` view of shape `[rows, F]`.
+    pub fn view(&self) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((self.rows, F), &self.data).expect("length is rows × F")
+    }
+
+    /// The values as a mutable `ndarray` view of shape `[rows, F]`.
+    pub fn view_mut(&mut self) -> ArrayViewMut2<'_, f32> {
+        ArrayViewMut2::from_shape((self.rows, F), &mut self.data).expect("length is rows × F")
+    }
+
+    /// The values as an owned `ndarray` matrix of shape `[rows, F]`.
+    pub fn into_array(self) -> Array2<f32> {
+        Array2::from_shape_vec((self.rows, F), self.data).expect("length is rows × F")
+    }
+
+    /// Changes the number of rows, keeping the allocation when it is large enough.
+    ///
+    /// New values are zero. Used by inference into a caller's buffer, so that a warm buffer
+    /// never reallocates.
+    pub fn set_rows(&mut self, rows: usize) {
+        self.rows = rows;
+        self.data.resize(rows * F, 0.0);
+    }
+
+    /// Copies the rows at `indices` into `out` (which takes `indices.len()` rows).
+    pub fn gather_into(&self, indices: &[usize], out: &mut Self) {
+        out.set_rows(indices.len());
+        for (dst, &i) in out.data.chunks_exact_mut(F.max(1)).zip(indices) {
+            dst.copy_from_slice(self.row(i));
+        }
+    }
+}
+
+/// Class indices for classification losses, each below `classes`.
+///
+/// ```
+/// use nn_runtime::Labels;
+///
+/// let labels = Labels::new(vec![0, 2, 1], 3)?;
+/// assert_eq!(labels.len(), 3);
+/// assert!(Labels::new(vec![0, 3], 3).is_err());
+/// # Ok::<(), nn_runtime::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels {
+    indices: Vec<usize>,
+    classes: usize,
+}
+
+impl Labels {
+    /// Labels from class indices.
+    ///
+    /// # Errors
+    /// [`Error::LabelOutOfRange`] when an index is not below `classes`.
+    pub fn new(indices: Vec<usize>, classes: usize) -> Result<Self> {
+        if let Some((position, &label)) = indices.iter().enumerate().find(|(_, &l)| l >= classes) {
+            return Err(Error::LabelOutOfRange {
+                position,
+                label,
+                classes,
+            });
+        }
+        Ok(Labels { indices, classes })
+    }
+
+    /// The class indices.
+    pub fn indices(&self) -> &[usize] {
+        &self.indices
+    }
+
+    /// The number of classes.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// The number of labels (rows).
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Whether there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// Copies the labels at `indices` into `out`, reusing its allocation.
+    pub fn gather_into(&self, indices: &[usize], out: &mut Self) {
+        out.classes = self.classes;
+        out.indices.clear();
+        out.indices.extend(indices.iter().map(|&i| self.indices[i]));
+    }
+
+    /// Random labels, reproducible by `seed`.
+    pub fn random(len: usize, classes: usize, seed: u64) -> Self {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        Labels {
+            indices: (0..len).map(|_| rng.gen_range(0..classes.max(1))).collect(),
+            classes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_check_their_input() {
+        assert_eq!(
+            Batch::<4>::from_vec(2, vec![0.0; 7]),
+            Err(Error::Length {
+                rows: 2,
+                width: 4,
+                found: 7
+            })
+        );
+        let wrong = Array2::<f32>::zeros((3, 5));
+        assert_eq!(
+            Batch::<4>::from_array(wrong.view()),
+            Err(Error::Width {
+                expected: 4,
+                found: 5
+            })
+        );
+        let transposed = Array2::from_shape_fn((2, 3), |(r, c)| (r * 3 + c) as f32);
+        let batch = Batch::<2>::from_array(transposed.t()).unwrap();
+        assert_eq!(batch.to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert_eq!(
+            Batch::from_rows(&[[1.0, 2.0], [3.0, 4.0]]).view(),
+            ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]])
+        );
+    }
+
+    #[test]
+    fn random_batches_are_reproducible_and_in_range() {
+        let a = Batch::<8>::random(4, 7);
+        assert_eq!(a, Batch::<8>::random(4, 7));
+        assert!(a.as_slice().iter().all(|v| (0.0..1.0).contains(v)));
+    }
+
+    #[test]
+    fn gathering_reuses_the_buffer() {
+        let batch = Batch::<2>::from_rows(&[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+        let mut out = Batch::zeros(0);
+        batch.gather_into(&[2, 0], &mut out);
+        assert_eq!(out.to_vec(), vec![5.0, 6.0, 1.0, 2.0]);
+        let labels = Labels::new(vec![1, 0, 1], 2).unwrap();
+        let mut picked = Labels::new(vec![], 2).unwrap();
+        labels.gather_into(&[2, 1], &mut picked);
+        assert_eq!(picked.indices(), &[1, 0]);
+    }
+}

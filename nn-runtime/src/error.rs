@@ -1,0 +1,158 @@
+//! The one error type of the runtime.
+
+use std::fmt;
+
+/// Everything that can go wrong when data, weights or targets do not fit a network.
+///
+/// Messages are lower-case and name the thing that is wrong, in the style of `rustc`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A flat buffer whose length is not `rows × width`.
+    Length {
+        /// The number of rows asked for.
+        rows: usize,
+        /// The static feature width of the batch.
+        width: usize,
+        /// The length that was given.
+        found: usize,
+    },
+    /// An array whose number of columns is not the batch's static width.
+    Width {
+        /// The static feature width of the batch.
+        expected: usize,
+        /// The number of columns that was given.
+        found: usize,
+    },
+    /// A class index that is not below the number of classes.
+    LabelOutOfRange {
+        /// Position of the label in the list.
+        position: usize,
+        /// The label itself.
+        label: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// Labels declared with a class count that differs from the network's output width.
+    ClassCount {
+        /// The network's output width.
+        expected: usize,
+        /// The class count of the labels.
+        found: usize,
+    },
+    /// Inputs and targets with different numbers of rows.
+    RowMismatch {
+        /// Rows of the input batch.
+        input: usize,
+        /// Rows of the target.
+        target: usize,
+    },
+    /// A batch with no rows where at least one is needed (a mean over nothing).
+    EmptyBatch,
+    /// A loss that came out NaN or infinite.
+    NonFiniteLoss {
+        /// The value that was computed.
+        value: f32,
+    },
+    /// A value outside the range a hyperparameter allows.
+    InvalidArgument {
+        /// The argument, e.g. `"dropout probability"`.
+        name: &'static str,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A weights file that is not valid safetensors (truncated, corrupt header, …).
+    Format {
+        /// The parser's message.
+        message: String,
+    },
+    /// A weights file without a tensor the network needs.
+    MissingTensor {
+        /// The tensor's PyTorch name, e.g. `fc1.weight`.
+        name: String,
+    },
+    /// A weights file with a tensor the network does not have.
+    UnexpectedTensor {
+        /// The tensor's name in the file.
+        name: String,
+    },
+    /// A tensor whose shape differs from the parameter's.
+    TensorShape {
+        /// The tensor's PyTorch name.
+        name: String,
+        /// The shape the network needs.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        found: Vec<usize>,
+    },
+    /// A tensor that is not stored as 32-bit floats.
+    TensorDtype {
+        /// The tensor's PyTorch name.
+        name: String,
+        /// The dtype in the file.
+        found: String,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Length { rows, width, found } => write!(
+                f,
+                "expected {rows} rows × {width} features = {} values, found {found}",
+                rows * width
+            ),
+            Error::Width { expected, found } => {
+                write!(f, "expected {expected} features per row, found {found}")
+            }
+            Error::LabelOutOfRange {
+                position,
+                label,
+                classes,
+            } => write!(
+                f,
+                "label {label} at position {position} is out of range for {classes} classes"
+            ),
+            Error::ClassCount { expected, found } => write!(
+                f,
+                "labels have {found} classes but the network yields {expected} outputs"
+            ),
+            Error::RowMismatch { input, target } => write!(
+                f,
+                "input has {input} rows but the target has {target}"
+            ),
+            Error::EmptyBatch => write!(f, "the batch has no rows"),
+            Error::NonFiniteLoss { value } => write!(f, "the loss is not finite ({value})"),
+            Error::InvalidArgument { name, message } => write!(f, "invalid {name}: {message}"),
+            Error::Io { path, message } => write!(f, "cannot access `{path}`: {message}"),
+            Error::Format { message } => write!(f, "not a valid safetensors file: {message}"),
+            Error::MissingTensor { name } => write!(f, "the file has no tensor `{name}`"),
+            Error::UnexpectedTensor { name } => {
+                write!(f, "the file has a tensor `{name}` that the network does not have")
+            }
+            Error::TensorShape {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "tensor `{name}` has shape {found:?}, the network needs {expected:?}"
+            ),
+            Error::TensorDtype { name, found } => {
+                write!(f, "tensor `{name}` is stored as {found}, expected F32")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `Result` with the runtime's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,96 @@
+//! Helpers for tests of `nn` and of code built on it: closeness checks, finite differences and
+//! PyTorch fixtures. Not part of the stable interface.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype, SafeTensors};
+
+/// A tensor read from a fixture: its shape and values, widened to `f32` (`I64` too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// The shape, outermost first.
+    pub shape: Vec<usize>,
+    /// The values, row-major.
+    pub data: Vec<f32>,
+}
+
+impl Tensor {
+    /// The values as class indices (for `I64` targets).
+    pub fn indices(&self) -> Vec<usize> {
+        self.data.iter().map(|&v| v as usize).collect()
+    }
+}
+
+/// The repository's `tests/fixtures` folder.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("tests")
+        .join("fixtures")
+}
+
+/// Every tensor of `tests/fixtures/<relative>`, by name.
+///
+/// # Panics
+/// If the file is missing or not valid safetensors: fixtures are part of the repository.
+pub fn load_fixture(relative: &str) -> HashMap<String, Tensor> {
+    let path = fixtures_dir().join(relative);
+    let bytes =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let file = SafeTensors::deserialize(&bytes)
+        .unwrap_or_else(|e| panic!("{} is not safetensors: {e}", path.display()));
+    file.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let data = match view.dtype() {
+                Dtype::F32 => view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+                Dtype::I64 => view
+                    .data()
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+                    .collect(),
+                other => panic!("{name}: unexpected dtype {other:?}"),
+            };
+            let tensor = Tensor {
+                shape: view.shape().to_vec(),
+                data,
+            };
+            (name, tensor)
+        })
+        .collect()
+}
+
+/// Asserts `|actual − expected| ≤ atol + rtol·|expected|` elementwise, naming the first
+/// offending index and both values.
+///
+/// # Panics
+/// On a length mismatch, or when any element is out of tolerance.
+#[track_caller]
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "{what}: length {} against {}",
+        actual.len(),
+        expected.len()
+    );
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let allowed = atol + rtol * e.abs();
+        let close = (a - e).abs() <= allowed || (a == e);
+        assert!(
+            close,
+            "{what}[{i}]: got {a:e}, expected {e:e} (difference {:e}, allowed {allowed:e})",
+            (a - e).abs()
+        );
+    }
+}
+
+/// The central finite difference `(f(x + h) − f(x − h)) / 2h`.
+pub fn central_difference(f: impl Fn(f64) -> f64, x: f64, h: f64) -> f64 {
+    (f(x + h) - f(x - h)) / (2.0 * h)
+}

@@ -1,0 +1,2 @@
+//! nn
+pub use nn_runtime::*;
