@@ -7,19 +7,32 @@
 //! * [`loss`]: PyTorch's losses, value and gradient.
 //! * [`optim`]: SGD, Adam, AdamW and RMSprop with PyTorch's update rules, gradient clipping and
 //!   learning-rate schedules.
+//! * [`Trainer`]: epochs of shuffled mini-batches, with a per-epoch report.
+//! * [`io`]: weights in safetensors, with PyTorch's names.
 //!
 //! All numbers are `f32`, PyTorch's default dtype. Results match PyTorch to float32 rounding.
 
 pub mod activation;
 pub mod batch;
 pub mod error;
+pub mod io;
+mod kernel;
+pub mod layer;
 pub mod loss;
+mod network;
 pub mod optim;
 #[doc(hidden)]
 pub mod testing;
+mod train;
+mod workspace;
 
 pub use activation::*;
 pub use batch::{Batch, Labels};
 pub use error::{Error, Result};
+pub use io::NamedTensors;
+pub use layer::{Dropout, Linear};
 pub use loss::*;
+pub use network::Network;
 pub use optim::*;
+pub use train::{evaluate, Control, EpochReport, Evaluation, Trainer};
+pub use workspace::Workspace;

@@ -109,6 +109,18 @@ pub trait Target: Clone {
 
     /// Copies the rows at `indices` into `out`, reusing its memory.
     fn gather_into(&self, indices: &[usize], out: &mut Self);
+
+    /// Whether the target holds class indices, so that accuracy means something.
+    fn has_classes(&self) -> bool {
+        false
+    }
+
+    /// How many rows of `output` (row-major, `width` wide) have their largest value at the
+    /// target's class; 0 for targets without classes.
+    fn correct(&self, output: &[f32], width: usize) -> usize {
+        let _ = (output, width);
+        0
+    }
 }
 
 impl<const F: usize> Target for Batch<F> {
@@ -143,5 +155,23 @@ impl Target for Labels {
 
     fn gather_into(&self, indices: &[usize], out: &mut Self) {
         Labels::gather_into(self, indices, out);
+    }
+
+    fn has_classes(&self) -> bool {
+        true
+    }
+
+    fn correct(&self, output: &[f32], width: usize) -> usize {
+        output
+            .chunks_exact(width.max(1))
+            .zip(self.indices())
+            .filter(|(row, &label)| {
+                let best = row
+                    .iter()
+                    .enumerate()
+                    .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
+                best.0 == label
+            })
+            .count()
     }
 }

@@ -1,0 +1,109 @@
+//! Weights in the safetensors format, with PyTorch's names and layouts.
+//!
+//! A PyTorch state dict saved with `safetensors.torch.save_file(model.state_dict(), path)` loads
+//! as is, and what is saved here loads into PyTorch with `load_file` + `load_state_dict`.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Error, Result};
+
+/// A model's named tensors, in PyTorch's naming (`fc1.weight`) and layout (`[out, in]`).
+pub trait NamedTensors {
+    /// Calls `visitor` with each tensor's name, shape and values, in a fixed order.
+    fn visit_tensors(&self, visitor: &mut dyn FnMut(&str, &[usize], &[f32]));
+
+    /// Calls `visitor` with each tensor's name, shape and values for writing, in the same order.
+    fn visit_tensors_mut(&mut self, visitor: &mut dyn FnMut(&str, &[usize], &mut [f32]));
+}
+
+/// Writes every tensor of `model` to `path` as little-endian `F32` safetensors.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be written.
+pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Result<()> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    model.visit_tensors(&mut |name, shape, values| {
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        tensors.push((name.to_owned(), shape.to_vec(), bytes));
+    });
+    let views = tensors
+        .iter()
+        .map(|(name, shape, bytes)| {
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map_err(|e| Error::Format { message: e.to_string() })?;
+            Ok((name.as_str(), view))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize_to_file(views, &None, path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads every tensor of `model` from the safetensors file at `path`.
+///
+/// Everything is checked before anything is written, so on error the model is unchanged.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read; [`Error::Format`] when it is not safetensors
+/// (truncated, say); [`Error::MissingTensor`], [`Error::UnexpectedTensor`],
+/// [`Error::TensorShape`] or [`Error::TensorDtype`] when its tensors do not fit the model.
+pub fn load_safetensors<M: NamedTensors + ?Sized>(model: &mut M, path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    load_safetensors_bytes(model, &bytes)
+}
+
+/// As [`load_safetensors`], from the bytes of a file.
+///
+/// # Errors
+/// As [`load_safetensors`], less the I/O error.
+pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[u8]) -> Result<()> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
+        message: e.to_string(),
+    })?;
+
+    let mut problem = None;
+    let mut expected = HashSet::new();
+    model.visit_tensors(&mut |name, shape, _| {
+        expected.insert(name.to_owned());
+        if problem.is_some() {
+            return;
+        }
+        problem = match file.tensor(name) {
+            Err(_) => Some(Error::MissingTensor { name: name.to_owned() }),
+            Ok(view) if view.dtype() != Dtype::F32 => Some(Error::TensorDtype {
+                name: name.to_owned(),
+                found: format!("{:?}", view.dtype()),
+            }),
+            Ok(view) if view.shape() != shape => Some(Error::TensorShape {
+                name: name.to_owned(),
+                expected: shape.to_vec(),
+                found: view.shape().to_vec(),
+            }),
+            Ok(_) => None,
+        };
+    });
+    if let Some(error) = problem {
+        return Err(error);
+    }
+    let mut names = file.names();
+    names.sort();
+    if let Some(extra) = names.into_iter().find(|name| !expected.contains(*name)) {
+        return Err(Error::UnexpectedTensor { name: extra.clone() });
+    }
+
+    model.visit_tensors_mut(&mut |name, _, values| {
+        let view = file.tensor(name).expect("checked above");
+        for (value, bytes) in values.iter_mut().zip(view.data().chunks_exact(4)) {
+            *value = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! The fully connected layer.
+
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use rand::Rng;
+
+use crate::activation::{Identity, RowActivation};
+use crate::kernel::{self, Dims};
+use crate::optim::ParameterVisitor;
+
+/// A fully connected layer, PyTorch's `torch.nn.Linear(IN, OUT)`: `y = x·Wᵀ + b`.
+///
+/// `weight` is `[OUT, IN]` and `bias` is `[OUT]`, row-major, exactly as in a PyTorch state dict,
+/// so weights move between the two without transposing. Gradients have the same shapes.
+///
+/// Initialisation follows PyTorch's default (`kaiming_uniform_(a=√5)`): weight and bias both
+/// uniform in `±1/√IN`.
+///
+/// ```
+/// use nn_runtime::Linear;
+/// use rand::SeedableRng;
+///
+/// let layer = Linear::<3, 2>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
+/// assert_eq!(layer.weight().dim(), (2, 3));
+/// assert!(layer.weight().iter().all(|w| w.abs() <= 1.0 / 3f32.sqrt()));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linear<const IN: usize, const OUT: usize> {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    weight_grad: Vec<f32>,
+    bias_grad: Vec<f32>,
+}
+
+impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
+    /// The number of trainable values: `OUT·IN + OUT`.
+    pub const PARAMS: usize = OUT * IN + OUT;
+
+    /// A layer initialised as PyTorch does, from `rng`.
+    ///
+    /// Draws the weight first, row by row, then the bias.
+    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let bound = 1.0 / (IN as f32).sqrt();
+        let mut uniform = || rng.gen_range(-bound..=bound);
+        let weight = (0..OUT * IN).map(|_| uniform()).collect();
+        let bias = (0..OUT).map(|_| uniform()).collect();
+        Linear {
+            weight,
+            bias,
+            weight_grad: vec![0.0; OUT * IN],
+            bias_grad: vec![0.0; OUT],
+        }
+    }
+
+    /// A layer whose weights and biases are all zero.
+    pub fn zeros() -> Self {
+        Linear {
+            weight: vec![0.0; OUT * IN],
+            bias: vec![0.0; OUT],
+            weight_grad: vec![0.0; OUT * IN],
+            bias_grad: vec![0.0; OUT],
+        }
+    }
+
+    /// The weight, `[OUT, IN]`.
+    pub fn weight(&self) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((OUT, IN), &self.weight).expect("weight is OUT × IN")
+    }
+
+    /// The weight, `[OUT, IN]`, for writing.
+    pub fn weight_mut(&mut self) -> ArrayViewMut2<'_, f32> {
+        ArrayViewMut2::from_shape((OUT, IN), &mut self.weight).expect("weight is OUT × IN")
+    }
+
+    /// The bias, `[OUT]`.
+    pub fn bias(&self) -> ArrayView1<'_, f32> {
+        ArrayView1::from(&self.bias[..])
+    }
+
+    /// The bias, `[OUT]`, for writing.
+    pub fn bias_mut(&mut self) -> ArrayViewMut1<'_, f32> {
+        ArrayViewMut1::from(&mut self.bias[..])
+    }
+
+    /// The gradient of the weight from the last backward pass, `[OUT, IN]`.
+    pub fn weight_grad(&self) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((OUT, IN), &self.weight_grad).expect("weight is OUT × IN")
+    }
+
+    /// The gradient of the bias from the last backward pass, `[OUT]`.
+    pub fn bias_grad(&self) -> ArrayView1<'_, f32> {
+        ArrayView1::from(&self.bias_grad[..])
+    }
+
+    fn dims(rows: usize) -> Dims {
+        Dims {
+            rows,
+            inputs: IN,
+            outputs: OUT,
+        }
+    }
+
+    /// `z = x·Wᵀ + b` for `rows` rows of `x` (row-major, `IN` wide), written to `z`.
+    ///
+    /// # Panics
+    /// If `x` has fewer than `rows × IN` values or `z` fewer than `rows × OUT`.
+    pub fn forward_into(&self, rows: usize, x: &[f32], z: &mut [f32]) {
+        kernel::forward(Self::dims(rows), &x[..rows * IN], &self.weight, &self.bias, &mut z[..rows * OUT], None, &Identity);
+    }
+
+    /// `z = x·Wᵀ + b` and `a = activation(z)` in one pass over the output rows.
+    ///
+    /// # Panics
+    /// If a buffer is shorter than `rows` rows.
+    pub fn forward_activate<A: RowActivation>(
+        &self,
+        rows: usize,
+        x: &[f32],
+        z: &mut [f32],
+        a: &mut [f32],
+        activation: &A,
+    ) {
+        kernel::forward(
+            Self::dims(rows),
+            &x[..rows * IN],
+            &self.weight,
+            &self.bias,
+            &mut z[..rows * OUT],
+            Some(&mut a[..rows * OUT]),
+            activation,
+        );
+    }
+
+    /// Parameter gradients from `x` (this layer's input) and `dz` (the gradient of the loss with
+    /// respect to this layer's output): `dW = dzᵀ·x`, `db = Σ dz`.
+    ///
+    /// With `accumulate`, adds to the stored gradients as PyTorch's `backward()` does; without,
+    /// overwrites them (a training step that starts from zero gradients anyway).
+    ///
+    /// # Panics
+    /// If a buffer is shorter than `rows` rows.
+    pub fn backward_params(&mut self, rows: usize, x: &[f32], dz: &[f32], accumulate: bool) {
+        kernel::weight_grad(
+            Self::dims(rows),
+            &x[..rows * IN],
+            &dz[..rows * OUT],
+            &mut self.weight_grad,
+            &mut self.bias_grad,
+            accumulate,
+        );
+    }
+
+    /// The gradient with respect to the pre-activation of the layer before: `dx = dz·W`, then
+    /// multiplied by `activation`'s derivative at that layer's `prev_z` / `prev_a` (folded into
+    /// the same pass).
+    ///
+    /// # Panics
+    /// If a buffer is shorter than `rows` rows.
+    pub fn backward_input<A: RowActivation>(
+        &self,
+        rows: usize,
+        dz: &[f32],
+        prev_z: &[f32],
+        prev_a: &[f32],
+        activation: &A,
+        dx: &mut [f32],
+    ) {
+        kernel::input_grad(
+            Self::dims(rows),
+            &dz[..rows * OUT],
+            &self.weight,
+            &prev_z[..rows * IN],
+            &prev_a[..rows * IN],
+            activation,
+            &mut dx[..rows * IN],
+        );
+    }
+
+    /// Visits `weight` then `bias` under the given names, for optimizers.
+    pub fn visit_parameters<V: ParameterVisitor + ?Sized>(
+        &mut self,
+        weight_name: &str,
+        bias_name: &str,
+        visitor: &mut V,
+    ) {
+        visitor.visit(weight_name, &mut self.weight, &mut self.weight_grad);
+        visitor.visit(bias_name, &mut self.bias, &mut self.bias_grad);
+    }
+
+    /// Visits `weight` (shape `[OUT, IN]`) then `bias` (`[OUT]`) read-only, for saving.
+    pub fn visit_tensors(
+        &self,
+        weight_name: &str,
+        bias_name: &str,
+        visitor: &mut dyn FnMut(&str, &[usize], &[f32]),
+    ) {
+        visitor(weight_name, &[OUT, IN], &self.weight);
+        visitor(bias_name, &[OUT], &self.bias);
+    }
+
+    /// Visits `weight` then `bias` for writing, for loading.
+    pub fn visit_tensors_mut(
+        &mut self,
+        weight_name: &str,
+        bias_name: &str,
+        visitor: &mut dyn FnMut(&str, &[usize], &mut [f32]),
+    ) {
+        visitor(weight_name, &[OUT, IN], &mut self.weight);
+        visitor(bias_name, &[OUT], &mut self.bias);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::ReLU;
+    use rand::SeedableRng;
+
+    /// The plain triple loop every kernel must agree with.
+    fn reference_forward(w: &[f32], b: &[f32], x: &[f32], n_in: usize, n_out: usize) -> Vec<f32> {
+        let rows = x.len() / n_in;
+        let mut z = vec![0.0; rows * n_out];
+        for r in 0..rows {
+            for o in 0..n_out {
+                let mut s = b[o] as f64;
+                for i in 0..n_in {
+                    s += x[r * n_in + i] as f64 * w[o * n_in + i] as f64;
+                }
+                z[r * n_out + o] = s as f32;
+            }
+        }
+        z
+    }
+
+    fn check_shapes<const IN: usize, const OUT: usize>(rows: usize) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(IN as u64 * 31 + OUT as u64);
+        let mut layer = Linear::<IN, OUT>::new(&mut rng);
+        let x: Vec<f32> = (0..rows * IN).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let dz: Vec<f32> = (0..rows * OUT).map(|_| rng.gen_range(-1.0..1.0)).collect();
+
+        let mut z = vec![0.0; rows * OUT];
+        let mut a = vec![0.0; rows * OUT];
+        layer.forward_activate(rows, &x, &mut z, &mut a, &ReLU);
+        let expected = reference_forward(&layer.weight, &layer.bias, &x, IN, OUT);
+        crate::testing::assert_close("z", &z, &expected, 1e-5, 1e-5);
+        let relu: Vec<f32> = expected.iter().map(|v| v.max(0.0)).collect();
+        crate::testing::assert_close("a", &a, &relu, 1e-5, 1e-5);
+
+        layer.backward_params(rows, &x, &dz, false);
+        let mut dw = vec![0.0f32; OUT * IN];
+        let mut db = vec![0.0f32; OUT];
+        for r in 0..rows {
+            for o in 0..OUT {
+                db[o] += dz[r * OUT + o];
+                for i in 0..IN {
+                    dw[o * IN + i] += dz[r * OUT + o] * x[r * IN + i];
+                }
+            }
+        }
+        crate::testing::assert_close("dW", &layer.weight_grad, &dw, 1e-5, 1e-5);
+        crate::testing::assert_close("db", &layer.bias_grad, &db, 1e-5, 1e-5);
+        layer.backward_params(rows, &x, &dz, true);
+        let doubled: Vec<f32> = dw.iter().map(|v| 2.0 * v).collect();
+        crate::testing::assert_close("dW accumulated", &layer.weight_grad, &doubled, 1e-5, 1e-5);
+
+        let mut dx = vec![0.0; rows * IN];
+        let prev: Vec<f32> = x.iter().map(|v| v - 0.5).collect();
+        layer.backward_input(rows, &dz, &prev, &prev, &ReLU, &mut dx);
+        for r in 0..rows {
+            for i in 0..IN {
+                let mut s = 0.0;
+                for o in 0..OUT {
+                    s += dz[r * OUT + o] * layer.weight[o * IN + i];
+                }
+                let expected = if prev[r * IN + i] > 0.0 { s } else { 0.0 };
+                crate::testing::assert_close("dx", &[dx[r * IN + i]], &[expected], 1e-5, 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn kernels_agree_with_the_plain_loops_on_awkward_shapes() {
+        for rows in [1, 3, 4, 5, 9] {
+            check_shapes::<1, 1>(rows);
+            check_shapes::<7, 3>(rows);
+            check_shapes::<8, 8>(rows);
+            check_shapes::<17, 33>(rows);
+            check_shapes::<64, 2>(rows);
+            check_shapes::<33, 5>(rows);
+        }
+    }
+
+    #[test]
+    fn initialisation_is_bounded_and_reproducible() {
+        let a = Linear::<64, 128>::new(&mut rand::rngs::StdRng::seed_from_u64(1));
+        let b = Linear::<64, 128>::new(&mut rand::rngs::StdRng::seed_from_u64(1));
+        assert_eq!(a, b);
+        let bound = 1.0 / 8.0;
+        assert!(a.weight.iter().chain(&a.bias).all(|v| v.abs() <= bound));
+        let mean = a.weight.iter().sum::<f32>() / a.weight.len() as f32;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+    }
+}
