@@ -1,2 +1,46 @@
-//! nn
+#![doc = include_str!("../README.md")]
+#![doc(test(attr(deny(warnings))))]
+
+// Lets `::nn::…` in generated code resolve inside this crate's own tests and docs too.
+extern crate self as nn;
+
+/// Declares a neural network: a struct with statically shaped layers and generated forward and
+/// backward passes.
+///
+/// See the [crate documentation](crate) for the grammar, the generated items and the errors.
+pub use nn_macros::network;
 pub use nn_runtime::*;
+
+/// Everything a program that declares and trains networks needs: `use nn::prelude::*;`.
+pub mod prelude {
+    pub use crate::network;
+    pub use nn_runtime::activation::{
+        Activation, Fusion, Identity, LeakyReLU, LogSoftmax, Mish, ReLU, ReLU6, RowActivation,
+        Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh, CELU, ELU, GELU, SELU,
+        Hardsigmoid, Hardswish, Hardtanh,
+    };
+    pub use nn_runtime::loss::{
+        BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss, NLLLoss,
+        SmoothL1Loss,
+    };
+    pub use nn_runtime::optim::{
+        clip_grad_norm, Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer, Parameters,
+        RMSprop, StepLR, SGD,
+    };
+    pub use nn_runtime::{
+        evaluate, Batch, Control, Dropout, EpochReport, Error, Labels, Linear, NamedTensors,
+        Network, Trainer,
+    };
+}
+
+/// What generated code names. Not a stable interface.
+#[doc(hidden)]
+pub mod __private {
+    pub use nn_runtime::activation::*;
+    pub use nn_runtime::io::{load_safetensors, save_safetensors, NamedTensors};
+    pub use nn_runtime::loss::Loss;
+    pub use nn_runtime::optim::{Optimizer, ParameterVisitor, Parameters};
+    pub use nn_runtime::{write_summary, Batch, Dropout, Error, Linear, Network};
+    pub use rand::rngs::StdRng;
+    pub use rand::{Rng, RngCore, SeedableRng};
+}

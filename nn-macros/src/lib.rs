@@ -1,5 +1,24 @@
-//! macros
+//! The `network!` macro of `nn`: declare a network inline, get a statically shaped struct with
+//! generated forward and backward passes. Use it through the `nn` crate, which documents it.
+//!
+//! The macro runs in three stages, each its own module: [`parse`] reads what the user wrote,
+//! [`check`] validates the whole chain and reports every mistake at once, and [`expand`] writes
+//! the code.
+
+mod check;
+mod errors;
+mod expand;
+mod layers;
+mod model;
+mod parse;
+mod suggest;
+
 use proc_macro::TokenStream;
-/// network
+use syn::parse_macro_input;
+
+/// Declares a neural network; see the `nn` crate for the grammar and the generated items.
 #[proc_macro]
-pub fn network(input: TokenStream) -> TokenStream { input }
+pub fn network(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as parse::NetworkInput);
+    expand::network(&input).into()
+}

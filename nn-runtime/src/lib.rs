@@ -21,6 +21,7 @@ pub mod layer;
 pub mod loss;
 mod network;
 pub mod optim;
+mod summary;
 #[doc(hidden)]
 pub mod testing;
 mod train;
@@ -33,6 +34,8 @@ pub use io::NamedTensors;
 pub use layer::{Dropout, Linear};
 pub use loss::*;
 pub use network::Network;
+#[doc(hidden)]
+pub use summary::write_summary;
 pub use optim::*;
 pub use train::{evaluate, Control, EpochReport, Evaluation, Trainer};
 pub use workspace::Workspace;

@@ -1,0 +1,646 @@
+//! Checks over the whole chain. Each rule is a small function that records its errors and keeps
+//! going, so one compile shows every mistake; the result is the checked [`Network`].
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp, Visibility};
+
+use crate::errors::Errors;
+use crate::layers::{self, ArgKind, Constructor, Kind, LayerSpec};
+use crate::model::{LinearLayer, Network, Op, OpKind, Stage, Width, WidthCheck};
+use crate::parse::{LayerCall, NetworkInput};
+use crate::suggest;
+
+/// Checks `input` and builds the network, or returns every error found.
+pub(crate) fn network(input: &NetworkInput) -> syn::Result<Network> {
+    let mut errors = Errors::default();
+    let layers = &input.chain.layers;
+
+    // network! { struct Empty {} }
+    if layers.is_empty() {
+        errors.push(
+            input.chain.span,
+            "a network needs at least one layer, such as `Linear(64, 2)`",
+        );
+    }
+    let resolved: Vec<Resolved> = layers.iter().map(|l| resolve(l, &mut errors)).collect();
+    check_labels(layers, &resolved, &mut errors);
+    check_starts_with_linear(layers, &resolved, &mut errors);
+    let arguments: Vec<Vec<Argument>> = layers
+        .iter()
+        .zip(&resolved)
+        .map(|(layer, kind)| match kind {
+            Resolved::Builtin(spec) => check_arguments(layer, spec, &mut errors),
+            _ => Vec::new(),
+        })
+        .collect();
+    let width_checks = check_widths(layers, &resolved, &arguments, &mut errors);
+    errors.finish()?;
+
+    Ok(build(input, &resolved, &arguments, width_checks))
+}
+
+/// What a layer name refers to.
+enum Resolved {
+    Builtin(&'static LayerSpec),
+    /// A user type implementing the activation trait.
+    Custom,
+    /// A near miss of a built-in name, already reported.
+    Unknown,
+}
+
+/// `Sigmod` → unknown layer with a did-you-mean; `Swish` → a custom activation.
+fn resolve(layer: &LayerCall, errors: &mut Errors) -> Resolved {
+    let Some(ident) = layer.name.get_ident() else {
+        return Resolved::Custom;
+    };
+    let name = ident.to_string();
+    if let Some(spec) = layers::find(&name) {
+        return Resolved::Builtin(spec);
+    }
+    match suggest::closest(&name, layers::names()) {
+        Some(known) => {
+            errors.push(
+                ident.span(),
+                format!("unknown layer `{name}`; did you mean `{known}`?"),
+            );
+            Resolved::Unknown
+        }
+        None => Resolved::Custom,
+    }
+}
+
+/// Labels name parameters, so each is unique and only layers with parameters take one.
+///
+/// Rejects `fc1: Linear(1, 2) -> fc1: Linear(2, 3)` and `act: ReLU`.
+fn check_labels(layers: &[LayerCall], resolved: &[Resolved], errors: &mut Errors) {
+    let mut seen: Vec<&Ident> = Vec::new();
+    for (layer, kind) in layers.iter().zip(resolved) {
+        let Some(label) = &layer.label else { continue };
+        let is_linear = matches!(kind, Resolved::Builtin(spec) if spec.kind == Kind::Linear);
+        if !is_linear && !matches!(kind, Resolved::Unknown) {
+            let name = layer.name.to_token_stream().to_string().replace(' ', "");
+            errors.push(
+                label.span(),
+                format!(
+                    "`{label}` labels `{name}`, which has no parameters; only `Linear` layers take a label"
+                ),
+            );
+        }
+        if seen.iter().any(|s| *s == label) {
+            errors.push(label.span(), format!("the label `{label}` is used twice"));
+        }
+        seen.push(label);
+    }
+}
+
+/// The input width comes from the first layer, so it must be a `Linear`.
+///
+/// Rejects `ReLU -> Linear(4, 2)`.
+fn check_starts_with_linear(layers: &[LayerCall], resolved: &[Resolved], errors: &mut Errors) {
+    let (Some(first), Some(kind)) = (layers.first(), resolved.first()) else {
+        return;
+    };
+    let is_linear = matches!(kind, Resolved::Builtin(spec) if spec.kind == Kind::Linear);
+    if !is_linear && !matches!(kind, Resolved::Unknown) {
+        let name = first.name.to_token_stream().to_string().replace(' ', "");
+        errors.push(
+            first.name.span(),
+            format!(
+                "the network's input width is unknown: it starts with `{name}`, which keeps whatever width it is given; start with `Linear(inputs, outputs)`"
+            ),
+        );
+    }
+}
+
+/// A checked argument of a built-in layer.
+#[derive(Clone)]
+enum Argument {
+    Width(Width),
+    /// An `f32` expression.
+    Number(TokenStream),
+    Choice(String),
+    /// Reported already; stands in so later checks can go on.
+    Invalid,
+}
+
+/// Arity, keywords and the type and range of each argument.
+///
+/// Rejects `Linear(64)`, `Linear(64, 128, 3)`, `LeakyReLU("x")`, `Dropout(1.5)`, `Linear(0, 4)`.
+fn check_arguments(layer: &LayerCall, spec: &LayerSpec, errors: &mut Errors) -> Vec<Argument> {
+    let given = layer.arg_list();
+    let count = |n: usize| if n == 1 { "1 argument".to_owned() } else { format!("{n} arguments") };
+    let arity = if spec.args.is_empty() {
+        "takes no arguments".to_owned()
+    } else if spec.required() == spec.args.len() {
+        format!("takes {} ({})", count(spec.args.len()), spec.signature())
+    } else {
+        format!("takes at most {} ({})", count(spec.args.len()), spec.signature())
+    };
+    let mut slots: Vec<Option<&Expr>> = vec![None; spec.args.len()];
+    let mut positional = 0;
+    for expr in &given {
+        // LeakyReLU(negative_slope = 0.2)
+        if let Expr::Assign(assign) = expr {
+            let key = assign.left.to_token_stream().to_string();
+            match spec.args.iter().position(|a| a.name == key) {
+                Some(i) => slots[i] = Some(&assign.right),
+                None => errors.push(
+                    assign.left.span(),
+                    format!("`{}` has no argument `{key}`; it {arity}", spec.name),
+                ),
+            }
+            continue;
+        }
+        if positional < slots.len() {
+            slots[positional] = Some(expr);
+        } else {
+            errors.push(
+                expr.span(),
+                format!("`{}` {arity}, found {}", spec.name, given.len()),
+            );
+            break;
+        }
+        positional += 1;
+    }
+    let missing = spec
+        .args
+        .iter()
+        .zip(&slots)
+        .any(|(arg, slot)| slot.is_none() && arg.default.is_none());
+    if missing {
+        errors.push(
+            layer.span(),
+            format!("`{}` {arity}, found {}", spec.name, given.len()),
+        );
+    }
+    spec.args
+        .iter()
+        .zip(slots)
+        .map(|(arg, slot)| match slot {
+            None => match arg.default {
+                Some(default) => default_argument(arg.kind, default),
+                None => Argument::Invalid,
+            },
+            Some(expr) => check_argument(spec.name, arg.name, arg.kind, expr, errors),
+        })
+        .collect()
+}
+
+fn default_argument(kind: ArgKind, default: &str) -> Argument {
+    match kind {
+        ArgKind::Choice(_) => Argument::Choice(default.trim_matches('"').to_owned()),
+        _ => Argument::Number(float_literal(default.parse().unwrap_or(0.0), Span::call_site())),
+    }
+}
+
+fn check_argument(
+    layer: &str,
+    name: &str,
+    kind: ArgKind,
+    expr: &Expr,
+    errors: &mut Errors,
+) -> Argument {
+    let written = expr.to_token_stream().to_string().replace(' ', "");
+    match kind {
+        ArgKind::Width => match expr {
+            Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<u64>() {
+                Ok(0) => {
+                    errors.push(expr.span(), format!("a width must be at least 1, found `{written}`"));
+                    Argument::Invalid
+                }
+                Ok(value) => Argument::Width(Width::Literal(value, int.span())),
+                Err(_) => {
+                    errors.push(expr.span(), format!("`{written}` is too large for a width"));
+                    Argument::Invalid
+                }
+            },
+            Expr::Path(_) => Argument::Width(Width::Const(expr.clone())),
+            _ => {
+                errors.push(
+                    expr.span(),
+                    format!("a width must be a positive integer or a `usize` constant, found `{written}`"),
+                );
+                Argument::Invalid
+            }
+        },
+        ArgKind::Number | ArgKind::Probability => {
+            match number_literal(expr) {
+                Some(value) => {
+                    if kind == ArgKind::Probability && !(0.0..=1.0).contains(&value) {
+                        errors.push(
+                            expr.span(),
+                            format!("`{layer}` probability `{name}` must be between 0 and 1, found {written}"),
+                        );
+                        return Argument::Invalid;
+                    }
+                    Argument::Number(float_literal(value, expr.span()))
+                }
+                None if matches!(expr, Expr::Path(_)) => Argument::Number(expr.to_token_stream()),
+                None => {
+                    let found = match expr {
+                        Expr::Lit(ExprLit { lit: Lit::Str(_), .. }) => "a string".to_owned(),
+                        Expr::Lit(ExprLit { lit: Lit::Bool(_), .. }) => "a boolean".to_owned(),
+                        _ => format!("`{written}`"),
+                    };
+                    errors.push(
+                        expr.span(),
+                        format!("`{layer}` expects a number for `{name}`, found {found}"),
+                    );
+                    Argument::Invalid
+                }
+            }
+        }
+        ArgKind::Choice(choices) => match expr {
+            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) if choices.contains(&s.value().as_str()) => {
+                Argument::Choice(s.value())
+            }
+            _ => {
+                let options = choices.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(" or ");
+                errors.push(
+                    expr.span(),
+                    format!("`{layer}` expects {options} for `{name}`, found `{written}`"),
+                );
+                Argument::Invalid
+            }
+        },
+    }
+}
+
+/// `0.2`, `1`, `-1.5` as a number; anything else `None`.
+fn number_literal(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse().ok(),
+        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<i64>().ok().map(|v| v as f64),
+        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => number_literal(expr).map(|v| -v),
+        Expr::Paren(inner) => number_literal(&inner.expr),
+        _ => None,
+    }
+}
+
+/// `value` as an `f32` literal token, such as `0.1f32` (a negative value as `-1f32`).
+fn float_literal(value: f64, span: Span) -> TokenStream {
+    let literal = syn::LitFloat::new(&format!("{}f32", value.abs()), span);
+    if value < 0.0 {
+        quote!(-#literal)
+    } else {
+        quote!(#literal)
+    }
+}
+
+/// Each `Linear` must take the width the layer before it yields.
+///
+/// Rejects `fc1: Linear(64, 128) -> ReLU -> fc2: Linear(64, 2)`; widths given as constants are
+/// returned as checks for the compiler.
+fn check_widths(
+    layers: &[LayerCall],
+    resolved: &[Resolved],
+    arguments: &[Vec<Argument>],
+    errors: &mut Errors,
+) -> Vec<WidthCheck> {
+    let mut checks = Vec::new();
+    // The width flowing out of the last `Linear`, and how to name that layer in a message.
+    let mut current: Option<(Width, String)> = None;
+    for (index, ((layer, kind), args)) in layers.iter().zip(resolved).zip(arguments).enumerate() {
+        let Resolved::Builtin(spec) = kind else { continue };
+        if spec.kind != Kind::Linear {
+            continue;
+        }
+        let name = describe(layer, index);
+        if let (Some((previous, previous_name)), Some(Argument::Width(inputs))) = (&current, args.first()) {
+            match (inputs, previous) {
+                (Width::Literal(a, span), Width::Literal(b, _)) if a != b => errors.push(
+                    *span,
+                    format!("{name} takes {a} inputs, but {previous_name} before it yields {b}"),
+                ),
+                (Width::Literal(..), Width::Literal(..)) => {}
+                _ => checks.push(WidthCheck {
+                    inputs: inputs.clone(),
+                    previous: previous.clone(),
+                    message: format!(
+                        "{name} takes `{}` inputs, but {previous_name} before it yields `{}`, a different width",
+                        inputs.text(),
+                        previous.text()
+                    ),
+                }),
+            }
+        }
+        current = match args.get(1) {
+            Some(Argument::Width(outputs)) => Some((outputs.clone(), name)),
+            _ => None,
+        };
+    }
+    checks
+}
+
+/// How a message names a layer: `` `fc1` `` if labelled, else `` `Linear(20, 32)` ``.
+fn describe(layer: &LayerCall, _index: usize) -> String {
+    match &layer.label {
+        Some(label) => format!("`{label}`"),
+        None => format!("`{}`", call_text(layer)),
+    }
+}
+
+/// `Linear(20, 32)`, `LeakyReLU(0.1)`, `ReLU`: the call as written, without spaces before `(`.
+fn call_text(layer: &LayerCall) -> String {
+    let name = layer.name.to_token_stream().to_string().replace(' ', "");
+    match &layer.args {
+        None => name,
+        Some(_) => {
+            let args: Vec<String> = layer
+                .arg_list()
+                .iter()
+                .map(|a| a.to_token_stream().to_string())
+                .collect();
+            format!("{name}({})", args.join(", "))
+        }
+    }
+}
+
+/// Turns the checked chain into the model `expand` writes out.
+fn build(
+    input: &NetworkInput,
+    resolved: &[Resolved],
+    arguments: &[Vec<Argument>],
+    width_checks: Vec<WidthCheck>,
+) -> Network {
+    let layers = &input.chain.layers;
+    let base_names: Vec<String> = layers
+        .iter()
+        .zip(resolved)
+        .map(|(layer, kind)| match kind {
+            Resolved::Builtin(spec) => spec.snake.to_owned(),
+            _ => snake_case(&layer.name.segments.last().map(|s| s.ident.to_string()).unwrap_or_default()),
+        })
+        .collect();
+    // A buffer is named after its layer; where a name repeats, the position tells them apart.
+    let buffer_name = |index: usize| {
+        let base = &base_names[index];
+        if base_names.iter().filter(|b| *b == base).count() > 1 {
+            format_ident!("{}{}", base, index, span = Span::mixed_site())
+        } else {
+            format_ident!("{}", base, span = Span::mixed_site())
+        }
+    };
+
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut custom_activations = Vec::new();
+    for (index, ((layer, kind), args)) in layers.iter().zip(resolved).zip(arguments).enumerate() {
+        let display = call_text(layer);
+        match kind {
+            Resolved::Builtin(spec) if spec.kind == Kind::Linear => {
+                let width = |i: usize| match &args[i] {
+                    Argument::Width(w) => w.clone(),
+                    _ => Width::Literal(1, Span::call_site()),
+                };
+                let (field, key) = match &layer.label {
+                    Some(label) => (label.clone(), label.to_string()),
+                    None => (format_ident!("linear{}", index), index.to_string()),
+                };
+                stages.push(Stage {
+                    linear: LinearLayer {
+                        grad: format_ident!("d_{}", field, span = Span::mixed_site()),
+                        field,
+                        weight_key: format!("{key}.weight"),
+                        bias_key: format!("{key}.bias"),
+                        inputs: width(0),
+                        outputs: width(1),
+                        display: match &layer.label {
+                            Some(label) => format!("{label} ({display})"),
+                            None => display,
+                        },
+                    },
+                    ops: Vec::new(),
+                });
+            }
+            Resolved::Builtin(spec) => {
+                let buffer = buffer_name(index);
+                let kind = match spec.kind {
+                    Kind::Dropout => OpKind::Dropout {
+                        field: format_ident!("dropout{}", index),
+                        mask: format_ident!("{}_mask", buffer),
+                        p: match &args[0] {
+                            Argument::Number(p) => p.clone(),
+                            _ => quote!(0.5f32),
+                        },
+                    },
+                    Kind::Activation(constructor) => OpKind::Activation {
+                        value: activation_value(spec, constructor, args),
+                    },
+                    Kind::Linear => unreachable!("handled above"),
+                };
+                if let Some(stage) = stages.last_mut() {
+                    stage.ops.push(Op { buffer, kind, display });
+                }
+            }
+            Resolved::Custom | Resolved::Unknown => {
+                let path = &layer.name;
+                let value = match &layer.args {
+                    Some(args) => {
+                        let list = &args.list;
+                        quote!(#path(#list))
+                    }
+                    None => quote!(#path),
+                };
+                custom_activations.push(path.clone());
+                if let Some(stage) = stages.last_mut() {
+                    stage.ops.push(Op {
+                        buffer: buffer_name(index),
+                        kind: OpKind::Activation { value },
+                        display,
+                    });
+                }
+            }
+        }
+    }
+
+    let spec = layers
+        .iter()
+        .map(|layer| match &layer.label {
+            Some(label) => format!("{label}: {}", call_text(layer)),
+            None => call_text(layer),
+        })
+        .collect::<Vec<_>>()
+        .join(" -> ");
+    let (attrs, vis, name, anonymous) = match &input.item {
+        Some(item) => (item.attrs.clone(), item.vis.clone(), item.name.clone(), false),
+        None => (Vec::new(), Visibility::Inherited, Ident::new("Network", Span::call_site()), true),
+    };
+    let input_width = stages.first().map(|s| s.linear.inputs.clone());
+    let output_width = stages.last().map(|s| s.linear.outputs.clone());
+    Network {
+        attrs,
+        vis,
+        name,
+        anonymous,
+        input: input_width.unwrap_or(Width::Literal(1, Span::call_site())),
+        output: output_width.unwrap_or(Width::Literal(1, Span::call_site())),
+        stages,
+        spec,
+        width_checks,
+        custom_activations,
+    }
+}
+
+/// `::nn::__private::LeakyReLU::new(0.1f32)` and the like.
+fn activation_value(spec: &LayerSpec, constructor: Constructor, args: &[Argument]) -> TokenStream {
+    let ty = Ident::new(spec.name, Span::call_site());
+    match constructor {
+        Constructor::Unit => quote!(::nn::__private::#ty),
+        Constructor::New => {
+            let values = args.iter().map(|a| match a {
+                Argument::Number(tokens) => tokens.clone(),
+                _ => quote!(0.0f32),
+            });
+            quote!(::nn::__private::#ty::new(#(#values),*))
+        }
+        Constructor::Gelu => match args.first() {
+            Some(Argument::Choice(choice)) if choice == "tanh" => quote!(::nn::__private::#ty::tanh()),
+            _ => quote!(::nn::__private::#ty::new()),
+        },
+    }
+}
+
+/// `MySwish` → `my_swish`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(src: &str) -> Vec<String> {
+        let input: NetworkInput = syn::parse_str(src).expect("parses");
+        match network(&input) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_tutorial_network_passes() {
+        assert!(errors("pub struct SimpleNN { fc1: Linear(64, 128) -> ReLU -> fc2: Linear(128, 2) -> Sigmoid }").is_empty());
+        assert!(errors("Linear(20, HIDDEN) -> Tanh -> Linear(HIDDEN, 3) -> LeakyReLU(0.1) -> Dropout(0.2) -> Swish").is_empty());
+    }
+
+    #[test]
+    fn width_mismatch_names_both_layers() {
+        assert_eq!(
+            errors("struct A { fc1: Linear(64, 128) -> ReLU -> fc2: Linear(64, 2) }"),
+            ["`fc2` takes 64 inputs, but `fc1` before it yields 128"]
+        );
+        assert_eq!(
+            errors("Linear(4, 8) -> Linear(9, 1)"),
+            ["`Linear(9, 1)` takes 9 inputs, but `Linear(4, 8)` before it yields 8"]
+        );
+    }
+
+    #[test]
+    fn unknown_names_get_a_suggestion() {
+        assert_eq!(
+            errors("linear(1, 2) -> Relu -> Linear(2, 1) -> Sigmod"),
+            [
+                "unknown layer `linear`; did you mean `Linear`?",
+                "unknown layer `Relu`; did you mean `ReLU`?",
+                "unknown layer `Sigmod`; did you mean `Sigmoid`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        assert_eq!(
+            errors("Linear(64)"),
+            ["`Linear` takes 2 arguments (in_features, out_features), found 1"]
+        );
+        assert_eq!(
+            errors("Linear(64, 128, 3)"),
+            ["`Linear` takes 2 arguments (in_features, out_features), found 3"]
+        );
+        assert_eq!(
+            errors("Linear(1, 2) -> LeakyReLU(\"x\")"),
+            ["`LeakyReLU` expects a number for `negative_slope`, found a string"]
+        );
+        assert_eq!(
+            errors("Linear(1, 2) -> Dropout(1.5)"),
+            ["`Dropout` probability `p` must be between 0 and 1, found 1.5"]
+        );
+        assert_eq!(errors("Linear(0, 4)"), ["a width must be at least 1, found `0`"]);
+        assert_eq!(
+            errors("Linear(-3, 4) -> Linear(4, 2.5)"),
+            [
+                "a width must be a positive integer or a `usize` constant, found `-3`",
+                "a width must be a positive integer or a `usize` constant, found `2.5`"
+            ]
+        );
+        assert_eq!(errors("Linear(1, 2) -> ReLU(3)"), ["`ReLU` takes no arguments, found 1"]);
+        assert!(errors("Linear(1, 2) -> LeakyReLU(negative_slope = 0.2) -> GELU(\"tanh\")").is_empty());
+        assert_eq!(
+            errors("Linear(1, 2) -> GELU(\"fast\")"),
+            ["`GELU` expects \"none\" or \"tanh\" for `approximate`, found `\"fast\"`"]
+        );
+    }
+
+    #[test]
+    fn chain_shape_is_checked() {
+        assert_eq!(
+            errors("struct Empty {}"),
+            ["a network needs at least one layer, such as `Linear(64, 2)`"]
+        );
+        assert_eq!(
+            errors("ReLU -> Linear(4, 2)"),
+            ["the network's input width is unknown: it starts with `ReLU`, which keeps whatever width it is given; start with `Linear(inputs, outputs)`"]
+        );
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        assert_eq!(
+            errors("fc: Linear(1, 2) -> act: ReLU -> fc: Linear(2, 1)"),
+            [
+                "`act` labels `ReLU`, which has no parameters; only `Linear` layers take a label",
+                "the label `fc` is used twice"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_independent_error_is_reported() {
+        assert_eq!(errors("Relu -> Linear(0, 2) -> Dropout(2)").len(), 3);
+    }
+
+    #[test]
+    fn const_widths_are_left_to_the_compiler() {
+        let input: NetworkInput = syn::parse_str("Linear(20, HIDDEN) -> Linear(OTHER, 3)").unwrap();
+        let network = network(&input).unwrap();
+        assert_eq!(network.width_checks.len(), 1);
+        assert_eq!(
+            network.width_checks[0].message,
+            "`Linear(OTHER, 3)` takes `OTHER` inputs, but `Linear(20, HIDDEN)` before it yields `HIDDEN`, a different width"
+        );
+    }
+
+    #[test]
+    fn names_follow_sequential() {
+        let input: NetworkInput = syn::parse_str("Linear(4, 8) -> ReLU -> Linear(8, 8) -> ReLU -> Linear(8, 1)").unwrap();
+        let network = network(&input).unwrap();
+        let keys: Vec<&str> = network.stages.iter().map(|s| s.linear.weight_key.as_str()).collect();
+        assert_eq!(keys, ["0.weight", "2.weight", "4.weight"]);
+        assert_eq!(network.stages[1].linear.field, "linear2");
+        assert_eq!(network.stages[0].ops[0].buffer, "relu1");
+        assert_eq!(snake_case("MySwish"), "my_swish");
+    }
+}

@@ -1,0 +1,60 @@
+//! What a `network!` call with errors expands to: the errors, and a stand-in with the declared
+//! name and methods, so that code using the network adds no errors of its own under ours.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::Ident;
+
+use crate::parse::NetworkInput;
+
+pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
+    let errors = errors.to_compile_error();
+    let (attrs, vis, name) = match &input.item {
+        Some(item) => (&item.attrs[..], item.vis.to_token_stream(), item.name.clone()),
+        None => (&[][..], quote!(), Ident::new("Network", Span::call_site())),
+    };
+    let docs = attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let stand_in = quote! {
+        #(#docs)*
+        #vis struct #name;
+
+        #[allow(dead_code, unused_variables, clippy::diverging_sub_expression)]
+        impl #name {
+            /// Not available: the declaration has errors.
+            pub const INPUT: usize = 0;
+            /// Not available: the declaration has errors.
+            pub const OUTPUT: usize = 0;
+            /// Not available: the declaration has errors.
+            pub const PARAMS: usize = 0;
+            /// Not available: the declaration has errors.
+            pub fn seeded(seed: u64) -> Self { #name }
+            /// Not available: the declaration has errors.
+            pub fn new<R: ?Sized>(rng: &mut R) -> Self { #name }
+            /// Not available: the declaration has errors.
+            pub fn forward<T>(&self, x: T) -> ! { ::core::unreachable!() }
+            /// Not available: the declaration has errors.
+            pub fn forward_into<T, U>(&mut self, x: T, out: U) {}
+            /// Not available: the declaration has errors.
+            pub fn forward_train<T>(&mut self, x: T) -> ! { ::core::unreachable!() }
+            /// Not available: the declaration has errors.
+            pub fn backward<T>(&mut self, grad: T) -> ::core::result::Result<(), ::nn::__private::Error> { ::core::unreachable!() }
+            /// Not available: the declaration has errors.
+            pub fn train_step<A, B, C, D>(&mut self, x: A, target: B, loss: C, optimizer: D) -> ::core::result::Result<f32, ::nn::__private::Error> { ::core::unreachable!() }
+            /// Not available: the declaration has errors.
+            pub fn zero_grad(&mut self) {}
+            /// Not available: the declaration has errors.
+            pub fn save_safetensors<P>(&self, path: P) -> ::core::result::Result<(), ::nn::__private::Error> { ::core::unreachable!() }
+            /// Not available: the declaration has errors.
+            pub fn load_safetensors<P>(&mut self, path: P) -> ::core::result::Result<(), ::nn::__private::Error> { ::core::unreachable!() }
+        }
+
+        impl ::core::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result { ::core::result::Result::Ok(()) }
+        }
+    };
+    if input.item.is_some() {
+        quote! { #errors #stand_in }
+    } else {
+        quote! {{ #errors #stand_in #name }}
+    }
+}

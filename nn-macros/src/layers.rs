@@ -1,0 +1,153 @@
+//! The catalogue: one entry per built-in layer name. The single source of truth for `check`
+//! (names, arguments, ranges, did-you-mean) and `expand` (runtime types, constructors).
+
+/// A built-in layer.
+pub(crate) struct LayerSpec {
+    /// The name as written in `network!`, PyTorch's spelling.
+    pub name: &'static str,
+    /// snake_case, for the names of generated buffers.
+    pub snake: &'static str,
+    pub kind: Kind,
+    /// The arguments, in order, with PyTorch's defaults.
+    pub args: &'static [Arg],
+}
+
+/// What a layer does to the shape and whether it has parameters.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    /// `Linear(in, out)`: parameters, changes the width.
+    Linear,
+    /// `Dropout(p)`: no parameters, keeps the width, training only.
+    Dropout,
+    /// An activation: no parameters, keeps the width. `constructor` is how arguments are passed.
+    Activation(Constructor),
+}
+
+/// How an activation value is built from its arguments.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Constructor {
+    /// A unit struct: `::nn::__private::ReLU`.
+    Unit,
+    /// `Type::new(args…)` with every argument, defaults filled in.
+    New,
+    /// `GELU`: `GELU::new()` or, for `GELU("tanh")`, `GELU::tanh()`.
+    Gelu,
+}
+
+/// One argument of a built-in layer.
+pub(crate) struct Arg {
+    pub name: &'static str,
+    pub kind: ArgKind,
+    /// PyTorch's default, as Rust source; `None` when the argument is required.
+    pub default: Option<&'static str>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ArgKind {
+    /// A layer width: a positive integer literal or a `usize` constant.
+    Width,
+    /// A number (`f32`): a literal or a constant.
+    Number,
+    /// A probability in `[0, 1]`.
+    Probability,
+    /// One of a few strings.
+    Choice(&'static [&'static str]),
+}
+
+const fn arg(name: &'static str, kind: ArgKind, default: Option<&'static str>) -> Arg {
+    Arg {
+        name,
+        kind,
+        default,
+    }
+}
+
+const fn unit(name: &'static str, snake: &'static str) -> LayerSpec {
+    LayerSpec {
+        name,
+        snake,
+        kind: Kind::Activation(Constructor::Unit),
+        args: &[],
+    }
+}
+
+const fn with_args(name: &'static str, snake: &'static str, args: &'static [Arg]) -> LayerSpec {
+    LayerSpec {
+        name,
+        snake,
+        kind: Kind::Activation(Constructor::New),
+        args,
+    }
+}
+
+use ArgKind::{Number, Probability, Width};
+
+/// Every built-in layer.
+pub(crate) const LAYERS: &[LayerSpec] = &[
+    LayerSpec {
+        name: "Linear",
+        snake: "linear",
+        kind: Kind::Linear,
+        args: &[arg("in_features", Width, None), arg("out_features", Width, None)],
+    },
+    LayerSpec {
+        name: "Dropout",
+        snake: "dropout",
+        kind: Kind::Dropout,
+        args: &[arg("p", Probability, Some("0.5"))],
+    },
+    unit("ReLU", "relu"),
+    unit("Sigmoid", "sigmoid"),
+    unit("Tanh", "tanh"),
+    with_args("LeakyReLU", "leaky_relu", &[arg("negative_slope", Number, Some("0.01"))]),
+    with_args("ELU", "elu", &[arg("alpha", Number, Some("1.0"))]),
+    unit("SELU", "selu"),
+    with_args("CELU", "celu", &[arg("alpha", Number, Some("1.0"))]),
+    LayerSpec {
+        name: "GELU",
+        snake: "gelu",
+        kind: Kind::Activation(Constructor::Gelu),
+        args: &[arg("approximate", ArgKind::Choice(&["none", "tanh"]), Some("\"none\""))],
+    },
+    unit("SiLU", "silu"),
+    unit("Mish", "mish"),
+    with_args(
+        "Softplus",
+        "softplus",
+        &[arg("beta", Number, Some("1.0")), arg("threshold", Number, Some("20.0"))],
+    ),
+    unit("Softsign", "softsign"),
+    with_args(
+        "Hardtanh",
+        "hardtanh",
+        &[arg("min_val", Number, Some("-1.0")), arg("max_val", Number, Some("1.0"))],
+    ),
+    unit("Hardsigmoid", "hardsigmoid"),
+    unit("Hardswish", "hardswish"),
+    unit("ReLU6", "relu6"),
+    unit("Softmax", "softmax"),
+    unit("LogSoftmax", "log_softmax"),
+    unit("Identity", "identity"),
+];
+
+/// The built-in layer called `name`, if any.
+pub(crate) fn find(name: &str) -> Option<&'static LayerSpec> {
+    LAYERS.iter().find(|layer| layer.name == name)
+}
+
+/// Every built-in name, for did-you-mean.
+pub(crate) fn names() -> impl Iterator<Item = &'static str> {
+    LAYERS.iter().map(|layer| layer.name)
+}
+
+impl LayerSpec {
+    /// `in_features, out_features`, for messages about arity.
+    pub fn signature(&self) -> String {
+        self.args.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+    }
+
+    /// How many arguments have no default.
+    pub fn required(&self) -> usize {
+        self.args.iter().filter(|a| a.default.is_none()).count()
+    }
+}

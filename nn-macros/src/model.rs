@@ -1,0 +1,100 @@
+//! The checked network that `expand` turns into code: widths resolved, names chosen, every
+//! layer's runtime value decided. `expand` makes no decisions of its own.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::{Attribute, Expr, Ident, Path, Visibility};
+
+/// A network that passed every check.
+pub(crate) struct Network {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    /// Declared as an expression (`network!(Linear(4, 8) -> …)`) rather than a named struct.
+    pub anonymous: bool,
+    pub input: Width,
+    pub output: Width,
+    pub stages: Vec<Stage>,
+    /// The chain as written, for documentation: `fc1: Linear(64, 128) -> ReLU -> …`.
+    pub spec: String,
+    /// Width agreements that involve constants, left to the compiler.
+    pub width_checks: Vec<WidthCheck>,
+    /// Custom activation types, which must implement the runtime's activation trait.
+    pub custom_activations: Vec<Path>,
+}
+
+/// A width: an integer the macro knows, or a constant only the compiler can evaluate.
+#[derive(Clone)]
+pub(crate) enum Width {
+    Literal(u64, Span),
+    Const(Expr),
+}
+
+impl ToTokens for Width {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Width::Literal(value, span) => {
+                syn::LitInt::new(&value.to_string(), *span).to_tokens(tokens);
+            }
+            Width::Const(expr) => expr.to_tokens(tokens),
+        }
+    }
+}
+
+impl Width {
+    /// The width as written: `128` or `HIDDEN`.
+    pub fn text(&self) -> String {
+        match self {
+            Width::Literal(value, _) => value.to_string(),
+            Width::Const(expr) => quote!(#expr).to_string(),
+        }
+    }
+}
+
+/// A `Linear` layer and the width-preserving operations after it, up to the next `Linear`.
+pub(crate) struct Stage {
+    pub linear: LinearLayer,
+    pub ops: Vec<Op>,
+}
+
+/// A `Linear` layer.
+pub(crate) struct LinearLayer {
+    /// The struct field, and the name of the buffer holding its output `z`.
+    pub field: Ident,
+    /// The buffer holding the gradient with respect to `z`.
+    pub grad: Ident,
+    /// PyTorch state-dict keys: `fc1.weight`, or `0.weight` as `nn.Sequential` names them.
+    pub weight_key: String,
+    pub bias_key: String,
+    pub inputs: Width,
+    pub outputs: Width,
+    /// How the summary table names it: `fc1 (Linear)`.
+    pub display: String,
+}
+
+/// A width-preserving operation after a `Linear`.
+pub(crate) struct Op {
+    /// The buffer holding its output.
+    pub buffer: Ident,
+    pub kind: OpKind,
+    /// How the summary table names it: `LeakyReLU(0.1)`.
+    pub display: String,
+}
+
+pub(crate) enum OpKind {
+    /// An activation; `value` is an expression that builds it (`::nn::__private::ReLU`).
+    Activation { value: TokenStream },
+    /// Dropout: a struct field holding its generator, and a buffer for its mask.
+    Dropout {
+        field: Ident,
+        mask: Ident,
+        p: TokenStream,
+    },
+}
+
+/// `assert!(inputs == previous)`, for widths given as constants.
+pub(crate) struct WidthCheck {
+    pub inputs: Width,
+    pub previous: Width,
+    pub message: String,
+}
