@@ -119,6 +119,11 @@ pub trait Activation {
 ///
 /// Implemented for every [`Activation`] (elementwise) and by [`Softmax`] and [`LogSoftmax`]
 /// (row-wise). `input` and `output` are one row each, of the same length.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an activation",
+    label = "not a built-in layer, and `{Self}` does not implement `nn::Activation`",
+    note = "a custom activation is a type that implements `nn::Activation` (`forward` and `derivative`)"
+)]
 pub trait RowActivation {
     /// Which combined gradient a following loss may use.
     const FUSION: Fusion;
@@ -136,7 +141,10 @@ pub trait RowActivation {
     /// [`forward_row`](Self::forward_row) over every row of a row-major batch `width` wide.
     fn forward_rows(&self, input: &[f32], output: &mut [f32], width: usize) {
         let width = width.max(1);
-        for (x, y) in input.chunks_exact(width).zip(output.chunks_exact_mut(width)) {
+        for (x, y) in input
+            .chunks_exact(width)
+            .zip(output.chunks_exact_mut(width))
+        {
             self.forward_row(x, y);
         }
     }
@@ -153,6 +161,11 @@ pub trait RowActivation {
         }
     }
 }
+
+/// Compiles only for activations: generated code names each custom activation here, so that a
+/// type that is not one is reported at the name the user wrote.
+#[doc(hidden)]
+pub fn require_activation<A: RowActivation>() {}
 
 impl<A: Activation> RowActivation for A {
     const FUSION: Fusion = A::FUSION;
@@ -172,6 +185,132 @@ impl<A: Activation> RowActivation for A {
     fn backward_row(&self, input: &[f32], output: &[f32], grad: &mut [f32]) {
         for ((g, &x), &y) in grad.iter_mut().zip(input).zip(output) {
             *g *= self.derivative(x, y);
+        }
+    }
+}
+
+/// Checks shared by the tests of every activation: the PyTorch fixture, finite differences and
+/// extreme inputs.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{Activation, RowActivation};
+    use crate::testing::{assert_close, load_fixture};
+
+    /// Step of the finite differences. The activations compute in `f32`, so the step cannot be
+    /// small: rounding the outputs costs about `6e-8·|y| / 2h ≈ 3e-6·|y|`, truncation
+    /// `h²/6·|f'''| ≈ 2e-5·|f'''|`. Hence the loose tolerances below (rtol 1e-2, atol 1e-3).
+    const H: f64 = 1e-2;
+    const FD_RTOL: f64 = 1e-2;
+    const FD_ATOL: f64 = 1e-3;
+
+    /// Runs `act` forward and backward on `tests/fixtures/activations/<name>.safetensors` and
+    /// compares with PyTorch's `out` and `grad_x` (rtol = atol = 1e-5, as the fixture README
+    /// suggests). The backward gets our own output, as generated code gives it.
+    #[track_caller]
+    pub(crate) fn check_against_fixture<A: RowActivation>(act: &A, name: &str) {
+        let tensors = load_fixture(&format!("activations/{name}.safetensors"));
+        let get = |key: &str| {
+            let t = tensors
+                .get(key)
+                .unwrap_or_else(|| panic!("{name}: no tensor `{key}`"));
+            assert_eq!(t.shape.len(), 2, "{name}.{key}: shape {:?}", t.shape);
+            t
+        };
+        let (x, expected_out, g, expected_grad) = (get("x"), get("out"), get("g"), get("grad_x"));
+        let width = x.shape[1];
+
+        let mut out = vec![f32::NAN; x.data.len()];
+        act.forward_rows(&x.data, &mut out, width);
+        assert_close(&format!("{name} out"), &out, &expected_out.data, 1e-5, 1e-5);
+
+        let mut grad = g.data.clone();
+        act.backward_rows(&x.data, &out, &mut grad, width);
+        assert_close(
+            &format!("{name} grad_x"),
+            &grad,
+            &expected_grad.data,
+            1e-5,
+            1e-5,
+        );
+    }
+
+    /// Compares `derivative(x, forward(x))` with the central difference of `forward` at each
+    /// point. Keep the points more than `2h = 0.02` away from any kink.
+    #[track_caller]
+    pub(crate) fn check_derivative_by_finite_differences<A: Activation>(act: &A, points: &[f32]) {
+        for &x in points {
+            // The step actually taken, after rounding x ± h to f32.
+            let (lo, hi) = ((f64::from(x) - H) as f32, (f64::from(x) + H) as f32);
+            let numeric = (f64::from(act.forward(hi)) - f64::from(act.forward(lo)))
+                / (f64::from(hi) - f64::from(lo));
+            let analytic = f64::from(act.derivative(x, act.forward(x)));
+            let allowed = FD_ATOL + FD_RTOL * numeric.abs();
+            assert!(
+                (analytic - numeric).abs() <= allowed,
+                "{}: derivative at {x} is {analytic:e}, finite difference {numeric:e} \
+                 (allowed {allowed:e})",
+                act.name()
+            );
+        }
+    }
+
+    /// Compares `backward_row` with central differences of `L(x) = Σ gᵢ·f(x)ᵢ` (in `f64`
+    /// from the `f32` outputs), one coordinate at a time.
+    #[track_caller]
+    pub(crate) fn check_row_backward_by_finite_differences<A: RowActivation>(
+        act: &A,
+        x: &[f32],
+        g: &[f32],
+    ) {
+        let loss = |x: &[f32]| {
+            let mut y = vec![0.0; x.len()];
+            act.forward_row(x, &mut y);
+            y.iter()
+                .zip(g)
+                .map(|(&y, &g)| f64::from(y) * f64::from(g))
+                .sum::<f64>()
+        };
+        let mut y = vec![0.0; x.len()];
+        act.forward_row(x, &mut y);
+        let mut grad = g.to_vec();
+        act.backward_row(x, &y, &mut grad);
+
+        for i in 0..x.len() {
+            let (mut lo, mut hi) = (x.to_vec(), x.to_vec());
+            lo[i] = (f64::from(x[i]) - H) as f32;
+            hi[i] = (f64::from(x[i]) + H) as f32;
+            let numeric = (loss(&hi) - loss(&lo)) / (f64::from(hi[i]) - f64::from(lo[i]));
+            let analytic = f64::from(grad[i]);
+            let allowed = FD_ATOL + FD_RTOL * numeric.abs();
+            assert!(
+                (analytic - numeric).abs() <= allowed,
+                "{}: gradient [{i}] is {analytic:e}, finite difference {numeric:e} \
+                 (allowed {allowed:e})",
+                act.display_name()
+            );
+        }
+    }
+
+    /// Inputs far out on both sides (±100, ±1000, whole rows of them) give finite outputs and
+    /// finite gradients.
+    #[track_caller]
+    pub(crate) fn check_finite_at_extremes<A: RowActivation>(act: &A) {
+        let rows: [&[f32]; 4] = [
+            &[-1000.0, -100.0, -1e-8, 0.0, 1e-8, 100.0, 1000.0],
+            &[1000.0, 1000.0, 999.0],
+            &[-1000.0, -1000.0, -999.0],
+            &[100.0, -100.0],
+        ];
+        for x in rows {
+            let mut y = vec![f32::NAN; x.len()];
+            act.forward_row(x, &mut y);
+            let mut grad = vec![1.0; x.len()];
+            act.backward_row(x, &y, &mut grad);
+            assert!(
+                y.iter().chain(&grad).all(|v| v.is_finite()),
+                "{}: {x:?} gives {y:?}, gradient {grad:?}",
+                act.display_name()
+            );
         }
     }
 }

@@ -30,3 +30,31 @@ impl Activation for ReLU {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::test_support::{
+        check_against_fixture, check_derivative_by_finite_differences, check_finite_at_extremes,
+    };
+
+    #[test]
+    fn matches_pytorch() {
+        check_against_fixture(&ReLU, "relu");
+    }
+
+    #[test]
+    fn derivative_matches_finite_differences() {
+        check_derivative_by_finite_differences(&ReLU, &[-3.0, -0.5, -0.05, 0.05, 0.5, 3.0]);
+    }
+
+    #[test]
+    fn kink_and_extremes() {
+        assert_eq!(ReLU.forward(0.0), 0.0);
+        assert_eq!(ReLU.derivative(0.0, 0.0), 0.0);
+        assert_eq!(ReLU.derivative(1e-30, 1e-30), 1.0);
+        assert_eq!(ReLU.forward(-1000.0), 0.0);
+        assert_eq!(ReLU.forward(1000.0), 1000.0);
+        check_finite_at_extremes(&ReLU);
+    }
+}

@@ -29,3 +29,33 @@ impl Activation for Sigmoid {
         y * (1.0 - y)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::test_support::{
+        check_against_fixture, check_derivative_by_finite_differences, check_finite_at_extremes,
+    };
+
+    #[test]
+    fn matches_pytorch() {
+        check_against_fixture(&Sigmoid, "sigmoid");
+    }
+
+    #[test]
+    fn derivative_matches_finite_differences() {
+        check_derivative_by_finite_differences(&Sigmoid, &[-8.0, -2.0, -0.5, 0.0, 0.3, 1.0, 5.0]);
+    }
+
+    #[test]
+    fn saturation() {
+        // exp(100) overflows to inf: exactly 0, as PyTorch.
+        assert_eq!(Sigmoid.forward(-100.0), 0.0);
+        assert_eq!(Sigmoid.forward(-1000.0), 0.0);
+        assert_eq!(Sigmoid.forward(100.0), 1.0);
+        assert_eq!(Sigmoid.forward(17.0), 1.0);
+        // From the output: exactly 0 once y rounds to 1.
+        assert_eq!(Sigmoid.derivative(17.0, Sigmoid.forward(17.0)), 0.0);
+        check_finite_at_extremes(&Sigmoid);
+    }
+}
