@@ -15,9 +15,9 @@ pub use nn_runtime::*;
 pub mod prelude {
     pub use crate::network;
     pub use nn_runtime::activation::{
-        Activation, Fusion, Identity, LeakyReLU, LogSoftmax, Mish, ReLU, ReLU6, RowActivation,
-        Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh, CELU, ELU, GELU, SELU,
-        Hardsigmoid, Hardswish, Hardtanh,
+        Activation, Fusion, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, LogSoftmax,
+        Mish, ReLU, ReLU6, RowActivation, SiLU, Sigmoid, Softmax, Softplus, Softsign, Tanh, CELU,
+        ELU, GELU, SELU,
     };
     pub use nn_runtime::loss::{
         BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss, NLLLoss,
@@ -37,7 +37,9 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use nn_runtime::activation::*;
-    pub use nn_runtime::io::{load_safetensors, save_safetensors, NamedTensors};
+    pub use nn_runtime::io::{
+        load_safetensors, save_safetensors, NamedTensors, TensorVisitor, TensorVisitorMut,
+    };
     pub use nn_runtime::loss::Loss;
     pub use nn_runtime::optim::{Optimizer, ParameterVisitor, Parameters};
     pub use nn_runtime::{write_summary, Batch, Dropout, Error, Linear, Network};

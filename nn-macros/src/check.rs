@@ -130,13 +130,23 @@ enum Argument {
 /// Rejects `Linear(64)`, `Linear(64, 128, 3)`, `LeakyReLU("x")`, `Dropout(1.5)`, `Linear(0, 4)`.
 fn check_arguments(layer: &LayerCall, spec: &LayerSpec, errors: &mut Errors) -> Vec<Argument> {
     let given = layer.arg_list();
-    let count = |n: usize| if n == 1 { "1 argument".to_owned() } else { format!("{n} arguments") };
+    let count = |n: usize| {
+        if n == 1 {
+            "1 argument".to_owned()
+        } else {
+            format!("{n} arguments")
+        }
+    };
     let arity = if spec.args.is_empty() {
         "takes no arguments".to_owned()
     } else if spec.required() == spec.args.len() {
         format!("takes {} ({})", count(spec.args.len()), spec.signature())
     } else {
-        format!("takes at most {} ({})", count(spec.args.len()), spec.signature())
+        format!(
+            "takes at most {} ({})",
+            count(spec.args.len()),
+            spec.signature()
+        )
     };
     let mut slots: Vec<Option<&Expr>> = vec![None; spec.args.len()];
     let mut positional = 0;
@@ -191,7 +201,10 @@ fn check_arguments(layer: &LayerCall, spec: &LayerSpec, errors: &mut Errors) -> 
 fn default_argument(kind: ArgKind, default: &str) -> Argument {
     match kind {
         ArgKind::Choice(_) => Argument::Choice(default.trim_matches('"').to_owned()),
-        _ => Argument::Number(float_literal(default.parse().unwrap_or(0.0), Span::call_site())),
+        _ => Argument::Number(float_literal(
+            default.parse().unwrap_or(0.0),
+            Span::call_site(),
+        )),
     }
 }
 
@@ -205,9 +218,14 @@ fn check_argument(
     let written = expr.to_token_stream().to_string().replace(' ', "");
     match kind {
         ArgKind::Width => match expr {
-            Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<u64>() {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(int), ..
+            }) => match int.base10_parse::<u64>() {
                 Ok(0) => {
-                    errors.push(expr.span(), format!("a width must be at least 1, found `{written}`"));
+                    errors.push(
+                        expr.span(),
+                        format!("a width must be at least 1, found `{written}`"),
+                    );
                     Argument::Invalid
                 }
                 Ok(value) => Argument::Width(Width::Literal(value, int.span())),
@@ -225,39 +243,45 @@ fn check_argument(
                 Argument::Invalid
             }
         },
-        ArgKind::Number | ArgKind::Probability => {
-            match number_literal(expr) {
-                Some(value) => {
-                    if kind == ArgKind::Probability && !(0.0..=1.0).contains(&value) {
-                        errors.push(
+        ArgKind::Number | ArgKind::Probability => match number_literal(expr) {
+            Some(value) => {
+                if kind == ArgKind::Probability && !(0.0..=1.0).contains(&value) {
+                    errors.push(
                             expr.span(),
                             format!("`{layer}` probability `{name}` must be between 0 and 1, found {written}"),
                         );
-                        return Argument::Invalid;
-                    }
-                    Argument::Number(float_literal(value, expr.span()))
+                    return Argument::Invalid;
                 }
-                None if matches!(expr, Expr::Path(_)) => Argument::Number(expr.to_token_stream()),
-                None => {
-                    let found = match expr {
-                        Expr::Lit(ExprLit { lit: Lit::Str(_), .. }) => "a string".to_owned(),
-                        Expr::Lit(ExprLit { lit: Lit::Bool(_), .. }) => "a boolean".to_owned(),
-                        _ => format!("`{written}`"),
-                    };
-                    errors.push(
-                        expr.span(),
-                        format!("`{layer}` expects a number for `{name}`, found {found}"),
-                    );
-                    Argument::Invalid
-                }
+                Argument::Number(float_literal(value, expr.span()))
             }
-        }
+            None if matches!(expr, Expr::Path(_)) => Argument::Number(expr.to_token_stream()),
+            None => {
+                let found = match expr {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(_), ..
+                    }) => "a string".to_owned(),
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Bool(_), ..
+                    }) => "a boolean".to_owned(),
+                    _ => format!("`{written}`"),
+                };
+                errors.push(
+                    expr.span(),
+                    format!("`{layer}` expects a number for `{name}`, found {found}"),
+                );
+                Argument::Invalid
+            }
+        },
         ArgKind::Choice(choices) => match expr {
-            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) if choices.contains(&s.value().as_str()) => {
-                Argument::Choice(s.value())
-            }
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) if choices.contains(&s.value().as_str()) => Argument::Choice(s.value()),
             _ => {
-                let options = choices.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(" or ");
+                let options = choices
+                    .iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(" or ");
                 errors.push(
                     expr.span(),
                     format!("`{layer}` expects {options} for `{name}`, found `{written}`"),
@@ -271,9 +295,17 @@ fn check_argument(
 /// `0.2`, `1`, `-1.5` as a number; anything else `None`.
 fn number_literal(expr: &Expr) -> Option<f64> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse().ok(),
-        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<i64>().ok().map(|v| v as f64),
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => number_literal(expr).map(|v| -v),
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(f), ..
+        }) => f.base10_parse().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse::<i64>().ok().map(|v| v as f64),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => number_literal(expr).map(|v| -v),
         Expr::Paren(inner) => number_literal(&inner.expr),
         _ => None,
     }
@@ -303,12 +335,16 @@ fn check_widths(
     // The width flowing out of the last `Linear`, and how to name that layer in a message.
     let mut current: Option<(Width, String)> = None;
     for (index, ((layer, kind), args)) in layers.iter().zip(resolved).zip(arguments).enumerate() {
-        let Resolved::Builtin(spec) = kind else { continue };
+        let Resolved::Builtin(spec) = kind else {
+            continue;
+        };
         if spec.kind != Kind::Linear {
             continue;
         }
         let name = describe(layer, index);
-        if let (Some((previous, previous_name)), Some(Argument::Width(inputs))) = (&current, args.first()) {
+        if let (Some((previous, previous_name)), Some(Argument::Width(inputs))) =
+            (&current, args.first())
+        {
             match (inputs, previous) {
                 (Width::Literal(a, span), Width::Literal(b, _)) if a != b => errors.push(
                     *span,
@@ -371,7 +407,14 @@ fn build(
         .zip(resolved)
         .map(|(layer, kind)| match kind {
             Resolved::Builtin(spec) => spec.snake.to_owned(),
-            _ => snake_case(&layer.name.segments.last().map(|s| s.ident.to_string()).unwrap_or_default()),
+            _ => snake_case(
+                &layer
+                    .name
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default(),
+            ),
         })
         .collect();
     // A buffer is named after its layer; where a name repeats, the position tells them apart.
@@ -431,7 +474,11 @@ fn build(
                     Kind::Linear => unreachable!("handled above"),
                 };
                 if let Some(stage) = stages.last_mut() {
-                    stage.ops.push(Op { buffer, kind, display });
+                    stage.ops.push(Op {
+                        buffer,
+                        kind,
+                        display,
+                    });
                 }
             }
             Resolved::Custom | Resolved::Unknown => {
@@ -464,8 +511,18 @@ fn build(
         .collect::<Vec<_>>()
         .join(" -> ");
     let (attrs, vis, name, anonymous) = match &input.item {
-        Some(item) => (item.attrs.clone(), item.vis.clone(), item.name.clone(), false),
-        None => (Vec::new(), Visibility::Inherited, Ident::new("Network", Span::call_site()), true),
+        Some(item) => (
+            item.attrs.clone(),
+            item.vis.clone(),
+            item.name.clone(),
+            false,
+        ),
+        None => (
+            Vec::new(),
+            Visibility::Inherited,
+            Ident::new("Network", Span::call_site()),
+            true,
+        ),
     };
     let input_width = stages.first().map(|s| s.linear.inputs.clone());
     let output_width = stages.last().map(|s| s.linear.outputs.clone());
@@ -496,7 +553,9 @@ fn activation_value(spec: &LayerSpec, constructor: Constructor, args: &[Argument
             quote!(::nn::__private::#ty::new(#(#values),*))
         }
         Constructor::Gelu => match args.first() {
-            Some(Argument::Choice(choice)) if choice == "tanh" => quote!(::nn::__private::#ty::tanh()),
+            Some(Argument::Choice(choice)) if choice == "tanh" => {
+                quote!(::nn::__private::#ty::tanh())
+            }
             _ => quote!(::nn::__private::#ty::new()),
         },
     }
@@ -578,7 +637,10 @@ mod tests {
             errors("Linear(1, 2) -> Dropout(1.5)"),
             ["`Dropout` probability `p` must be between 0 and 1, found 1.5"]
         );
-        assert_eq!(errors("Linear(0, 4)"), ["a width must be at least 1, found `0`"]);
+        assert_eq!(
+            errors("Linear(0, 4)"),
+            ["a width must be at least 1, found `0`"]
+        );
         assert_eq!(
             errors("Linear(-3, 4) -> Linear(4, 2.5)"),
             [
@@ -586,8 +648,13 @@ mod tests {
                 "a width must be a positive integer or a `usize` constant, found `2.5`"
             ]
         );
-        assert_eq!(errors("Linear(1, 2) -> ReLU(3)"), ["`ReLU` takes no arguments, found 1"]);
-        assert!(errors("Linear(1, 2) -> LeakyReLU(negative_slope = 0.2) -> GELU(\"tanh\")").is_empty());
+        assert_eq!(
+            errors("Linear(1, 2) -> ReLU(3)"),
+            ["`ReLU` takes no arguments, found 1"]
+        );
+        assert!(
+            errors("Linear(1, 2) -> LeakyReLU(negative_slope = 0.2) -> GELU(\"tanh\")").is_empty()
+        );
         assert_eq!(
             errors("Linear(1, 2) -> GELU(\"fast\")"),
             ["`GELU` expects \"none\" or \"tanh\" for `approximate`, found `\"fast\"`"]
@@ -635,9 +702,14 @@ mod tests {
 
     #[test]
     fn names_follow_sequential() {
-        let input: NetworkInput = syn::parse_str("Linear(4, 8) -> ReLU -> Linear(8, 8) -> ReLU -> Linear(8, 1)").unwrap();
+        let input: NetworkInput =
+            syn::parse_str("Linear(4, 8) -> ReLU -> Linear(8, 8) -> ReLU -> Linear(8, 1)").unwrap();
         let network = network(&input).unwrap();
-        let keys: Vec<&str> = network.stages.iter().map(|s| s.linear.weight_key.as_str()).collect();
+        let keys: Vec<&str> = network
+            .stages
+            .iter()
+            .map(|s| s.linear.weight_key.as_str())
+            .collect();
         assert_eq!(keys, ["0.weight", "2.weight", "4.weight"]);
         assert_eq!(network.stages[1].linear.field, "linear2");
         assert_eq!(network.stages[0].ops[0].buffer, "relu1");

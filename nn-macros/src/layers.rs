@@ -88,7 +88,10 @@ pub(crate) const LAYERS: &[LayerSpec] = &[
         name: "Linear",
         snake: "linear",
         kind: Kind::Linear,
-        args: &[arg("in_features", Width, None), arg("out_features", Width, None)],
+        args: &[
+            arg("in_features", Width, None),
+            arg("out_features", Width, None),
+        ],
     },
     LayerSpec {
         name: "Dropout",
@@ -99,7 +102,11 @@ pub(crate) const LAYERS: &[LayerSpec] = &[
     unit("ReLU", "relu"),
     unit("Sigmoid", "sigmoid"),
     unit("Tanh", "tanh"),
-    with_args("LeakyReLU", "leaky_relu", &[arg("negative_slope", Number, Some("0.01"))]),
+    with_args(
+        "LeakyReLU",
+        "leaky_relu",
+        &[arg("negative_slope", Number, Some("0.01"))],
+    ),
     with_args("ELU", "elu", &[arg("alpha", Number, Some("1.0"))]),
     unit("SELU", "selu"),
     with_args("CELU", "celu", &[arg("alpha", Number, Some("1.0"))]),
@@ -107,20 +114,30 @@ pub(crate) const LAYERS: &[LayerSpec] = &[
         name: "GELU",
         snake: "gelu",
         kind: Kind::Activation(Constructor::Gelu),
-        args: &[arg("approximate", ArgKind::Choice(&["none", "tanh"]), Some("\"none\""))],
+        args: &[arg(
+            "approximate",
+            ArgKind::Choice(&["none", "tanh"]),
+            Some("\"none\""),
+        )],
     },
     unit("SiLU", "silu"),
     unit("Mish", "mish"),
     with_args(
         "Softplus",
         "softplus",
-        &[arg("beta", Number, Some("1.0")), arg("threshold", Number, Some("20.0"))],
+        &[
+            arg("beta", Number, Some("1.0")),
+            arg("threshold", Number, Some("20.0")),
+        ],
     ),
     unit("Softsign", "softsign"),
     with_args(
         "Hardtanh",
         "hardtanh",
-        &[arg("min_val", Number, Some("-1.0")), arg("max_val", Number, Some("1.0"))],
+        &[
+            arg("min_val", Number, Some("-1.0")),
+            arg("max_val", Number, Some("1.0")),
+        ],
     ),
     unit("Hardsigmoid", "hardsigmoid"),
     unit("Hardswish", "hardswish"),
@@ -143,7 +160,11 @@ pub(crate) fn names() -> impl Iterator<Item = &'static str> {
 impl LayerSpec {
     /// `in_features, out_features`, for messages about arity.
     pub fn signature(&self) -> String {
-        self.args.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+        self.args
+            .iter()
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// How many arguments have no default.

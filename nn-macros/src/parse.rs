@@ -70,7 +70,8 @@ impl LayerCall {
 impl Parse for NetworkInput {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
-        let is_struct = input.peek(Token![struct]) || (input.peek(Token![pub]) || !attrs.is_empty());
+        let is_struct =
+            input.peek(Token![struct]) || (input.peek(Token![pub]) || !attrs.is_empty());
         if !is_struct {
             let chain = parse_chain(input)?;
             return Ok(NetworkInput { item: None, chain });
@@ -130,7 +131,10 @@ fn parse_layer(input: ParseStream) -> syn::Result<LayerCall> {
         return Err(input.error("expected a layer before `->`"));
     }
     let name: Path = input.call(Path::parse_mod_style).map_err(|e| {
-        syn::Error::new(e.span(), "expected a layer, such as `Linear(64, 128)` or `ReLU`")
+        syn::Error::new(
+            e.span(),
+            "expected a layer, such as `Linear(64, 128)` or `ReLU`",
+        )
     })?;
     let args = if input.peek(token::Paren) {
         let content;
@@ -179,7 +183,10 @@ mod tests {
             message("Linear(1, 2) -> ReLU ->"),
             "expected a layer after `->`; remove the trailing arrow"
         );
-        assert_eq!(message("Linear(1, 2) -> -> ReLU"), "expected a layer before `->`");
+        assert_eq!(
+            message("Linear(1, 2) -> -> ReLU"),
+            "expected a layer before `->`"
+        );
         assert_eq!(
             message("Linear(1, 2) -> 5"),
             "expected a layer, such as `Linear(64, 128)` or `ReLU`"

@@ -11,13 +11,19 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
 
+/// Receives a tensor's name, shape and values.
+pub type TensorVisitor<'a> = dyn FnMut(&str, &[usize], &[f32]) + 'a;
+
+/// Receives a tensor's name, shape and values for writing.
+pub type TensorVisitorMut<'a> = dyn FnMut(&str, &[usize], &mut [f32]) + 'a;
+
 /// A model's named tensors, in PyTorch's naming (`fc1.weight`) and layout (`[out, in]`).
 pub trait NamedTensors {
     /// Calls `visitor` with each tensor's name, shape and values, in a fixed order.
-    fn visit_tensors(&self, visitor: &mut dyn FnMut(&str, &[usize], &[f32]));
+    fn visit_tensors(&self, visitor: &mut TensorVisitor<'_>);
 
     /// Calls `visitor` with each tensor's name, shape and values for writing, in the same order.
-    fn visit_tensors_mut(&mut self, visitor: &mut dyn FnMut(&str, &[usize], &mut [f32]));
+    fn visit_tensors_mut(&mut self, visitor: &mut TensorVisitorMut<'_>);
 }
 
 /// Writes every tensor of `model` to `path` as little-endian `F32` safetensors.
@@ -33,8 +39,10 @@ pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Res
     let views = tensors
         .iter()
         .map(|(name, shape, bytes)| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
-                .map_err(|e| Error::Format { message: e.to_string() })?;
+            let view =
+                TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| Error::Format {
+                    message: e.to_string(),
+                })?;
             Ok((name.as_str(), view))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -77,7 +85,9 @@ pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[
             return;
         }
         problem = match file.tensor(name) {
-            Err(_) => Some(Error::MissingTensor { name: name.to_owned() }),
+            Err(_) => Some(Error::MissingTensor {
+                name: name.to_owned(),
+            }),
             Ok(view) if view.dtype() != Dtype::F32 => Some(Error::TensorDtype {
                 name: name.to_owned(),
                 found: format!("{:?}", view.dtype()),
@@ -96,7 +106,9 @@ pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[
     let mut names = file.names();
     names.sort();
     if let Some(extra) = names.into_iter().find(|name| !expected.contains(*name)) {
-        return Err(Error::UnexpectedTensor { name: extra.clone() });
+        return Err(Error::UnexpectedTensor {
+            name: extra.clone(),
+        });
     }
 
     model.visit_tensors_mut(&mut |name, _, values| {

@@ -10,7 +10,11 @@
 //! Each kernel is written once, generically, over small register blocks that the compiler turns
 //! into SIMD code, and compiled several times for the instruction sets detected at run time
 //! (AVX-512, AVX2 with FMA, and the baseline), because the baseline x86-64 target has neither.
-#![allow(unsafe_code)] // only to call the copies compiled for features detected at run time
+#![allow(unsafe_code)]
+// only to call the copies compiled for features detected at run time
+// Kernels take the matrices and the activation as separate slices so that callers can pass
+// disjoint parts of one workspace.
+#![allow(clippy::too_many_arguments)]
 
 use crate::activation::RowActivation;
 
@@ -130,7 +134,11 @@ multiversion! {
 
 /// Register block: `R` input rows against `O` weight rows, `LANES` partial sums each.
 #[inline(always)]
-fn dot_block<M: MulAdd, const R: usize, const O: usize>(m: M, xs: [&[f32]; R], ws: [&[f32]; O]) -> [[f32; O]; R] {
+fn dot_block<M: MulAdd, const R: usize, const O: usize>(
+    m: M,
+    xs: [&[f32]; R],
+    ws: [&[f32]; O],
+) -> [[f32; O]; R] {
     let k = xs[0].len();
     let body = k - k % LANES;
     let mut acc = [[[0.0f32; LANES]; O]; R];
@@ -161,12 +169,23 @@ fn dot_block<M: MulAdd, const R: usize, const O: usize>(m: M, xs: [&[f32]; R], w
 }
 
 #[inline(always)]
-fn forward_rows_block<M: MulAdd, const R: usize>(m: M, first: usize, dims: Dims, x: &[f32], w: &[f32], b: &[f32], z: &mut [f32]) {
+fn forward_rows_block<M: MulAdd, const R: usize>(
+    m: M,
+    first: usize,
+    dims: Dims,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    z: &mut [f32],
+) {
     let (n_in, n_out) = (dims.inputs, dims.outputs);
     let xs: [&[f32]; R] = std::array::from_fn(|r| &x[(first + r) * n_in..(first + r + 1) * n_in]);
     let mut o = 0;
     while o + 2 <= n_out {
-        let ws = [&w[o * n_in..(o + 1) * n_in], &w[(o + 1) * n_in..(o + 2) * n_in]];
+        let ws = [
+            &w[o * n_in..(o + 1) * n_in],
+            &w[(o + 1) * n_in..(o + 2) * n_in],
+        ];
         let sums = dot_block::<M, R, 2>(m, xs, ws);
         for r in 0..R {
             z[(first + r) * n_out + o] = sums[r][0] + b[o];
@@ -248,7 +267,11 @@ fn weight_grad_block<M: MulAdd, const O: usize>(
     }
     for o in 0..O {
         for k in body..n_in {
-            let mut sum = if accumulate { dw[(first + o) * n_in + k] } else { 0.0 };
+            let mut sum = if accumulate {
+                dw[(first + o) * n_in + k]
+            } else {
+                0.0
+            };
             for r in 0..rows {
                 sum = m.mul_add(dz[r * n_out + first + o], x[r * n_in + k], sum);
             }
@@ -289,7 +312,14 @@ fn weight_grad_body<M: MulAdd>(
 }
 
 #[inline(always)]
-fn input_grad_block<M: MulAdd, const R: usize>(m: M, first: usize, dims: Dims, dz: &[f32], w: &[f32], dx: &mut [f32]) {
+fn input_grad_block<M: MulAdd, const R: usize>(
+    m: M,
+    first: usize,
+    dims: Dims,
+    dz: &[f32],
+    w: &[f32],
+    dx: &mut [f32],
+) {
     let (n_in, n_out) = (dims.inputs, dims.outputs);
     let body = n_in - n_in % LANES;
     let mut k = 0;
@@ -343,7 +373,12 @@ fn input_grad_body<M: MulAdd, A: RowActivation>(
             1
         };
         let span = first * n_in..(first + block) * n_in;
-        act.backward_rows(&prev_z[span.clone()], &prev_a[span.clone()], &mut dx[span], n_in);
+        act.backward_rows(
+            &prev_z[span.clone()],
+            &prev_a[span.clone()],
+            &mut dx[span],
+            n_in,
+        );
         first += block;
     }
 }

@@ -38,7 +38,10 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let (final_activation, final_input) = match loss_activation(network) {
         Some(op) => {
             let index = last_stage.ops.len() - 1;
-            (activation_value(op).clone(), training_input(last_stage, index).clone())
+            (
+                activation_value(op).clone(),
+                training_input(last_stage, index).clone(),
+            )
         }
         None => (quote!(::nn::__private::Identity), output.clone()),
     };
@@ -189,7 +192,11 @@ fn backward_statements(network: &Network) -> Vec<TokenStream> {
             let (value, fold_input, fold_output) = if folds_last_op(before) {
                 let j = before.ops.len() - 1;
                 let op = &before.ops[j];
-                (activation_value(op).clone(), training_input(before, j).clone(), op.buffer.clone())
+                (
+                    activation_value(op).clone(),
+                    training_input(before, j).clone(),
+                    op.buffer.clone(),
+                )
             } else {
                 let z = &before.linear.field;
                 (quote!(::nn::__private::Identity), z.clone(), z.clone())
@@ -204,5 +211,8 @@ fn backward_statements(network: &Network) -> Vec<TokenStream> {
 
 /// Whether a stage's last op is an activation, whose derivative the next `Linear` folds in.
 fn folds_last_op(stage: &Stage) -> bool {
-    matches!(stage.ops.last().map(|op| &op.kind), Some(OpKind::Activation { .. }))
+    matches!(
+        stage.ops.last().map(|op| &op.kind),
+        Some(OpKind::Activation { .. })
+    )
 }

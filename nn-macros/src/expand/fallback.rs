@@ -10,7 +10,11 @@ use crate::parse::NetworkInput;
 pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
     let (attrs, vis, name) = match &input.item {
-        Some(item) => (&item.attrs[..], item.vis.to_token_stream(), item.name.clone()),
+        Some(item) => (
+            &item.attrs[..],
+            item.vis.to_token_stream(),
+            item.name.clone(),
+        ),
         None => (&[][..], quote!(), Ident::new("Network", Span::call_site())),
     };
     let docs = attrs.iter().filter(|a| a.path().is_ident("doc"));

@@ -16,7 +16,10 @@ pub(super) fn training_input(stage: &Stage, index: usize) -> &Ident {
 
 /// The buffer holding a stage's output in training.
 pub(super) fn training_output(stage: &Stage) -> &Ident {
-    stage.ops.last().map_or(&stage.linear.field, |op| &op.buffer)
+    stage
+        .ops
+        .last()
+        .map_or(&stage.linear.field, |op| &op.buffer)
 }
 
 /// The buffer holding a stage's output in evaluation, where dropout is skipped.
@@ -73,7 +76,10 @@ fn passes(network: &Network, training: bool) -> Vec<TokenStream> {
                 self.#linear.forward_into(rows, #input, &mut buffers.#z);
             }),
         }
-        let first_fused = matches!(ops.first().map(|op| &op.kind), Some(OpKind::Activation { .. }));
+        let first_fused = matches!(
+            ops.first().map(|op| &op.kind),
+            Some(OpKind::Activation { .. })
+        );
         let mut previous = if first_fused { &ops[0].buffer } else { z };
         for op in ops.iter().skip(usize::from(first_fused)) {
             let out = &op.buffer;
@@ -87,7 +93,11 @@ fn passes(network: &Network, training: bool) -> Vec<TokenStream> {
             });
             previous = out;
         }
-        let output = if training { training_output(stage) } else { evaluation_output(stage) };
+        let output = if training {
+            training_output(stage)
+        } else {
+            evaluation_output(stage)
+        };
         input = quote!(&buffers.#output);
     }
     statements

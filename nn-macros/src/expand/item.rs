@@ -19,7 +19,13 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let linears: Vec<_> = network.stages.iter().map(|s| &s.linear).collect();
     let linear_fields = linears.iter().map(|l| {
         let (field, inputs, outputs) = (&l.field, &l.inputs, &l.outputs);
-        let doc = format!("`{}`: weight `[{}, {}]`, bias `[{}]`.", l.display, outputs.text(), inputs.text(), outputs.text());
+        let doc = format!(
+            "`{}`: weight `[{}, {}]`, bias `[{}]`.",
+            l.display,
+            outputs.text(),
+            inputs.text(),
+            outputs.text()
+        );
         quote! {
             #[doc = #doc]
             pub #field: ::nn::__private::Linear<#inputs, #outputs>
@@ -44,13 +50,12 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     // Fields are initialised in declaration order, which fixes the order of random draws.
     let initialisers = network.stages.iter().flat_map(|stage| {
         let linear = &stage.linear.field;
-        std::iter::once(quote!(#linear: ::nn::__private::Linear::new(rng))).chain(stage.ops.iter().filter_map(|op| {
-            match &op.kind {
-                OpKind::Dropout { field, p, .. } => Some(quote! {
-                    #field: ::nn::__private::Dropout::new(#p, ::nn::__private::RngCore::next_u64(rng))
-                }),
-                OpKind::Activation { .. } => None,
-            }
+        std::iter::once(quote!(#linear: ::nn::__private::Linear::new(rng)))
+            .chain(stage.ops.iter().filter_map(|op| match &op.kind {
+            OpKind::Dropout { field, p, .. } => Some(quote! {
+                #field: ::nn::__private::Dropout::new(#p, ::nn::__private::RngCore::next_u64(rng))
+            }),
+            OpKind::Activation { .. } => None,
         }))
     });
     let linear_field_decls = linear_fields.collect::<Vec<_>>();
@@ -71,7 +76,9 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     }
     let buffer_names: Vec<_> = buffer_sizes.iter().map(|(n, _)| n).collect();
     let buffer_widths: Vec<_> = buffer_sizes.iter().map(|(_, w)| w).collect();
-    let buffers_doc = format!("Each layer's output and gradient from the last pass of [`{name}`], reused between steps.");
+    let buffers_doc = format!(
+        "Each layer's output and gradient from the last pass of [`{name}`], reused between steps."
+    );
 
     let params = linears.iter().map(|l| {
         let (i, o) = (&l.inputs, &l.outputs);
@@ -220,11 +227,11 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
 
         #[automatically_derived]
         impl ::nn::__private::NamedTensors for #name {
-            fn visit_tensors(&self, visitor: &mut dyn FnMut(&str, &[usize], &[f32])) {
+            fn visit_tensors(&self, visitor: &mut ::nn::__private::TensorVisitor<'_>) {
                 #(#visit_tensors)*
             }
 
-            fn visit_tensors_mut(&mut self, visitor: &mut dyn FnMut(&str, &[usize], &mut [f32])) {
+            fn visit_tensors_mut(&mut self, visitor: &mut ::nn::__private::TensorVisitorMut<'_>) {
                 #(#visit_tensors_mut)*
             }
         }

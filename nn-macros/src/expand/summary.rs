@@ -12,11 +12,12 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let rows = network.stages.iter().flat_map(|stage| {
         let (i, o) = (&stage.linear.inputs, &stage.linear.outputs);
         let linear = &stage.linear.display;
-        std::iter::once(quote!((#linear, #o, #i * #o + #o)))
-            .chain(stage.ops.iter().map(move |op| {
+        std::iter::once(quote!((#linear, #o, #i * #o + #o))).chain(stage.ops.iter().map(
+            move |op| {
                 let display = &op.display;
                 quote!((#display, #o, 0))
-            }))
+            },
+        ))
     });
     quote! {
         #[automatically_derived]

@@ -51,7 +51,11 @@ impl Dropout {
         let keep = 1.0 - self.p;
         let scale = if keep > 0.0 { 1.0 / keep } else { 0.0 };
         for ((y, m), &x) in output.iter_mut().zip(mask.iter_mut()).zip(input) {
-            *m = if self.rng.gen::<f32>() < keep { scale } else { 0.0 };
+            *m = if self.rng.gen::<f32>() < keep {
+                scale
+            } else {
+                0.0
+            };
             *y = x * *m;
         }
     }

@@ -4,6 +4,7 @@ use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 use rand::Rng;
 
 use crate::activation::{Identity, RowActivation};
+use crate::io::{TensorVisitor, TensorVisitorMut};
 use crate::kernel::{self, Dims};
 use crate::optim::ParameterVisitor;
 
@@ -104,7 +105,15 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     /// # Panics
     /// If `x` has fewer than `rows × IN` values or `z` fewer than `rows × OUT`.
     pub fn forward_into(&self, rows: usize, x: &[f32], z: &mut [f32]) {
-        kernel::forward(Self::dims(rows), &x[..rows * IN], &self.weight, &self.bias, &mut z[..rows * OUT], None, &Identity);
+        kernel::forward(
+            Self::dims(rows),
+            &x[..rows * IN],
+            &self.weight,
+            &self.bias,
+            &mut z[..rows * OUT],
+            None,
+            &Identity,
+        );
     }
 
     /// `z = x·Wᵀ + b` and `a = activation(z)` in one pass over the output rows.
@@ -191,7 +200,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
         &self,
         weight_name: &str,
         bias_name: &str,
-        visitor: &mut dyn FnMut(&str, &[usize], &[f32]),
+        visitor: &mut TensorVisitor<'_>,
     ) {
         visitor(weight_name, &[OUT, IN], &self.weight);
         visitor(bias_name, &[OUT], &self.bias);
@@ -202,7 +211,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
         &mut self,
         weight_name: &str,
         bias_name: &str,
-        visitor: &mut dyn FnMut(&str, &[usize], &mut [f32]),
+        visitor: &mut TensorVisitorMut<'_>,
     ) {
         visitor(weight_name, &[OUT, IN], &mut self.weight);
         visitor(bias_name, &[OUT], &mut self.bias);
