@@ -8,7 +8,7 @@ use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp, Visibility};
 
 use crate::errors::Errors;
 use crate::layers::{self, ArgKind, Constructor, Kind, LayerSpec};
-use crate::model::{LinearLayer, Network, Op, OpKind, Stage, Width, WidthCheck};
+use crate::model::{CustomActivation, LinearLayer, Network, Op, OpKind, Stage, Width, WidthCheck};
 use crate::parse::{LayerCall, NetworkInput};
 use crate::suggest;
 
@@ -105,10 +105,10 @@ fn check_starts_with_linear(layers: &[LayerCall], resolved: &[Resolved], errors:
     let is_linear = matches!(kind, Resolved::Builtin(spec) if spec.kind == Kind::Linear);
     if !is_linear && !matches!(kind, Resolved::Unknown) {
         let name = first.name.to_token_stream().to_string().replace(' ', "");
-        errors.push(
-            first.name.span(),
+        errors.push_spanned(
+            &first.name,
             format!(
-                "the network's input width is unknown: it starts with `{name}`, which keeps whatever width it is given; start with `Linear(inputs, outputs)`"
+                "a network must start with `Linear(inputs, outputs)`, which sets its input width; found `{name}`"
             ),
         );
     }
@@ -166,8 +166,8 @@ fn check_arguments(layer: &LayerCall, spec: &LayerSpec, errors: &mut Errors) -> 
         if positional < slots.len() {
             slots[positional] = Some(expr);
         } else {
-            errors.push(
-                expr.span(),
+            errors.push_spanned(
+                expr,
                 format!("`{}` {arity}, found {}", spec.name, given.len()),
             );
             break;
@@ -180,8 +180,8 @@ fn check_arguments(layer: &LayerCall, spec: &LayerSpec, errors: &mut Errors) -> 
         .zip(&slots)
         .any(|(arg, slot)| slot.is_none() && arg.default.is_none());
     if missing {
-        errors.push(
-            layer.span(),
+        errors.push_spanned(
+            layer,
             format!("`{}` {arity}, found {}", spec.name, given.len()),
         );
     }
@@ -222,22 +222,22 @@ fn check_argument(
                 lit: Lit::Int(int), ..
             }) => match int.base10_parse::<u64>() {
                 Ok(0) => {
-                    errors.push(
-                        expr.span(),
+                    errors.push_spanned(
+                        expr,
                         format!("a width must be at least 1, found `{written}`"),
                     );
                     Argument::Invalid
                 }
                 Ok(value) => Argument::Width(Width::Literal(value, int.span())),
                 Err(_) => {
-                    errors.push(expr.span(), format!("`{written}` is too large for a width"));
+                    errors.push_spanned(expr, format!("`{written}` is too large for a width"));
                     Argument::Invalid
                 }
             },
             Expr::Path(_) => Argument::Width(Width::Const(expr.clone())),
             _ => {
-                errors.push(
-                    expr.span(),
+                errors.push_spanned(
+                    expr,
                     format!("a width must be a positive integer or a `usize` constant, found `{written}`"),
                 );
                 Argument::Invalid
@@ -246,10 +246,10 @@ fn check_argument(
         ArgKind::Number | ArgKind::Probability => match number_literal(expr) {
             Some(value) => {
                 if kind == ArgKind::Probability && !(0.0..=1.0).contains(&value) {
-                    errors.push(
-                            expr.span(),
-                            format!("`{layer}` probability `{name}` must be between 0 and 1, found {written}"),
-                        );
+                    errors.push_spanned(
+                        expr,
+                        format!("`{layer}` probability `{name}` must be between 0 and 1, found `{written}`"),
+                    );
                     return Argument::Invalid;
                 }
                 Argument::Number(float_literal(value, expr.span()))
@@ -265,8 +265,8 @@ fn check_argument(
                     }) => "a boolean".to_owned(),
                     _ => format!("`{written}`"),
                 };
-                errors.push(
-                    expr.span(),
+                errors.push_spanned(
+                    expr,
                     format!("`{layer}` expects a number for `{name}`, found {found}"),
                 );
                 Argument::Invalid
@@ -282,8 +282,8 @@ fn check_argument(
                     .map(|c| format!("\"{c}\""))
                     .collect::<Vec<_>>()
                     .join(" or ");
-                errors.push(
-                    expr.span(),
+                errors.push_spanned(
+                    expr,
                     format!("`{layer}` expects {options} for `{name}`, found `{written}`"),
                 );
                 Argument::Invalid
@@ -490,11 +490,17 @@ fn build(
                     }
                     None => quote!(#path),
                 };
-                custom_activations.push(path.clone());
+                let function = format_ident!("activation{}", index, span = Span::mixed_site());
+                let call = quote!(Self::#function());
+                custom_activations.push(CustomActivation {
+                    function,
+                    value,
+                    path: path.clone(),
+                });
                 if let Some(stage) = stages.last_mut() {
                     stage.ops.push(Op {
                         buffer: buffer_name(index),
-                        kind: OpKind::Activation { value },
+                        kind: OpKind::Activation { value: call },
                         display,
                     });
                 }
@@ -635,7 +641,7 @@ mod tests {
         );
         assert_eq!(
             errors("Linear(1, 2) -> Dropout(1.5)"),
-            ["`Dropout` probability `p` must be between 0 and 1, found 1.5"]
+            ["`Dropout` probability `p` must be between 0 and 1, found `1.5`"]
         );
         assert_eq!(
             errors("Linear(0, 4)"),
@@ -669,7 +675,7 @@ mod tests {
         );
         assert_eq!(
             errors("ReLU -> Linear(4, 2)"),
-            ["the network's input width is unknown: it starts with `ReLU`, which keeps whatever width it is given; start with `Linear(inputs, outputs)`"]
+            ["a network must start with `Linear(inputs, outputs)`, which sets its input width; found `ReLU`"]
         );
     }
 

@@ -3,6 +3,7 @@
 use std::fmt::Display;
 
 use proc_macro2::Span;
+use quote::ToTokens;
 
 /// Collects errors with their spans; [`finish`](Errors::finish) turns them into one
 /// `syn::Error` that expands to one `compile_error!` per message.
@@ -16,6 +17,16 @@ impl Errors {
     /// Records `message` at `span`.
     pub fn push(&mut self, span: Span, message: impl Display) {
         let error = syn::Error::new(span, message);
+        match &mut self.first {
+            Some(first) => first.combine(error),
+            None => self.first = Some(error),
+        }
+    }
+
+    /// Records `message` under all of `tokens`, first to last (a plain span covers only the
+    /// first token on stable Rust).
+    pub fn push_spanned(&mut self, tokens: impl ToTokens, message: impl Display) {
+        let error = syn::Error::new_spanned(tokens, message);
         match &mut self.first {
             Some(first) => first.combine(error),
             None => self.first = Some(error),

@@ -19,8 +19,8 @@ pub(crate) struct Network {
     pub spec: String,
     /// Width agreements that involve constants, left to the compiler.
     pub width_checks: Vec<WidthCheck>,
-    /// Custom activation types, which must implement the runtime's activation trait.
-    pub custom_activations: Vec<Path>,
+    /// Custom activations, each built by a function of its own.
+    pub custom_activations: Vec<CustomActivation>,
 }
 
 /// A width: an integer the macro knows, or a constant only the compiler can evaluate.
@@ -90,6 +90,15 @@ pub(crate) enum OpKind {
         mask: Ident,
         p: TokenStream,
     },
+}
+
+/// A user type named as a layer. Generated code builds it through `function`, whose return type
+/// `impl RowActivation` turns a type that is not an activation into one error at its name.
+pub(crate) struct CustomActivation {
+    pub function: Ident,
+    /// The value as written: `Swish` or `Scaled(2.0)`.
+    pub value: TokenStream,
+    pub path: Path,
 }
 
 /// `assert!(inputs == previous)`, for widths given as constants.

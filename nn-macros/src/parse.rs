@@ -11,7 +11,8 @@
 //! that `check` can report unknown names and bad arguments together, with good words. Only
 //! real syntax errors (a missing or trailing `->`, a stray token) stop here.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -56,13 +57,15 @@ impl LayerCall {
     pub fn arg_list(&self) -> Vec<&Expr> {
         self.args.iter().flat_map(|a| a.list.iter()).collect()
     }
+}
 
-    /// The span of the name and its arguments, for errors about the whole call.
-    pub fn span(&self) -> Span {
-        let name = self.name.span();
-        match &self.args {
-            Some(args) => name.join(args.paren.span.close()).unwrap_or(name),
-            None => name,
+impl ToTokens for LayerCall {
+    /// The call as written, without its label: errors about the whole call underline this.
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.name.to_tokens(tokens);
+        if let Some(args) = &self.args {
+            args.paren
+                .surround(tokens, |inner| args.list.to_tokens(inner));
         }
     }
 }
@@ -80,8 +83,12 @@ impl Parse for NetworkInput {
         input.parse::<Token![struct]>()?;
         let name: Ident = input.parse()?;
         let body;
-        braced!(body in input);
-        let chain = parse_chain(&body)?;
+        let brace = braced!(body in input);
+        let mut chain = parse_chain(&body)?;
+        if chain.layers.is_empty() {
+            // `struct Empty {}`: point at the braces that should hold the layers.
+            chain.span = brace.span.join();
+        }
         if !input.is_empty() {
             return Err(input.error("unexpected tokens after the network's `{ … }`"));
         }

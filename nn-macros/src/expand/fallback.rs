@@ -3,9 +3,33 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
-use syn::Ident;
+use syn::{Expr, Ident};
 
 use crate::parse::NetworkInput;
+
+/// The widths of the first and last `Linear`, where they are written plainly enough to use:
+/// the stand-in then has typed `forward` methods, and code using it type-checks as usual.
+fn declared_widths(input: &NetworkInput) -> Option<(Expr, Expr)> {
+    let width = |layer: &crate::parse::LayerCall, i: usize| {
+        let arg = layer.arg_list().get(i).copied()?;
+        let plain_integer = matches!(
+            arg,
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(_),
+                ..
+            })
+        );
+        (plain_integer || matches!(arg, Expr::Path(_))).then(|| arg.clone())
+    };
+    let mut linears = input
+        .chain
+        .layers
+        .iter()
+        .filter(|layer| layer.name.is_ident("Linear"));
+    let first = linears.next()?;
+    let last = linears.last().unwrap_or(first);
+    Some((width(first, 0)?, width(last, 1)?))
+}
 
 pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
@@ -18,6 +42,24 @@ pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
         None => (&[][..], quote!(), Ident::new("Network", Span::call_site())),
     };
     let docs = attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let forward = match declared_widths(input) {
+        Some((inputs, outputs)) => quote! {
+            /// Not available: the declaration has errors.
+            pub fn forward(&self, x: &::nn::__private::Batch<#inputs>) -> ::nn::__private::Batch<#outputs> { ::core::unreachable!() }
+            /// Not available: the declaration has errors.
+            pub fn forward_into(&mut self, x: &::nn::__private::Batch<#inputs>, out: &mut ::nn::__private::Batch<#outputs>) {}
+            /// Not available: the declaration has errors.
+            pub fn forward_train(&mut self, x: &::nn::__private::Batch<#inputs>) -> ::nn::__private::Batch<#outputs> { ::core::unreachable!() }
+        },
+        None => quote! {
+            /// Not available: the declaration has errors.
+            pub fn forward<T>(&self, x: T) -> ! { ::core::unreachable!() }
+            /// Not available: the declaration has errors.
+            pub fn forward_into<T, U>(&mut self, x: T, out: U) {}
+            /// Not available: the declaration has errors.
+            pub fn forward_train<T>(&mut self, x: T) -> ! { ::core::unreachable!() }
+        },
+    };
     let stand_in = quote! {
         #(#docs)*
         #vis struct #name;
@@ -34,12 +76,7 @@ pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
             pub fn seeded(seed: u64) -> Self { #name }
             /// Not available: the declaration has errors.
             pub fn new<R: ?Sized>(rng: &mut R) -> Self { #name }
-            /// Not available: the declaration has errors.
-            pub fn forward<T>(&self, x: T) -> ! { ::core::unreachable!() }
-            /// Not available: the declaration has errors.
-            pub fn forward_into<T, U>(&mut self, x: T, out: U) {}
-            /// Not available: the declaration has errors.
-            pub fn forward_train<T>(&mut self, x: T) -> ! { ::core::unreachable!() }
+            #forward
             /// Not available: the declaration has errors.
             pub fn backward<T>(&mut self, grad: T) -> ::core::result::Result<(), ::nn::__private::Error> { ::core::unreachable!() }
             /// Not available: the declaration has errors.

@@ -109,9 +109,15 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             const _: () = ::core::assert!(#inputs == #previous, #message);
         }
     });
-    let activation_checks = network.custom_activations.iter().map(|path| {
-        quote_spanned! {path.span()=>
-            const _: fn() = ::nn::__private::require_activation::<#path>;
+    let activation_functions = network.custom_activations.iter().map(|custom| {
+        let (function, value) = (&custom.function, &custom.value);
+        let doc = format!("Builds `{}`.", quote!(#value).to_string().replace(' ', ""));
+        let returns = quote_spanned!(custom.path.span()=> impl ::nn::__private::RowActivation);
+        quote! {
+            #[doc = #doc]
+            fn #function() -> #returns {
+                #value
+            }
         }
     });
 
@@ -150,9 +156,10 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
         }
 
         #(#width_checks)*
-        #(#activation_checks)*
 
         impl #name {
+            #(#activation_functions)*
+
             /// Features per input row.
             pub const INPUT: usize = #input;
             /// Features per output row.

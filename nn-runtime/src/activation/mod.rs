@@ -162,11 +162,9 @@ pub trait RowActivation {
     }
 }
 
-/// Compiles only for activations: generated code names each custom activation here, so that a
-/// type that is not one is reported at the name the user wrote.
-#[doc(hidden)]
-pub fn require_activation<A: RowActivation>() {}
-
+// Not recommended in errors: "`X` is not an activation" is clearer than a list of every
+// activation type.
+#[diagnostic::do_not_recommend]
 impl<A: Activation> RowActivation for A {
     const FUSION: Fusion = A::FUSION;
 

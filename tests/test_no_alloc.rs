@@ -1,0 +1,98 @@
+//! A warm training step and a warm `forward_into` allocate nothing: a counting global allocator
+//! sees every allocation of this test binary.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use nn::prelude::*;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f`.
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+network! {
+    struct SimpleNN { fc1: Linear(64, 128) -> ReLU -> fc2: Linear(128, 2) -> Sigmoid }
+}
+
+network! {
+    struct Classifier { Linear(64, 32) -> Tanh -> Dropout(0.1) -> Linear(32, 32) -> GELU -> Linear(32, 10) }
+}
+
+// One test function: the counter is global, and tests in one binary run in parallel.
+#[test]
+fn warm_steps_and_inference_allocate_nothing() {
+    let mut model = SimpleNN::seeded(0);
+    let x = Batch::<64>::random(32, 1);
+    let y = Batch::<2>::random(32, 2);
+    let loss = BCELoss::new();
+    let mut adam = Adam::new(0.01);
+    for _ in 0..2 {
+        model.train_step(&x, &y, &loss, &mut adam).unwrap();
+    }
+    let count = allocations(|| {
+        for _ in 0..10 {
+            model.train_step(&x, &y, &loss, &mut adam).unwrap();
+        }
+    });
+    assert_eq!(count, 0, "SimpleNN train_step with Adam");
+
+    let mut out = Batch::zeros(0);
+    model.forward_into(&x, &mut out);
+    assert_eq!(
+        allocations(|| model.forward_into(&x, &mut out)),
+        0,
+        "forward_into"
+    );
+
+    let mut classifier = Classifier::seeded(0);
+    let labels = Labels::random(32, 10, 3);
+    let cross_entropy = CrossEntropyLoss::new();
+    let mut sgd = SGD::new(0.1).momentum(0.9);
+    let small = Batch::<64>::random(8, 4);
+    let small_labels = Labels::random(8, 10, 5);
+    for _ in 0..2 {
+        classifier
+            .train_step(&x, &labels, &cross_entropy, &mut sgd)
+            .unwrap();
+    }
+    let count = allocations(|| {
+        for _ in 0..5 {
+            classifier
+                .train_step(&x, &labels, &cross_entropy, &mut sgd)
+                .unwrap();
+            // A smaller batch reuses the larger one's memory.
+            classifier
+                .train_step(&small, &small_labels, &cross_entropy, &mut sgd)
+                .unwrap();
+        }
+    });
+    assert_eq!(count, 0, "Classifier train_step with dropout and SGD");
+}
