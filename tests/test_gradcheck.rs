@@ -11,14 +11,14 @@ mod common;
 use nn::prelude::*;
 use rand::{Rng, SeedableRng};
 
-network! { struct Depth1 { Linear(5, 3) } }
-network! { struct TanhSigmoid { Linear(7, 33) -> Tanh -> Linear(33, 4) -> Sigmoid } }
-network! { struct GeluSiluLogSoftmax { Linear(1, 9) -> GELU -> Linear(9, 17) -> SiLU -> Linear(17, 5) -> LogSoftmax } }
-network! { struct Depth4 { Linear(6, 12) -> Mish -> Linear(12, 8) -> Softplus -> Linear(8, 8) -> Softsign -> Linear(8, 3) } }
-network! { struct CeluSoftmax { Linear(4, 6) -> CELU -> Linear(6, 2) -> Softmax } }
-network! { struct Stacked { Linear(3, 5) -> ELU(1.0) -> Tanh -> Linear(5, 1) } }
-network! { struct GeluTanh { Linear(8, 4) -> GELU("tanh") -> Linear(4, 4) -> Sigmoid -> Linear(4, 2) } }
-network! { struct Wide { Linear(33, 33) -> Tanh -> Linear(33, 1) -> Sigmoid } }
+network! { #[derive(Clone)] struct Depth1 { Linear(5, 3) } }
+network! { #[derive(Clone)] struct TanhSigmoid { Linear(7, 33) -> Tanh -> Linear(33, 4) -> Sigmoid } }
+network! { #[derive(Clone)] struct GeluSiluLogSoftmax { Linear(1, 9) -> GELU -> Linear(9, 17) -> SiLU -> Linear(17, 5) -> LogSoftmax } }
+network! { #[derive(Clone)] struct Depth4 { Linear(6, 12) -> Mish -> Linear(12, 8) -> Softplus -> Linear(8, 8) -> Softsign -> Linear(8, 3) } }
+network! { #[derive(Clone)] struct CeluSoftmax { Linear(4, 6) -> CELU -> Linear(6, 2) -> Softmax } }
+network! { #[derive(Clone)] struct Stacked { Linear(3, 5) -> ELU(1.0) -> Tanh -> Linear(5, 1) } }
+network! { #[derive(Clone)] struct GeluTanh { Linear(8, 4) -> GELU("tanh") -> Linear(4, 4) -> Sigmoid -> Linear(4, 2) } }
+network! { #[derive(Clone)] struct Wide { Linear(33, 33) -> Tanh -> Linear(33, 1) -> Sigmoid } }
 
 /// The mean loss of `model` on `(x, target)` in evaluation mode.
 fn loss_of<M, L, const IN: usize, const OUT: usize>(

@@ -7,6 +7,11 @@ mod common;
 use common::assert_close;
 use nn::prelude::*;
 
+/// `(input, output, width)`: an activation's forward pass over a batch.
+type RowForward = dyn Fn(&[f32], &mut [f32], usize);
+/// `(input, output, grad, width)`: its backward pass, in place on `grad`.
+type RowBackward = dyn Fn(&[f32], &[f32], &mut [f32], usize);
+
 /// One layer of the reference: a linear map, or an activation applied row by row.
 enum Step {
     Linear {
@@ -15,10 +20,7 @@ enum Step {
         inputs: usize,
         outputs: usize,
     },
-    Activation(
-        Box<dyn Fn(&[f32], &mut [f32], usize)>,
-        Box<dyn Fn(&[f32], &[f32], &mut [f32], usize)>,
-    ),
+    Activation(Box<RowForward>, Box<RowBackward>),
 }
 
 fn activation<A: RowActivation + Copy + 'static>(a: A) -> Step {
@@ -221,7 +223,7 @@ fn fused_code_matches_the_plain_reference() {
         let x = Batch::<33>::random(rows, 7);
         let labels = Labels::random(rows, 10, 8);
         let loss = NLLLoss::new();
-        let expected = reference_gradients(&steps, &x, &labels, &loss);
+        let expected = reference_gradients::<_, 33, 10>(&steps, &x, &labels, &loss);
         assert_close(
             "Logits",
             &generated_gradients(&mut model, &x, &labels, &loss),

@@ -88,7 +88,7 @@ fn check_labels(layers: &[LayerCall], resolved: &[Resolved], errors: &mut Errors
                 ),
             );
         }
-        if seen.iter().any(|s| *s == label) {
+        if seen.contains(&label) {
             errors.push(label.span(), format!("the label `{label}` is used twice"));
         }
         seen.push(label);
@@ -351,6 +351,8 @@ fn check_widths(
                     format!("{name} takes {a} inputs, but {previous_name} before it yields {b}"),
                 ),
                 (Width::Literal(..), Width::Literal(..)) => {}
+                // Linear(20, HIDDEN) -> Linear(HIDDEN, 3): the same constant, nothing to check.
+                (Width::Const(..), Width::Const(..)) if inputs.text() == previous.text() => {}
                 _ => checks.push(WidthCheck {
                     inputs: inputs.clone(),
                     previous: previous.clone(),

@@ -1,8 +1,8 @@
 //! The `network!` macro of `nn`: declare a network inline, get a statically shaped struct with
 //! generated forward and backward passes. Use it through the `nn` crate, which documents it.
 //!
-//! The macro runs in three stages, each its own module: [`parse`] reads what the user wrote,
-//! [`check`] validates the whole chain and reports every mistake at once, and [`expand`] writes
+//! The macro runs in three stages, each its own module: `parse` reads what the user wrote,
+//! `check` validates the whole chain and reports every mistake at once, and `expand` writes
 //! the code.
 
 mod check;

@@ -124,10 +124,9 @@ impl fmt::Display for Error {
                 f,
                 "labels have {found} classes but the network yields {expected} outputs"
             ),
-            Error::RowMismatch { input, target } => write!(
-                f,
-                "input has {input} rows but the target has {target}"
-            ),
+            Error::RowMismatch { input, target } => {
+                write!(f, "input has {input} rows but the target has {target}")
+            }
             Error::EmptyBatch => write!(f, "the batch has no rows"),
             Error::NonFiniteLoss { value } => write!(f, "the loss is not finite ({value})"),
             Error::InvalidArgument { name, message } => write!(f, "invalid {name}: {message}"),
@@ -135,7 +134,10 @@ impl fmt::Display for Error {
             Error::Format { message } => write!(f, "not a valid safetensors file: {message}"),
             Error::MissingTensor { name } => write!(f, "the file has no tensor `{name}`"),
             Error::UnexpectedTensor { name } => {
-                write!(f, "the file has a tensor `{name}` that the network does not have")
+                write!(
+                    f,
+                    "the file has a tensor `{name}` that the network does not have"
+                )
             }
             Error::TensorShape {
                 name,

@@ -34,8 +34,8 @@ pub use io::NamedTensors;
 pub use layer::{Dropout, Linear};
 pub use loss::*;
 pub use network::Network;
+pub use optim::*;
 #[doc(hidden)]
 pub use summary::write_summary;
-pub use optim::*;
 pub use train::{evaluate, Control, EpochReport, Evaluation, Trainer};
 pub use workspace::Workspace;

@@ -16,7 +16,11 @@ pub fn write_summary(
         .max()
         .unwrap_or(5);
     writeln!(f, "{title}")?;
-    writeln!(f, "{:<name_width$}  {:>8}  {:>10}", "layer", "output", "parameters")?;
+    writeln!(
+        f,
+        "{:<name_width$}  {:>8}  {:>10}",
+        "layer", "output", "parameters"
+    )?;
     writeln!(f, "{}", "-".repeat(name_width + 22))?;
     for (name, width, params) in rows {
         writeln!(f, "{name:<name_width$}  {width:>8}  {params:>10}")?;

@@ -26,7 +26,11 @@ pub struct EpochReport {
 impl std::fmt::Display for EpochReport {
     /// PyTorch tutorial style: `Epoch [1/10], Loss: 0.6931`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Epoch [{}/{}], Loss: {:.4}", self.epoch, self.epochs, self.loss)?;
+        write!(
+            f,
+            "Epoch [{}/{}], Loss: {:.4}",
+            self.epoch, self.epochs, self.loss
+        )?;
         if let Some(accuracy) = self.accuracy {
             write!(f, ", Accuracy: {:.2}%", accuracy * 100.0)?;
         }

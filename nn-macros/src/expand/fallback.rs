@@ -27,7 +27,7 @@ fn declared_widths(input: &NetworkInput) -> Option<(Expr, Expr)> {
         .iter()
         .filter(|layer| layer.name.is_ident("Linear"));
     let first = linears.next()?;
-    let last = linears.last().unwrap_or(first);
+    let last = linears.next_back().unwrap_or(first);
     Some((width(first, 0)?, width(last, 1)?))
 }
 

@@ -18,7 +18,13 @@ pub struct ReLU;
 impl Activation for ReLU {
     #[inline]
     fn forward(&self, x: f32) -> f32 {
-        x.max(0.0)
+        // Not `x.max(0.0)`, which turns NaN into 0: PyTorch lets NaN through, and so must we,
+        // or a poisoned input would train silently.
+        if x < 0.0 {
+            0.0
+        } else {
+            x
+        }
     }
 
     #[inline]

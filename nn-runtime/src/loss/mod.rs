@@ -169,9 +169,149 @@ impl Target for Labels {
                 let best = row
                     .iter()
                     .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
+                    .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                        if v > best.1 {
+                            (i, v)
+                        } else {
+                            best
+                        }
+                    });
                 best.0 == label
             })
             .count()
+    }
+}
+
+/// Test helpers shared by the loss files: fixture loading and checking, finite differences.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::Loss;
+    use crate::batch::{Batch, Labels};
+    use crate::testing::{assert_close, load_fixture};
+
+    /// The width of every loss fixture (`input` is `[32, 5]`).
+    pub(crate) const WIDTH: usize = 5;
+
+    /// One loss fixture: `input`, `target`, PyTorch's mean `loss` and `grad_input`.
+    pub(crate) struct Fixture<T> {
+        pub(crate) input: Vec<f32>,
+        pub(crate) target: T,
+        pub(crate) loss: f32,
+        pub(crate) grad: Vec<f32>,
+    }
+
+    fn fixture<T>(name: &str, target: impl FnOnce(&crate::testing::Tensor) -> T) -> Fixture<T> {
+        let tensors = load_fixture(&format!("losses/{name}.safetensors"));
+        let input = tensors["input"].clone();
+        assert_eq!(input.shape, [32, WIDTH], "{name}: input shape");
+        Fixture {
+            target: target(&tensors["target"]),
+            loss: tensors["loss"].data[0],
+            grad: tensors["grad_input"].data.clone(),
+            input: input.data,
+        }
+    }
+
+    /// A fixture whose target is a float batch (the elementwise losses).
+    pub(crate) fn float_fixture(name: &str) -> Fixture<Batch<WIDTH>> {
+        fixture(name, |t| {
+            Batch::from_vec(t.shape[0], t.data.clone()).expect("target is [32, 5]")
+        })
+    }
+
+    /// A fixture whose target is `I64` class indices (cross-entropy, NLL).
+    pub(crate) fn label_fixture(name: &str) -> Fixture<Labels> {
+        fixture(name, |t| {
+            Labels::new(t.indices(), WIDTH).expect("labels below 5")
+        })
+    }
+
+    /// Checks the value and the gradient of `loss` against PyTorch's, as `|a − b| ≤ atol +
+    /// rtol·|b|` with the fixture README's rtol = 1e-5 (atol = 1e-6 for the value, `grad_atol`
+    /// for the gradient). Also checks that every entry point agrees and that `grad` is
+    /// overwritten, not accumulated into.
+    pub(crate) fn check_fixture<L>(loss: &L, fixture: &Fixture<L::Target>, grad_atol: f32)
+    where
+        L: Loss<WIDTH>,
+    {
+        let rows = fixture.input.len() / WIDTH;
+        loss.check_target(&fixture.target, rows)
+            .expect("fixture target fits");
+        let value = loss.loss(&fixture.input, &fixture.target);
+        assert_close("loss", &[value], &[fixture.loss], 1e-6, 1e-5);
+        // The value is summed in f64; PyTorch's is within 1.2e-7 of the exact mean.
+        assert_close("loss (accuracy)", &[value], &[fixture.loss], 0.0, 1e-6);
+
+        let mut grad = vec![f32::NAN; fixture.input.len()];
+        let value_too = loss.loss_and_grad(&fixture.input, &fixture.target, &mut grad);
+        assert_eq!(
+            value.to_bits(),
+            value_too.to_bits(),
+            "loss and loss_and_grad differ"
+        );
+        assert_close("grad_input", &grad, &fixture.grad, grad_atol, 1e-5);
+
+        let batch = Batch::<WIDTH>::from_vec(rows, fixture.input.clone()).unwrap();
+        assert_eq!(loss.value(&batch, &fixture.target), Ok(value));
+        let (value_again, grad_again) = loss.value_and_grad(&batch, &fixture.target).unwrap();
+        assert_eq!(value_again, value);
+        assert_eq!(grad_again.as_slice(), &grad[..]);
+    }
+
+    /// Checks `loss_and_grad` against central differences of `loss`, coordinate by coordinate.
+    ///
+    /// NOTE: the loss is an `f32` function (its sum is accumulated in `f64`, but inputs and
+    /// the result are `f32`), so this uses a large step `h` (≈ 1e-2…1e-3) and a loose tolerance,
+    /// `|fd − g| ≤ 1e-4 + 1e-2·|g|`. The step is the difference of the two rounded perturbed
+    /// inputs, so rounding `x ± h` to `f32` costs nothing. Callers keep inputs more than `h`
+    /// away from kinks.
+    pub(crate) fn check_gradient<L, const F: usize>(
+        loss: &L,
+        input: &[f32],
+        target: &L::Target,
+        h: f32,
+    ) where
+        L: Loss<F>,
+    {
+        let mut grad = vec![0.0; input.len()];
+        loss.loss_and_grad(input, target, &mut grad);
+        let mut probe = input.to_vec();
+        for i in 0..input.len() {
+            let (plus, minus) = (input[i] + h, input[i] - h);
+            probe[i] = plus;
+            let up = f64::from(loss.loss(&probe, target));
+            probe[i] = minus;
+            let down = f64::from(loss.loss(&probe, target));
+            probe[i] = input[i];
+            let numeric = ((up - down) / f64::from(plus - minus)) as f32;
+            let allowed = 1e-4 + 1e-2 * grad[i].abs();
+            assert!(
+                (numeric - grad[i]).abs() <= allowed,
+                "d loss / d input[{i}] at {}: analytic {:e}, central difference {:e}",
+                input[i],
+                grad[i],
+                numeric
+            );
+        }
+    }
+
+    /// `values` as a batch `F` wide, for tests.
+    pub(crate) fn batch<const F: usize>(values: &[f32]) -> Batch<F> {
+        Batch::from_vec(values.len() / F, values.to_vec()).expect("whole rows")
+    }
+
+    /// Checks that the loss is not negative (nor NaN) and that `loss` and `loss_and_grad` agree.
+    pub(crate) fn assert_non_negative<L: Loss<F>, const F: usize>(
+        loss: &L,
+        input: &[f32],
+        target: &L::Target,
+    ) {
+        let value = loss.loss(input, target);
+        assert!(value >= 0.0, "loss {value} < 0 for input {input:?}");
+        let mut grad = vec![0.0; input.len()];
+        assert_eq!(
+            loss.loss_and_grad(input, target, &mut grad).to_bits(),
+            value.to_bits()
+        );
     }
 }

@@ -72,3 +72,113 @@ pub trait Optimizer {
     /// Sets the learning rate, for schedules.
     fn set_lr(&mut self, lr: f64);
 }
+
+/// Test helpers shared by the optimizer files: a small model and the PyTorch fixtures.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{Optimizer, ParameterVisitor, Parameters};
+    use crate::testing::{assert_close, load_fixture};
+
+    /// A model with parameters named `param0`, `param1`, … (the fixtures have one).
+    pub(crate) struct Model {
+        pub(crate) values: Vec<Vec<f32>>,
+        pub(crate) grads: Vec<Vec<f32>>,
+    }
+
+    impl Model {
+        /// A model with one parameter tensor holding `value`, with a zero gradient.
+        pub(crate) fn one(value: &[f32]) -> Self {
+            Model {
+                values: vec![value.to_vec()],
+                grads: vec![vec![0.0; value.len()]],
+            }
+        }
+    }
+
+    impl Parameters for Model {
+        fn visit_parameters<V: ParameterVisitor + ?Sized>(&mut self, visitor: &mut V) {
+            for (i, (value, grad)) in self.values.iter_mut().zip(&mut self.grads).enumerate() {
+                visitor.visit(&format!("param{i}"), value, grad);
+            }
+        }
+    }
+
+    /// The distance between two floats in units in the last place (0 for equal values).
+    pub(crate) fn ulps(a: f32, b: f32) -> u32 {
+        // Map the sign-magnitude bits onto a monotonic integer line.
+        let key = |x: f32| {
+            let bits = x.to_bits() as i32;
+            if bits < 0 {
+                i32::MIN - bits
+            } else {
+                bits
+            }
+        };
+        key(a).abs_diff(key(b))
+    }
+
+    /// Runs the six steps of `optimizers/<name>.safetensors` through [`Optimizer::step`] and
+    /// compares the parameter after each with PyTorch's, as `|a − b| ≤ atol` (atol = 0: bit
+    /// for bit). Returns the largest difference in ulps.
+    pub(crate) fn check_fixture<O: Optimizer>(optimizer: &mut O, name: &str, atol: f32) -> u32 {
+        run_fixture(optimizer, name, atol, false)
+    }
+
+    /// As [`check_fixture`], but each step starts from PyTorch's parameter after the previous
+    /// one, so that the returned ulps measure one step's rounding, not their accumulation.
+    /// Valid for optimizers whose state does not depend on the parameter (no weight decay).
+    pub(crate) fn check_fixture_step_by_step<O: Optimizer>(
+        optimizer: &mut O,
+        name: &str,
+        atol: f32,
+    ) -> u32 {
+        run_fixture(optimizer, name, atol, true)
+    }
+
+    fn run_fixture<O: Optimizer>(optimizer: &mut O, name: &str, atol: f32, resync: bool) -> u32 {
+        let tensors = load_fixture(&format!("optimizers/{name}.safetensors"));
+        let (param0, grads, params) = (&tensors["param0"], &tensors["grads"], &tensors["params"]);
+        assert_eq!(param0.shape, [7, 5]);
+        assert_eq!(grads.shape, [6, 7, 5]);
+        let len = param0.data.len();
+        let mut model = Model::one(&param0.data);
+        let mut worst = 0;
+        let mut previous = &param0.data[..];
+        for (step, (grad, expected)) in grads
+            .data
+            .chunks_exact(len)
+            .zip(params.data.chunks_exact(len))
+            .enumerate()
+        {
+            if resync {
+                model.values[0].copy_from_slice(previous);
+            }
+            model.grads[0].copy_from_slice(grad);
+            optimizer.step(&mut model);
+            let what = format!("{name} after step {}", step + 1);
+            assert_close(&what, &model.values[0], expected, atol, 0.0);
+            let step_worst = model.values[0]
+                .iter()
+                .zip(expected)
+                .map(|(&a, &b)| ulps(a, b));
+            worst = worst.max(step_worst.max().unwrap_or(0));
+            previous = expected;
+        }
+        worst
+    }
+
+    /// Several steps with zero gradients leave `values` unchanged, bit for bit.
+    pub(crate) fn assert_zero_gradient_is_a_no_op<O: Optimizer>(optimizer: &mut O, values: &[f32]) {
+        let mut model = Model {
+            values: vec![values.to_vec(), values.iter().rev().copied().collect()],
+            grads: vec![vec![0.0; values.len()]; 2],
+        };
+        for _ in 0..3 {
+            optimizer.step(&mut model);
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&model.values[0]), bits(values));
+        let reversed: Vec<f32> = values.iter().rev().copied().collect();
+        assert_eq!(bits(&model.values[1]), bits(&reversed));
+    }
+}

@@ -1,0 +1,84 @@
+"""The PyTorch side of `bench/compare.sh`: the same workloads as `examples/compare.rs`, timed the
+same way (median of many steps after warm-up), printed as one JSON object per line.
+
+Run by the comparison; installs nothing. Needs `pip install torch`.
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+
+def median_us(step, warmup, repeats, inner):
+    for _ in range(warmup):
+        step()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            step()
+        samples.append((time.perf_counter() - start) / inner * 1e6)
+    return statistics.median(samples)
+
+
+def mlp(widths, final=None):
+    layers = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        layers.append(nn.Linear(a, b))
+        if i + 2 < len(widths):
+            layers.append(nn.ReLU())
+    if final is not None:
+        layers.append(final)
+    return nn.Sequential(*layers)
+
+
+def train_workload(name, widths, batch, loss_fn, lr, final, targets, threads):
+    best = None
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = mlp(widths, final)
+        x = torch.rand(batch, widths[0])
+        y = targets(batch)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, fused=fused)
+
+        def step():
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+
+        us = median_us(step, 50, 30, 20 if widths[0] < 500 else 5)
+        if best is None or us < best[0]:
+            best = (us, fused)
+    print(json.dumps({"name": name, "threads": threads, "us": best[0], "fused_adam": best[1]}))
+
+
+def main():
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        a = torch.rand(1024, 1024)
+        b = torch.rand(1024, 1024)
+        us = median_us(lambda: torch.mm(a, b), 3, 15, 2)
+        print(json.dumps({"name": "matmul_peak", "threads": threads, "gflops": 2 * 1024**3 / us / 1e3}))
+
+        with torch.no_grad():
+            torch.manual_seed(0)
+            model = mlp([64, 128, 2], nn.Sigmoid())
+            for batch in (1, 32):
+                x = torch.rand(batch, 64)
+                us = median_us(lambda: model(x), 200, 30, 200)
+                print(json.dumps({"name": f"seed_infer_b{batch}", "threads": threads, "us": us}))
+
+        binary = lambda n: torch.randint(0, 2, (n, 2)).float()
+        classes = lambda n: torch.randint(0, 10, (n,))
+        train_workload("seed_train", [64, 128, 2], 32, nn.BCELoss(), 0.01, nn.Sigmoid(), binary, threads)
+        train_workload("digits_train", [64, 128, 10], 64, nn.CrossEntropyLoss(), 1e-3, None, classes, threads)
+        train_workload("large_train", [784, 512, 256, 10], 128, nn.CrossEntropyLoss(), 1e-3, None, classes, threads)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

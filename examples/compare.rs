@@ -1,0 +1,233 @@
+//! Our training and inference against PyTorch's on the same workloads, side by side in one run:
+//! `bench/compare.sh` (or `cargo run --release --example compare`).
+//!
+//! Each workload is timed as the median of many steps after warm-up. PyTorch's side is
+//! `bench/torch_side.py`, run here if `python3 -c "import torch"` works (`pip install torch`
+//! brings it); without it, our side is printed alone.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::process::Command;
+use std::time::Instant;
+
+use nn::prelude::*;
+
+network! { struct SimpleNN { fc1: Linear(64, 128) -> ReLU -> fc2: Linear(128, 2) -> Sigmoid } }
+network! { struct Digits { Linear(64, 128) -> ReLU -> Linear(128, 10) } }
+network! { struct Large { Linear(784, 512) -> ReLU -> Linear(512, 256) -> ReLU -> Linear(256, 10) } }
+
+/// Median microseconds per call of `step`, over `repeats` groups of `inner` calls.
+fn median_us(mut step: impl FnMut(), warmup: usize, repeats: usize, inner: usize) -> f64 {
+    for _ in 0..warmup {
+        step();
+    }
+    let mut samples: Vec<f64> = (0..repeats)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..inner {
+                step();
+            }
+            start.elapsed().as_secs_f64() * 1e6 / inner as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Floating-point operations of one training step: the forward product, the weight gradient,
+/// and the input gradient of every layer but the first.
+fn train_flops(widths: &[usize], batch: usize) -> f64 {
+    let products: Vec<f64> = widths
+        .windows(2)
+        .map(|w| 2.0 * (batch * w[0] * w[1]) as f64)
+        .collect();
+    products.iter().sum::<f64>() * 2.0 + products[1..].iter().sum::<f64>()
+}
+
+fn infer_flops(widths: &[usize], batch: usize) -> f64 {
+    widths
+        .windows(2)
+        .map(|w| 2.0 * (batch * w[0] * w[1]) as f64)
+        .sum()
+}
+
+struct Row {
+    name: &'static str,
+    batch: usize,
+    us: f64,
+    flops: f64,
+}
+
+fn ours() -> Vec<Row> {
+    let mut rows = Vec::new();
+
+    let mut model = SimpleNN::seeded(0);
+    for batch in [1, 32] {
+        let x = Batch::<64>::random(batch, 1);
+        let mut out = Batch::zeros(batch);
+        let us = median_us(
+            || model.forward_into(black_box(&x), &mut out),
+            1000,
+            31,
+            2000,
+        );
+        let name = if batch == 1 {
+            "seed_infer_b1"
+        } else {
+            "seed_infer_b32"
+        };
+        rows.push(Row {
+            name,
+            batch,
+            us,
+            flops: infer_flops(&[64, 128, 2], batch),
+        });
+    }
+
+    let x = Batch::<64>::random(32, 1);
+    let y = Batch::<2>::from_vec(
+        32,
+        Labels::random(64, 2, 2)
+            .indices()
+            .iter()
+            .map(|&l| l as f32)
+            .collect(),
+    )
+    .unwrap();
+    let (loss, mut adam) = (BCELoss::new(), Adam::new(0.01));
+    let us = median_us(
+        || {
+            model.train_step(&x, &y, &loss, &mut adam).unwrap();
+        },
+        200,
+        31,
+        200,
+    );
+    rows.push(Row {
+        name: "seed_train",
+        batch: 32,
+        us,
+        flops: train_flops(&[64, 128, 2], 32),
+    });
+
+    let mut digits = Digits::seeded(0);
+    let x = Batch::<64>::random(64, 3);
+    let y = Labels::random(64, 10, 4);
+    let (loss, mut adam) = (CrossEntropyLoss::new(), Adam::new(1e-3));
+    let us = median_us(
+        || {
+            digits.train_step(&x, &y, &loss, &mut adam).unwrap();
+        },
+        200,
+        31,
+        100,
+    );
+    rows.push(Row {
+        name: "digits_train",
+        batch: 64,
+        us,
+        flops: train_flops(&[64, 128, 10], 64),
+    });
+
+    let mut large = Large::seeded(0);
+    let x = Batch::<784>::random(128, 5);
+    let y = Labels::random(128, 10, 6);
+    let mut adam = Adam::new(1e-3);
+    let us = median_us(
+        || {
+            large.train_step(&x, &y, &loss, &mut adam).unwrap();
+        },
+        20,
+        21,
+        5,
+    );
+    rows.push(Row {
+        name: "large_train",
+        batch: 128,
+        us,
+        flops: train_flops(&[784, 512, 256, 10], 128),
+    });
+    rows
+}
+
+/// PyTorch's figures by `(workload, threads)`, or `None` when PyTorch is not installed.
+fn pytorch() -> Option<HashMap<(String, u32), f64>> {
+    let output = Command::new("python3")
+        .arg("bench/torch_side.py")
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut figures = HashMap::new();
+    for line in text.lines() {
+        // {"name": "seed_train", "threads": 1, "us": 348.5, ...}: a flat object, read by hand.
+        let field = |key: &str| {
+            let start = line.find(&format!("\"{key}\": "))? + key.len() + 4;
+            let rest = &line[start..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            Some(rest[..end].trim().trim_matches('"').to_owned())
+        };
+        let (Some(name), Some(threads)) = (field("name"), field("threads")) else {
+            continue;
+        };
+        let value = field("us")
+            .or_else(|| field("gflops"))
+            .and_then(|v| v.parse().ok());
+        if let (Ok(threads), Some(value)) = (threads.parse(), value) {
+            figures.insert((name, threads), value);
+        }
+    }
+    Some(figures)
+}
+
+fn main() {
+    println!("measuring our side…");
+    let rows = ours();
+    println!("measuring PyTorch…");
+    let torch = pytorch();
+    if torch.is_none() {
+        println!("PyTorch is not installed (`pip install torch` brings it): our side only.\n");
+    }
+    let figure = |name: &str, threads: u32| {
+        torch
+            .as_ref()
+            .and_then(|t| t.get(&(name.to_owned(), threads)).copied())
+    };
+    let peak = figure("matmul_peak", 1);
+    println!();
+    println!(
+        "{:<16} {:>10} {:>12} {:>9} {:>8} {:>11} {:>11} {:>8} {:>8}",
+        "workload",
+        "µs/step",
+        "samples/s",
+        "GFLOP/s",
+        "% peak",
+        "torch 1T µs",
+        "torch 2T µs",
+        "× 1T",
+        "× 2T"
+    );
+    for row in &rows {
+        let gflops = row.flops / row.us / 1e3;
+        let cell =
+            |v: Option<f64>, digits: usize| v.map_or("–".to_owned(), |v| format!("{v:.digits$}"));
+        let (t1, t2) = (figure(row.name, 1), figure(row.name, 2));
+        println!(
+            "{:<16} {:>10.2} {:>12.0} {:>9.1} {:>8} {:>11} {:>11} {:>8} {:>8}",
+            row.name,
+            row.us,
+            row.batch as f64 / row.us * 1e6,
+            gflops,
+            cell(peak.map(|p| 100.0 * gflops / p), 1),
+            cell(t1, 1),
+            cell(t2, 1),
+            cell(t1.map(|t| t / row.us), 1),
+            cell(t2.map(|t| t / row.us), 1),
+        );
+    }
+    if let (Some(p1), Some(p2)) = (peak, figure("matmul_peak", 2)) {
+        println!("\nmatmul peak (PyTorch, 1024³): {p1:.0} GFLOP/s on 1 thread, {p2:.0} on 2");
+    }
+}
