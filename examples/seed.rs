@@ -2,9 +2,15 @@
 //! (`Linear(64, 128) -> ReLU -> Linear(128, 2) -> Sigmoid`) trained with `BCELoss` and
 //! `Adam(lr=0.01)` for 10 epochs on a random batch of 32.
 //!
+//! It starts from the weights and the batch PyTorch drew with `torch.manual_seed(0)` (saved as
+//! safetensors in `tests/fixtures/seed`), so its losses can be read against PyTorch's, printed
+//! beside them.
+//!
 //! ```text
 //! cargo run --release --example seed
 //! ```
+
+use std::path::Path;
 
 use nn::prelude::*;
 
@@ -17,25 +23,28 @@ network! {
 }
 
 fn main() -> Result<(), Error> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed");
+
     let mut model = SimpleNN::seeded(0);
+    model.load_safetensors(fixtures.join("init.safetensors"))?; // a PyTorch state_dict
     println!("{model}\n");
 
-    // torch.rand(32, 64) and torch.randint(0, 2, (32, 2)).float()
-    let x = Batch::<64>::random(32, 1);
-    let y = Batch::<2>::from_vec(
-        32,
-        Labels::random(64, 2, 2)
-            .indices()
-            .iter()
-            .map(|&l| l as f32)
-            .collect(),
-    )?;
+    // input = torch.rand(32, 64); target = torch.randint(0, 2, (32, 2)).float()
+    let data = nn::io::read_tensors(&fixtures.join("data.safetensors"))?;
+    let x = Batch::<64>::from_vec(32, data["input"].1.clone())?;
+    let y = Batch::<2>::from_vec(32, data["target"].1.clone())?;
+    let pytorch = nn::io::read_tensors(&fixtures.join("losses.safetensors"))?;
+    let pytorch_losses = &pytorch["losses"].1;
 
     let mut optimizer = Adam::new(0.01);
-    let loss = BCELoss::new();
+    let criterion = BCELoss::new();
     for epoch in 1..=10 {
-        let value = model.train_step(&x, &y, &loss, &mut optimizer)?;
-        println!("Epoch [{epoch}/10], Loss: {value:.4}");
+        let loss = model.train_step(&x, &y, &criterion, &mut optimizer)?;
+        println!(
+            "Epoch [{epoch}/10], Loss: {loss:.4}    (PyTorch: {:.4}, difference {:.1e})",
+            pytorch_losses[epoch - 1],
+            (loss - pytorch_losses[epoch - 1]).abs()
+        );
     }
 
     let probabilities: Batch<2> = model.forward(&x);

@@ -3,7 +3,7 @@
 //! A PyTorch state dict saved with `safetensors.torch.save_file(model.state_dict(), path)` loads
 //! as is, and what is saved here loads into PyTorch with `load_file` + `load_state_dict`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use safetensors::tensor::TensorView;
@@ -118,4 +118,38 @@ pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[
         }
     });
     Ok(())
+}
+
+/// Every tensor of a safetensors file, by name: its shape and its values.
+///
+/// For data saved from PyTorch (`safetensors.torch.save_file({"input": x}, path)`).
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read, [`Error::Format`] when it is not safetensors, and
+/// [`Error::TensorDtype`] for a tensor that is not `F32`.
+pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, (Vec<usize>, Vec<f32>)>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::Format {
+        message: e.to_string(),
+    })?;
+    file.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            if view.dtype() != Dtype::F32 {
+                return Err(Error::TensorDtype {
+                    name,
+                    found: format!("{:?}", view.dtype()),
+                });
+            }
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            Ok((name, (view.shape().to_vec(), values)))
+        })
+        .collect()
 }
