@@ -11,6 +11,8 @@ mod expand;
 mod layers;
 mod model;
 mod parse;
+#[cfg(test)]
+mod snapshots;
 mod suggest;
 
 use proc_macro::TokenStream;
