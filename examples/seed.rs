@@ -31,10 +31,10 @@ fn main() -> Result<(), Error> {
 
     // input = torch.rand(32, 64); target = torch.randint(0, 2, (32, 2)).float()
     let data = nn::io::read_tensors(&fixtures.join("data.safetensors"))?;
-    let x = Batch::<64>::from_vec(32, data["input"].1.clone())?;
-    let y = Batch::<2>::from_vec(32, data["target"].1.clone())?;
+    let x = Batch::<64>::from_vec(32, data["input"].values.clone())?;
+    let y = Batch::<2>::from_vec(32, data["target"].values.clone())?;
     let pytorch = nn::io::read_tensors(&fixtures.join("losses.safetensors"))?;
-    let pytorch_losses = &pytorch["losses"].1;
+    let pytorch_losses = &pytorch["losses"].values;
 
     let mut optimizer = Adam::new(0.01);
     let criterion = BCELoss::new();

@@ -120,14 +120,23 @@ pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[
     Ok(())
 }
 
-/// Every tensor of a safetensors file, by name: its shape and its values.
+/// A tensor read from a file: its shape and its values, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// The shape, outermost first.
+    pub shape: Vec<usize>,
+    /// The values, row-major.
+    pub values: Vec<f32>,
+}
+
+/// Every tensor of a safetensors file, by name.
 ///
 /// For data saved from PyTorch (`safetensors.torch.save_file({"input": x}, path)`).
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be read, [`Error::Format`] when it is not safetensors, and
 /// [`Error::TensorDtype`] for a tensor that is not `F32`.
-pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, (Vec<usize>, Vec<f32>)>> {
+pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
     let bytes = std::fs::read(path).map_err(|e| Error::Io {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -149,7 +158,8 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, (Vec<usize>, Vec<f32
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
-            Ok((name, (view.shape().to_vec(), values)))
+            let shape = view.shape().to_vec();
+            Ok((name, Tensor { shape, values }))
         })
         .collect()
 }
