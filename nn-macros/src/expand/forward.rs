@@ -36,7 +36,21 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let name = &network.name;
     let buffers = format_ident!("{}Buffers", name);
     let evaluation = passes(network, false);
-    let training = passes(network, true);
+    let has_dropout = network
+        .stages
+        .iter()
+        .flat_map(|stage| &stage.ops)
+        .any(|op| matches!(op.kind, OpKind::Dropout { .. }));
+    // Without dropout, training runs the same layers as evaluation.
+    let training = if has_dropout {
+        let statements = passes(network, true);
+        quote! {
+            let rows = buffers.rows;
+            #(#statements)*
+        }
+    } else {
+        quote!(self.forward_with(x, buffers);)
+    };
     quote! {
         impl #name {
             /// Runs every layer in evaluation mode over `x`, `buffers` sized for its rows.
@@ -48,8 +62,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             /// Runs every layer in training mode over `x`, keeping each layer's output in
             /// `buffers` for the backward pass.
             fn record_forward(&mut self, x: &[f32], buffers: &mut #buffers) {
-                let rows = buffers.rows;
-                #(#training)*
+                #training
             }
         }
     }

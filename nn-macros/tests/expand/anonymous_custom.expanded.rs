@@ -204,22 +204,7 @@ fn network() {
             /// Runs every layer in training mode over `x`, keeping each layer's output in
             /// `buffers` for the backward pass.
             fn record_forward(&mut self, x: &[f32], buffers: &mut NetworkBuffers) {
-                let rows = buffers.rows;
-                self.linear0
-                    .forward_activate(
-                        rows,
-                        x,
-                        &mut buffers.linear0,
-                        &mut buffers.elu,
-                        &::nn::__private::ELU::new(1f32),
-                    );
-                ::nn::__private::RowActivation::forward_rows(
-                    &Self::activation2(),
-                    &buffers.elu,
-                    &mut buffers.swish,
-                    8,
-                );
-                self.linear3.forward_into(rows, &buffers.swish, &mut buffers.linear3);
+                self.forward_with(x, buffers);
             }
         }
         impl Network {

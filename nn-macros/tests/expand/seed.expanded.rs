@@ -195,23 +195,7 @@ impl SimpleNN {
     /// Runs every layer in training mode over `x`, keeping each layer's output in
     /// `buffers` for the backward pass.
     fn record_forward(&mut self, x: &[f32], buffers: &mut SimpleNNBuffers) {
-        let rows = buffers.rows;
-        self.fc1
-            .forward_activate(
-                rows,
-                x,
-                &mut buffers.fc1,
-                &mut buffers.relu,
-                &::nn::__private::ReLU,
-            );
-        self.fc2
-            .forward_activate(
-                rows,
-                &buffers.relu,
-                &mut buffers.fc2,
-                &mut buffers.sigmoid,
-                &::nn::__private::Sigmoid,
-            );
+        self.forward_with(x, buffers);
     }
 }
 impl SimpleNN {
