@@ -56,7 +56,27 @@ def train_workload(name, widths, batch, loss_fn, lr, final, targets, threads):
     print(json.dumps({"name": name, "threads": threads, "us": best[0], "fused_adam": best[1]}))
 
 
+def large_train_memory():
+    """Trains large_train alone and prints the process's peak memory in KiB."""
+    import resource
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = mlp([784, 512, 256, 10])
+    x = torch.rand(128, 784)
+    y = torch.randint(0, 10, (128,))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(20):
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def main():
+    if "--large-train-memory" in sys.argv:
+        return large_train_memory()
     for threads in (1, 2):
         torch.set_num_threads(threads)
         a = torch.rand(1024, 1024)

@@ -182,7 +182,43 @@ fn pytorch() -> Option<HashMap<(String, u32), f64>> {
     Some(figures)
 }
 
+/// Peak resident memory of this process, in KiB (Linux), from `/proc/self/status`.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs `large_train` alone and prints the process's peak memory: the child side of the
+/// memory comparison.
+fn large_train_memory() {
+    let mut large = Large::seeded(0);
+    let x = Batch::<784>::random(128, 5);
+    let y = Labels::random(128, 10, 6);
+    let (loss, mut adam) = (CrossEntropyLoss::new(), Adam::new(1e-3));
+    for _ in 0..20 {
+        large.train_step(&x, &y, &loss, &mut adam).unwrap();
+    }
+    println!("{}", peak_rss_kib().unwrap_or(0));
+}
+
+/// Peak memory (KiB) of a process running `large_train` alone: ours, then PyTorch's.
+fn memory() -> (Option<u64>, Option<u64>) {
+    let run = |command: &mut Command| {
+        let output = command.output().ok()?;
+        String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+    };
+    let ours = std::env::current_exe()
+        .ok()
+        .and_then(|exe| run(Command::new(exe).arg("--large-train-memory")));
+    let theirs = run(Command::new("python3").args(["bench/torch_side.py", "--large-train-memory"]));
+    (ours, theirs)
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--large-train-memory") {
+        return large_train_memory();
+    }
     println!("measuring our side…");
     let rows = ours();
     println!("measuring PyTorch…");
@@ -230,4 +266,15 @@ fn main() {
     if let (Some(p1), Some(p2)) = (peak, figure("matmul_peak", 2)) {
         println!("\nmatmul peak (PyTorch, 1024³): {p1:.0} GFLOP/s on 1 thread, {p2:.0} on 2");
     }
+    let (ours, theirs) = memory();
+    let mib = |kib: Option<u64>| {
+        kib.map_or("–".to_owned(), |k| {
+            format!("{:.1} MiB", k as f64 / 1024.0)
+        })
+    };
+    println!(
+        "peak memory of a process training large_train: ours {}, PyTorch {}",
+        mib(ours),
+        mib(theirs)
+    );
 }
