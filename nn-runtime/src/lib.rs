@@ -21,6 +21,7 @@ pub mod layer;
 pub mod loss;
 mod network;
 pub mod optim;
+mod simd;
 mod summary;
 #[doc(hidden)]
 pub mod testing;

@@ -216,6 +216,32 @@ impl Scalars {
     }
 }
 
+crate::simd::multiversion! {
+    /// The update of every element, in one pass over parameter, gradient and moments: vector
+    /// code with hardware FMA where the CPU has it (the results are the same either way).
+    fn adam_pass(s: &Scalars, value: &mut [f32], grad: &[f32], exp_avg: &mut [f32], exp_avg_sq: &mut [f32]) => adam_elements;
+}
+
+#[inline(always)]
+fn adam_elements(
+    s: &Scalars,
+    value: &mut [f32],
+    grad: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+) {
+    // Indexing over one known length (rather than zipped iterators) lets the compiler drop the
+    // bounds checks and vectorise the loop.
+    let n = value.len();
+    let (grad, exp_avg, exp_avg_sq) = (&grad[..n], &mut exp_avg[..n], &mut exp_avg_sq[..n]);
+    for i in 0..n {
+        let (mut p, mut m, mut v) = (value[i], exp_avg[i], exp_avg_sq[i]);
+        s.moments(&mut p, grad[i], &mut m, &mut v);
+        s.apply(&mut p, m, v);
+        (value[i], exp_avg[i], exp_avg_sq[i]) = (p, m, v);
+    }
+}
+
 impl Optimizer for Adam {
     fn begin_step(&mut self) {
         self.step += 1;
@@ -284,10 +310,7 @@ impl Optimizer for Adam {
                 s.apply(p, *m, *v_max);
             }
         } else {
-            for (((p, &g), m), v) in elements {
-                s.moments(p, g, m, v);
-                s.apply(p, *m, *v);
-            }
+            adam_pass(&s, value, grad, &mut state.exp_avg, &mut state.exp_avg_sq);
         }
     }
 

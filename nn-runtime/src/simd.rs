@@ -1,0 +1,82 @@
+//! The run-time choice of instruction set for hot loops.
+//!
+//! The baseline x86-64 target has neither AVX nor FMA, so a loop compiled for it is scalar and
+//! its `f32::mul_add` is a library call. `multiversion!` compiles a loop again for AVX2 + FMA and
+//! for AVX-512 and picks the best copy this CPU runs, detected once.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Instruction sets, from the most capable.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Level {
+    Avx512,
+    Avx2,
+    Baseline,
+}
+
+/// The best level this CPU supports (cached after the first call).
+pub(crate) fn level() -> Level {
+    static DETECTED: AtomicU8 = AtomicU8::new(0);
+    match DETECTED.load(Ordering::Relaxed) {
+        1 => return Level::Avx512,
+        2 => return Level::Avx2,
+        3 => return Level::Baseline,
+        _ => {}
+    }
+    let detected = detect();
+    let code = match detected {
+        Level::Avx512 => 1,
+        Level::Avx2 => 2,
+        Level::Baseline => 3,
+    };
+    DETECTED.store(code, Ordering::Relaxed);
+    detected
+}
+
+fn detect() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
+            return Level::Avx512;
+        }
+        if avx2 {
+            return Level::Avx2;
+        }
+    }
+    Level::Baseline
+}
+
+/// Defines `fn $name(args)` that runs `$body(args)` (an `#[inline(always)]` function) compiled
+/// for the best instruction set of this CPU.
+macro_rules! multiversion {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path;
+    ) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            fn avx512($($arg: $ty),*) {
+                $body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2($($arg: $ty),*) {
+                $body($($arg),*)
+            }
+            match $crate::simd::level() {
+                // SAFETY: `level()` found these features on the running CPU.
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Level::Avx512 => unsafe { avx512($($arg),*) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Level::Avx2 => unsafe { avx2($($arg),*) },
+                _ => $body($($arg),*),
+            }
+        }
+    };
+}
+pub(crate) use multiversion;
