@@ -1,0 +1,792 @@
+//! The matrix product behind every kernel, generic over the SIMD [`Vector`] type:
+//! `C[M×N] (= or +=) A[M×K]·B[K×N]`, optionally starting from a bias row.
+//!
+//! The product follows the GotoBLAS/BLIS structure, cut down to the sizes of a small network.
+//! Loops, outermost first: blocks of at most `MC` rows of `C`; blocks of at most `KC` of `K`,
+//! with the block of `A` copied into slivers of `MR` rows (`MR` values per `k`, in L2);
+//! panels of `NR = NV·LANES` columns, with the `KC × NR` block of `B` copied contiguous and
+//! zero-padded (in L1); tiles of `MR` rows. A micro-kernel keeps an `MR × NR` tile of `C` in
+//! `MR·NV` registers for the whole block of `K`: per `k`, `NV` vector loads of `B` and `MR`
+//! broadcasts of `A` feed `MR·NV` fused multiply-adds. Edge tiles use masked loads and stores;
+//! rows left over are done in tiles of 8, 4, 2 and 1. `rows_done` is called after each block of
+//! rows, while its output is still in cache. A large product is split by panels between this
+//! thread and a helper thread ([`super::threads`]).
+//!
+//! For a forward pass with few rows (batch-1 inference) or few outputs, copying the transpose
+//! of `W` would cost more than the product; [`dot_forward`] computes dot products of rows of `x`
+//! and rows of `W` instead, both contiguous, and sums the lanes of `LANES` accumulators at once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::vector::Vector;
+
+/// Rows of `C` per block (rounded down to a multiple of `MR`): a block of `A` is `MC × KC`,
+/// 256 KiB, in L2.
+const MC: usize = 256;
+
+/// How far ahead (in floats) the transposing copies prefetch their source rows.
+const PREFETCH: usize = 64;
+
+/// Depth of the blocks of the `K` loop: one `KC × NR` block of `B` stays in L1 across the
+/// tiles of a block of rows.
+const KC: usize = 256;
+
+/// How the accumulators of a block of `C` start.
+#[derive(Clone, Copy)]
+pub(super) enum Init {
+    /// From zero: `C = A·B`.
+    Zero,
+    /// From the row vector at this pointer (`N` values): `C = A·B + 1·bᵀ`.
+    Bias(*const f32),
+    /// From `C` itself: `C += A·B`.
+    Load,
+}
+
+/// Where `A(i, k)` is: `ptr[i·rs + k·cs]`, with one of the strides 1.
+#[derive(Clone, Copy)]
+pub(super) struct MatA {
+    pub ptr: *const f32,
+    /// Stride between rows `i`.
+    pub rs: usize,
+    /// Stride between columns `k`.
+    pub cs: usize,
+}
+
+/// Where `B(k, n)` is.
+#[derive(Clone, Copy)]
+pub(super) enum MatB {
+    /// `ptr[k·ld + n]`: rows of `B` contiguous.
+    Rows { ptr: *const f32, ld: usize },
+    /// `ptr[n·ld + k]`: columns of `B` contiguous (`B` is the transpose of a row-major matrix).
+    Cols { ptr: *const f32, ld: usize },
+}
+
+/// One product, `C[M×N] = init + A·B`.
+#[derive(Clone, Copy)]
+pub(super) struct Gemm {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a: MatA,
+    pub b: MatB,
+    /// `C`, row-major, rows `ldc` apart.
+    pub c: *mut f32,
+    pub ldc: usize,
+    pub init: Init,
+}
+
+// SAFETY: a `Gemm` is only plain pointers and sizes; the threads that share one (a caller and
+// the helper thread of `threads::run_pair`) write disjoint panels of `C` and only read the rest,
+// and the caller waits for the helper before the buffers can be released.
+unsafe impl Sync for Gemm {}
+// SAFETY: as above.
+unsafe impl Send for Gemm {}
+
+/// [`Gemm::shared`] compiled for the caller's instruction set, run by both threads of a shared
+/// product, each with its own scratch buffer.
+pub(super) type PartFn = unsafe fn(&Gemm, &mut Vec<f32>, &AtomicUsize);
+
+/// Floats of a packed block of `A` (all of `K`) in a shared product: 512 KiB, in L2.
+const SHARED_A: usize = 1 << 17;
+
+/// Products with fewer multiply-adds than this run on one thread: below it, waking a second
+/// thread costs more than it saves.
+const PARALLEL_MIN: usize = 1 << 22;
+
+impl Gemm {
+    /// The product `C = init + A·B`.
+    pub(super) fn new(
+        (m, n, k): (usize, usize, usize),
+        a: MatA,
+        b: MatB,
+        (c, ldc): (*mut f32, usize),
+        init: Init,
+    ) -> Self {
+        Gemm {
+            m,
+            n,
+            k,
+            a,
+            b,
+            c,
+            ldc,
+            init,
+        }
+    }
+
+    /// Whether `B` is read in place: packing costs about as much as one pass of `MR` rows over
+    /// `B`, so it is skipped when there is only one such pass and `B`'s rows are usable as they
+    /// are.
+    fn direct<const MR: usize>(&self) -> Option<(*const f32, usize)> {
+        match self.b {
+            MatB::Rows { ptr, ld } if self.m <= MR => Some((ptr, ld)),
+            _ => None,
+        }
+    }
+
+    /// Floats of scratch space [`Gemm::part`] will use (a packed block of `A`, then a packed
+    /// block of `B`), plus room to align it.
+    pub(super) fn scratch_needed<S: Vector, const MR: usize, const NV: usize>(&self) -> usize {
+        let (mc, kc) = (self.mc::<MR>(), self.kc::<S>());
+        mc.div_ceil(MR) * MR * kc + self.b_block::<S, MR, NV>(kc) + 16
+    }
+
+    /// Floats of scratch space [`Gemm::shared`] will use (a packed block of `A` for all of
+    /// `K`, then a packed block of `B`), plus room to align it.
+    pub(super) fn shared_scratch_needed<S: Vector, const MR: usize, const NV: usize>(
+        &self,
+    ) -> usize {
+        let (mc, kc) = (self.shared_mc::<MR>(), self.kc::<S>());
+        mc.div_ceil(MR) * MR * self.k + self.b_block::<S, MR, NV>(kc) + 16
+    }
+
+    /// Floats of a packed `kc × NR` block of `B` (none when `B` is read in place).
+    fn b_block<S: Vector, const MR: usize, const NV: usize>(&self, kc: usize) -> usize {
+        match self.direct::<MR>() {
+            Some(_) => 0,
+            None => kc * NV * S::LANES,
+        }
+    }
+
+    /// Rows per block of a shared product: as [`Gemm::mc`], but with a packed block of `A` of
+    /// all of `K` within [`SHARED_A`] floats.
+    fn shared_mc<const MR: usize>(&self) -> usize {
+        let most = (SHARED_A / self.k.max(1) / MR * MR).clamp(MR, MC / MR * MR);
+        let blocks = self.m.div_ceil(most).max(1);
+        if blocks == 1 {
+            self.m
+        } else {
+            self.m.div_ceil(blocks).next_multiple_of(MR)
+        }
+    }
+
+    /// Rows per block: at most [`MC`], a multiple of `MR` when there are several, all about
+    /// the same.
+    fn mc<const MR: usize>(&self) -> usize {
+        let blocks = self.m.div_ceil(MC / MR * MR).max(1);
+        if blocks == 1 {
+            self.m
+        } else {
+            self.m.div_ceil(blocks).next_multiple_of(MR)
+        }
+    }
+
+    /// Depth of the blocks of the `K` loop: at most [`KC`], a multiple of `LANES` when there
+    /// are several, all about the same.
+    fn kc<S: Vector>(&self) -> usize {
+        let blocks = self.k.div_ceil(KC).max(1);
+        if blocks == 1 {
+            self.k
+        } else {
+            self.k.div_ceil(blocks).next_multiple_of(S::LANES)
+        }
+    }
+
+    /// Computes the product, on two threads if it is large and `helper` is given (then
+    /// `rows_done` is called once both are done), else on this one, calling
+    /// `rows_done(first, end)` after each block of rows of `C` is final.
+    ///
+    /// # Safety
+    /// The CPU supports `S`; `a`, `b` and `c` are valid for the sizes and strides (`c` for
+    /// writing, not overlapping the others); a `Bias` pointer is valid for `n` values;
+    /// `helper`, if any, is [`Gemm::shared`] for `S`, `MR`, `NV`. `A`'s strides are `rs == 1`
+    /// or `cs == 1`.
+    #[inline(always)]
+    pub(super) unsafe fn run<S: Vector, const MR: usize, const NV: usize>(
+        &self,
+        scratch: &mut Vec<f32>,
+        helper: Option<PartFn>,
+        mut rows_done: impl FnMut(usize, usize),
+    ) {
+        let panels = self.n.div_ceil(NV * S::LANES);
+        let large = self.m.saturating_mul(self.n).saturating_mul(self.k) >= PARALLEL_MIN;
+        if let (true, true, Some(helper)) = (large, panels >= 2, helper) {
+            // Both threads take (row block, panel) tasks in turn from `next`, so that a helper
+            // that wakes up late, or not at all, only does less. Both go through `helper`,
+            // compiled for the instruction set: a closure here would be compiled without it.
+            let next = AtomicUsize::new(0);
+            let help = || super::with_scratch(|s| helper(self, s, &next));
+            if super::threads::run_pair(&help, || helper(self, scratch, &next)) {
+                let mc = self.shared_mc::<MR>();
+                let mut first = 0;
+                while first < self.m {
+                    let end = self.m.min(first + mc);
+                    rows_done(first, end);
+                    first = end;
+                }
+                return;
+            }
+        }
+        super::reserve(scratch, self.scratch_needed::<S, MR, NV>());
+        self.part::<S, MR, NV>(scratch, rows_done);
+    }
+
+    /// This thread's share of a product shared by two threads: the tasks (row block, panel)
+    /// it takes from `next`, in order. Each task is a whole panel (all of `K`) of a block of
+    /// rows, so the two threads never write to the same part of `C`.
+    ///
+    /// # Safety
+    /// As [`Gemm::run`]; `scratch` holds at least [`Gemm::shared_scratch_needed`] floats.
+    #[inline(always)]
+    pub(super) unsafe fn shared<S: Vector, const MR: usize, const NV: usize>(
+        &self,
+        scratch: &mut [f32],
+        next: &AtomicUsize,
+    ) {
+        let Gemm {
+            m,
+            n,
+            k,
+            a,
+            b,
+            c,
+            ldc,
+            init,
+        } = *self;
+        if m == 0 || n == 0 {
+            return;
+        }
+        let nr = NV * S::LANES;
+        let panels = n.div_ceil(nr);
+        let direct = self.direct::<MR>();
+        assert!(scratch.len() >= self.shared_scratch_needed::<S, MR, NV>());
+        let mc = self.shared_mc::<MR>();
+        let kc_size = self.kc::<S>();
+        let packed_a = {
+            let offset = scratch.as_ptr().align_offset(64).min(16);
+            scratch.as_mut_ptr().add(offset)
+        };
+        let packed_b = packed_a.add(mc.div_ceil(MR) * MR * k);
+        let pack_a = !(a.rs == 1 && m <= MR);
+        let tasks = m.div_ceil(mc) * panels;
+        let mut packed_block = usize::MAX;
+        loop {
+            let task = next.fetch_add(1, Ordering::Relaxed);
+            if task >= tasks {
+                break;
+            }
+            let (block, p) = (task / panels, task % panels);
+            let first = block * mc;
+            let end = m.min(first + mc);
+            let rows = (end - first).div_ceil(MR) * MR;
+            if pack_a && block != packed_block {
+                // All of `K`, block after block: the block at `k0` starts at `k0 · rows`.
+                let mut k0 = 0;
+                while k0 < k {
+                    let kc = kc_size.min(k - k0);
+                    pack_a_block::<S, MR>(a, first, end, k0, kc, packed_a.add(k0 * rows));
+                    k0 += kc;
+                }
+                packed_block = block;
+            }
+            let n0 = p * nr;
+            let width = nr.min(n - n0);
+            let mut k0 = 0;
+            while k0 < k || (k0 == 0 && k == 0) {
+                let kc = kc_size.min(k - k0);
+                let (block_a, lda) = if pack_a {
+                    (packed_a.add(k0 * rows).cast_const(), MR)
+                } else {
+                    (a.ptr.add(first * a.rs + k0 * a.cs), a.cs)
+                };
+                let (bp, bks) = match direct {
+                    Some((ptr, ld)) => (ptr.add(k0 * ld + n0), ld),
+                    None => {
+                        pack_panel::<S, NV>(b, (n0, width), (k0, kc, k), packed_b);
+                        (packed_b.cast_const(), nr)
+                    }
+                };
+                let init = match init {
+                    _ if k0 > 0 => Init::Load,
+                    Init::Bias(bias) => Init::Bias(bias.add(n0)),
+                    other => other,
+                };
+                let tile = Tile {
+                    k: kc,
+                    b: bp,
+                    bks,
+                    width,
+                    init,
+                };
+                let c = c.add(first * ldc + n0);
+                row_blocks::<S, MR, NV>(end - first, block_a, lda, pack_a, &tile, c, ldc);
+                k0 += kc_size.max(1);
+            }
+        }
+    }
+
+    /// The product, on this thread.
+    ///
+    /// # Safety
+    /// As [`Gemm::run`], and `scratch` is large enough.
+    #[inline(always)]
+    pub(super) unsafe fn part<S: Vector, const MR: usize, const NV: usize>(
+        &self,
+        scratch: &mut [f32],
+        mut rows_done: impl FnMut(usize, usize),
+    ) {
+        let Gemm {
+            m,
+            n,
+            k,
+            a,
+            b,
+            c,
+            ldc,
+            init,
+        } = *self;
+        if m == 0 || n == 0 {
+            return;
+        }
+        let nr = NV * S::LANES;
+        let direct = self.direct::<MR>();
+        assert!(scratch.len() >= self.scratch_needed::<S, MR, NV>());
+        let mc = self.mc::<MR>();
+        let kc_size = self.kc::<S>();
+        let packed_a = {
+            let offset = scratch.as_ptr().align_offset(64).min(16);
+            scratch.as_mut_ptr().add(offset)
+        };
+        let packed_b = packed_a.add(mc.div_ceil(MR) * MR * kc_size);
+        // `A` is copied by blocks into slivers of `MR` rows, `MR` values per `k`, so that the
+        // micro-kernel reads it through one pointer. Only a column-major `A` (`rs == 1`) of at
+        // most one tile is read in place (its columns are such slivers already).
+        let pack_a = !(a.rs == 1 && m <= MR);
+        debug_assert!(a.rs == 1 || a.cs == 1);
+
+        // Loops as in BLIS: blocks of rows; blocks of `K`, each with its block of `A` packed
+        // (in L2); panels of `B`, each with its `KC × NR` block packed (in L1); tiles.
+        let mut first = 0;
+        while first < m {
+            let end = m.min(first + mc);
+            let mut k0 = 0;
+            while k0 < k || (k0 == 0 && k == 0) {
+                let kc = kc_size.min(k - k0);
+                let (block_a, lda) = if pack_a {
+                    pack_a_block::<S, MR>(a, first, end, k0, kc, packed_a);
+                    (packed_a.cast_const(), MR)
+                } else {
+                    (a.ptr.add(first * a.rs + k0 * a.cs), a.cs)
+                };
+                for p in 0..n.div_ceil(nr) {
+                    let n0 = p * nr;
+                    let width = nr.min(n - n0);
+                    let (bp, bks) = match direct {
+                        Some((ptr, ld)) => (ptr.add(k0 * ld + n0), ld),
+                        None => {
+                            pack_panel::<S, NV>(b, (n0, width), (k0, kc, k), packed_b);
+                            (packed_b.cast_const(), nr)
+                        }
+                    };
+                    let init = match init {
+                        _ if k0 > 0 => Init::Load,
+                        Init::Bias(bias) => Init::Bias(bias.add(n0)),
+                        other => other,
+                    };
+                    let tile = Tile {
+                        k: kc,
+                        b: bp,
+                        bks,
+                        width,
+                        init,
+                    };
+                    let c = c.add(first * ldc + n0);
+                    row_blocks::<S, MR, NV>(end - first, block_a, lda, pack_a, &tile, c, ldc);
+                }
+                k0 += kc_size.max(1);
+            }
+            rows_done(first, end);
+            first = end;
+        }
+    }
+}
+
+/// Copies rows `first..end`, columns `k0..k0 + kc` of `A` to `dst` as slivers of `MR` rows:
+/// sliver `s` holds `A(first + s·MR + i, k0 + kk)` at `s·MR·kc + kk·MR + i`.
+#[inline(always)]
+unsafe fn pack_a_block<S: Vector, const MR: usize>(
+    a: MatA,
+    first: usize,
+    end: usize,
+    k0: usize,
+    kc: usize,
+    dst: *mut f32,
+) {
+    let lanes = S::LANES;
+    debug_assert!(MR <= lanes);
+    let mut i0 = first;
+    let mut out = dst;
+    while i0 < end {
+        let rows = MR.min(end - i0);
+        if a.rs == 1 {
+            // Column-major: each column of the sliver is contiguous.
+            let mut src = a.ptr.add(i0 + k0 * a.cs);
+            for kk in 0..kc {
+                if kk + 8 < kc {
+                    S::prefetch(src.add(8 * a.cs));
+                }
+                S::store_n(out.add(kk * MR), S::load_n(src, rows), rows);
+                src = src.add(a.cs);
+            }
+        } else {
+            // Row-major: transposes of `rows × LANES` blocks, single values for the rest.
+            let src = a.ptr.add(i0 * a.rs + k0);
+            let body = kc - kc % lanes;
+            let mut kk = 0;
+            while kk < body {
+                if kk + PREFETCH < kc {
+                    for r in 0..rows {
+                        S::prefetch(src.add(r * a.rs + kk + PREFETCH));
+                    }
+                }
+                S::transpose(src.add(kk), a.rs, rows, out.add(kk * MR), MR, rows);
+                kk += lanes;
+            }
+            for kk in body..kc {
+                for i in 0..rows {
+                    *out.add(kk * MR + i) = *src.add(i * a.rs + kk);
+                }
+            }
+        }
+        out = out.add(MR * kc);
+        i0 += MR;
+    }
+}
+
+/// What the tiles of one panel share.
+struct Tile {
+    k: usize,
+    /// `B` panel: `b[k·bks + j]`, `j < NR`.
+    b: *const f32,
+    bks: usize,
+    /// Valid columns of the panel (`≤ NR`).
+    width: usize,
+    init: Init,
+}
+
+/// The `rows` rows of one panel: full `MR` tiles, then the rest in tiles of 8, 4, 2, 1 rows.
+/// `A(i, k)` is at `a[i + k·lda]`, or in `MR`-row slivers if `packed`.
+#[inline(always)]
+unsafe fn row_blocks<S: Vector, const MR: usize, const NV: usize>(
+    rows: usize,
+    a: *const f32,
+    lda: usize,
+    packed: bool,
+    t: &Tile,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let mut i = 0;
+    while i + MR <= rows {
+        tile_any::<S, MR, NV>(i, a, lda, packed, t, c, ldc);
+        i += MR;
+    }
+    if MR > 8 && i + 8 <= rows {
+        tile_any::<S, 8, NV>(i, a, lda, packed, t, c, ldc);
+        i += 8;
+    }
+    if MR > 4 && i + 4 <= rows {
+        tile_any::<S, 4, NV>(i, a, lda, packed, t, c, ldc);
+        i += 4;
+    }
+    if MR > 2 && i + 2 <= rows {
+        tile_any::<S, 2, NV>(i, a, lda, packed, t, c, ldc);
+        i += 2;
+    }
+    if MR > 1 && i < rows {
+        tile_any::<S, 1, NV>(i, a, lda, packed, t, c, ldc);
+    }
+}
+
+/// The tile of `R` rows starting at row `i` of the block.
+#[inline(always)]
+unsafe fn tile_any<S: Vector, const R: usize, const NV: usize>(
+    i: usize,
+    a: *const f32,
+    lda: usize,
+    packed: bool,
+    t: &Tile,
+    c: *mut f32,
+    ldc: usize,
+) {
+    // In a packed block, row `i` is `i % lda` rows into sliver `i / lda` (`lda == MR`).
+    let a = if packed {
+        a.add((i / lda) * lda * t.k + i % lda)
+    } else {
+        a.add(i)
+    };
+    let c = c.add(i * ldc);
+    if t.width == NV * S::LANES {
+        micro::<S, R, NV, false>(a, lda, t, c, ldc);
+    } else {
+        micro::<S, R, NV, true>(a, lda, t, c, ldc);
+    }
+}
+
+/// One `R × NR` block of `C`, in registers for the whole `K` loop: `A(i, k)` is
+/// `a[i + k·lda]`, `B(k, j)` is `t.b[k·t.bks + j]`. With `EDGE`, only `t.width` columns are
+/// loaded from `B` and stored to `C`.
+#[inline(always)]
+unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool>(
+    a: *const f32,
+    lda: usize,
+    t: &Tile,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let lanes = S::LANES;
+    let valid = |j: usize| t.width.saturating_sub(j * lanes).min(lanes);
+    let mut acc = [[S::zero(); NV]; R];
+    if !matches!(t.init, Init::Load) {
+        // `C` is only written, at the end: have its lines on the way meanwhile.
+        for i in 0..R {
+            for j in (0..NV * lanes).step_by(16) {
+                S::prefetch_write(c.add(i * ldc + j));
+            }
+        }
+    }
+    match t.init {
+        Init::Zero => {}
+        Init::Bias(bias) => {
+            for j in 0..NV {
+                let v = if EDGE {
+                    S::load_n(bias.add(j * lanes), valid(j))
+                } else {
+                    S::load(bias.add(j * lanes))
+                };
+                for row in acc.iter_mut() {
+                    row[j] = v;
+                }
+            }
+        }
+        Init::Load => {
+            for (i, row) in acc.iter_mut().enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    let p = c.add(i * ldc + j * lanes);
+                    *v = if EDGE {
+                        S::load_n(p, valid(j))
+                    } else {
+                        S::load(p)
+                    };
+                }
+            }
+        }
+    }
+    let mut pa = a;
+    let mut pb = t.b;
+    for _ in 0..t.k {
+        let mut bv = [S::zero(); NV];
+        for (j, v) in bv.iter_mut().enumerate() {
+            *v = if EDGE {
+                S::load_n(pb.add(j * lanes), valid(j))
+            } else {
+                S::load(pb.add(j * lanes))
+            };
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = S::splat(*pa.add(i));
+            for (v, &bj) in row.iter_mut().zip(&bv) {
+                *v = S::mul_add(av, bj, *v);
+            }
+        }
+        pa = pa.add(lda);
+        pb = pb.add(t.bks);
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            let p = c.add(i * ldc + j * lanes);
+            if EDGE {
+                S::store_n(p, v, valid(j));
+            } else {
+                S::store(p, v);
+            }
+        }
+    }
+}
+
+/// Copies columns `n0..n0 + width`, rows `k0..k0 + k` of `B` to `dst` as `k` rows of `NR`
+/// floats, zero beyond `width` (`total_k`: rows of `B`, for prefetching).
+#[inline(always)]
+unsafe fn pack_panel<S: Vector, const NV: usize>(
+    b: MatB,
+    (n0, width): (usize, usize),
+    (k0, k, total_k): (usize, usize, usize),
+    dst: *mut f32,
+) {
+    let lanes = S::LANES;
+    let nr = NV * lanes;
+    match b {
+        MatB::Rows { ptr, ld } => {
+            for kk in 0..k {
+                let src = ptr.add((k0 + kk) * ld + n0);
+                let out = dst.add(kk * nr);
+                if k0 + kk + 4 < total_k {
+                    for j in 0..NV {
+                        S::prefetch(src.add(4 * ld + j * lanes));
+                    }
+                }
+                for j in 0..NV {
+                    let n = width.saturating_sub(j * lanes).min(lanes);
+                    let v = if n == lanes {
+                        S::load(src.add(j * lanes))
+                    } else {
+                        S::load_n(src.add(j * lanes), n)
+                    };
+                    S::store(out.add(j * lanes), v);
+                }
+            }
+        }
+        MatB::Cols { ptr, ld } => {
+            // dst[kk·nr + j] = ptr[(n0 + j)·ld + kk]: transposes of `LANES` columns by
+            // `LANES` values of `k`, single values for the rest of `k`, zeros beyond `width`.
+            let k_body = k - k % lanes;
+            for j in 0..NV {
+                let j0 = j * lanes;
+                let rows = width.saturating_sub(j0).min(lanes);
+                let src = ptr.add((n0 + j0.min(width)) * ld + k0);
+                let out = dst.add(j0);
+                let mut kk = 0;
+                while kk < k_body {
+                    // The source rows are far apart: too many streams for the hardware
+                    // prefetcher.
+                    if k0 + kk + PREFETCH < total_k {
+                        for r in 0..rows {
+                            S::prefetch(src.add(r * ld + kk + PREFETCH));
+                        }
+                    }
+                    S::transpose(src.add(kk), ld, rows, out.add(kk * nr), nr, lanes);
+                    kk += lanes;
+                }
+                for kk in k_body..k {
+                    for r in 0..lanes {
+                        *out.add(kk * nr + r) = if r < rows { *src.add(r * ld + kk) } else { 0.0 };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `z = x·Wᵀ + b` as dot products of rows of `x` (`m × k`) and rows of `W` (`n × k`), `R`
+/// rows against `NW` weight rows at a time (`R·NW == LANES`), with the lanes of all `R·NW`
+/// accumulators summed at once into one register. `rows_done` once at the end: this path is
+/// for small products, whose output is still in cache.
+///
+/// # Safety
+/// The CPU supports `S`; `x`, `w`, `b` and `z` are valid for these sizes, `z` for writing.
+#[inline(always)]
+pub(super) unsafe fn dot_forward<S: Vector, const R: usize, const NW: usize>(
+    (m, n, k): (usize, usize, usize),
+    x: *const f32,
+    w: *const f32,
+    b: *const f32,
+    z: *mut f32,
+    mut rows_done: impl FnMut(usize, usize),
+) {
+    debug_assert_eq!(R * NW, S::LANES);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let lanes = S::LANES;
+    let k_body = k - k % lanes;
+    let k_rest = k - k_body;
+    // Whole rows of `z` are `NW` lanes: `R` rows are one register.
+    let contiguous = NW == n;
+    let mut n0 = 0;
+    while n0 < n {
+        let cols = NW.min(n - n0);
+        // Weight rows past the end repeat the last one; their sums are not stored.
+        let mut wr = [w; NW];
+        for (c, p) in wr.iter_mut().enumerate() {
+            *p = w.add((n0 + c.min(cols - 1)) * k);
+        }
+        // The bias of lane `r·NW + c` is `b[n0 + c]`.
+        let mut pattern = [0.0f32; 16];
+        for r in 0..R {
+            for c in 0..cols {
+                pattern[r * NW + c] = *b.add(n0 + c);
+            }
+        }
+        let bias = S::load(pattern.as_ptr());
+        let mut m0 = 0;
+        while m0 < m {
+            let rows = R.min(m - m0);
+            let mut xr = [x; R];
+            for (r, p) in xr.iter_mut().enumerate() {
+                *p = x.add((m0 + r.min(rows - 1)) * k);
+            }
+            let mut acc = [[S::zero(); NW]; R];
+            let mut kk = 0;
+            while kk < k_body {
+                let mut xv = [S::zero(); R];
+                for (v, p) in xv.iter_mut().zip(&xr) {
+                    *v = S::load(p.add(kk));
+                }
+                for (c, p) in wr.iter().enumerate() {
+                    let wv = S::load(p.add(kk));
+                    for (row, &xi) in acc.iter_mut().zip(&xv) {
+                        row[c] = S::mul_add(xi, wv, row[c]);
+                    }
+                }
+                kk += lanes;
+            }
+            if k_rest > 0 {
+                let mut xv = [S::zero(); R];
+                for (v, p) in xv.iter_mut().zip(&xr) {
+                    *v = S::load_n(p.add(k_body), k_rest);
+                }
+                for (c, p) in wr.iter().enumerate() {
+                    let wv = S::load_n(p.add(k_body), k_rest);
+                    for (row, &xi) in acc.iter_mut().zip(&xv) {
+                        row[c] = S::mul_add(xi, wv, row[c]);
+                    }
+                }
+            }
+            let sums = S::add(S::sums(&acc), bias);
+            if contiguous {
+                S::store_n(z.add(m0 * n), sums, rows * n);
+            } else if R == 1 {
+                S::store_n(z.add(m0 * n + n0), sums, cols);
+            } else {
+                let mut out = [0.0f32; 16];
+                S::store(out.as_mut_ptr(), sums);
+                for r in 0..rows {
+                    let v = S::load_n(out.as_ptr().add(r * NW), cols);
+                    S::store_n(z.add((m0 + r) * n + n0), v, cols);
+                }
+            }
+            m0 += rows;
+        }
+        n0 += NW;
+    }
+    rows_done(0, m);
+}
+
+/// `db (+)= Σ_rows dz` (`dz` is `rows × n`).
+///
+/// # Safety
+/// The CPU supports `S`; `dz` holds `rows·n` values and `db` `n`.
+#[inline(always)]
+pub(super) unsafe fn column_sums<S: Vector>(
+    rows: usize,
+    n: usize,
+    dz: *const f32,
+    db: *mut f32,
+    accumulate: bool,
+) {
+    let lanes = S::LANES;
+    let mut j = 0;
+    while j < n {
+        let width = lanes.min(n - j);
+        let mut acc = if accumulate {
+            S::load_n(db.add(j), width)
+        } else {
+            S::zero()
+        };
+        for r in 0..rows {
+            acc = S::add(acc, S::load_n(dz.add(r * n + j), width));
+        }
+        S::store_n(db.add(j), acc, width);
+        j += lanes;
+    }
+}

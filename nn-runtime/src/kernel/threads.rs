@@ -1,0 +1,218 @@
+//! One helper thread, so that a large product can use a second core.
+//!
+//! The helper is started on the first large product (when the machine has a second core and
+//! `NN_THREADS` is not `1`) and lives as long as the process. A caller offers it one job at a
+//! time, a closure on the caller's stack, and works meanwhile; when done, it withdraws the job
+//! if the helper has not started it yet (waking a sleeping thread takes tens of microseconds),
+//! else waits for the helper, so the closure and everything it borrows outlive the job. Nothing
+//! is allocated per job. Between jobs the helper spins for a while (products of one training
+//! step come in quick succession), then sleeps on a condition variable.
+//!
+//! If the helper is busy (another thread of the program is using it), the caller does the
+//! whole product itself.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// No job.
+const IDLE: u8 = 0;
+/// A job waits for the helper.
+const POSTED: u8 = 1;
+/// The helper is running the job.
+const RUNNING: u8 = 2;
+/// The helper has finished the job.
+const DONE: u8 = 3;
+
+/// How long the helper spins after a job before sleeping.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// A job: a borrowed closure whose lifetime has been erased (see [`run_pair`]).
+type Job = *const (dyn Fn() + Sync);
+
+struct Helper {
+    /// Held by the caller that has posted a job, until the job is done or withdrawn.
+    claimed: AtomicBool,
+    /// `IDLE`, `POSTED`, `RUNNING` or `DONE`.
+    state: AtomicU8,
+    /// The current job: written by the caller before `state` becomes `POSTED`; taken by the
+    /// helper once it has moved `state` from `POSTED` to `RUNNING`, or cleared by the caller
+    /// once it has moved `state` from `POSTED` back to `IDLE` (withdrawn).
+    job: UnsafeCell<Option<Job>>,
+    /// Whether the last job panicked.
+    panicked: AtomicBool,
+    /// Whether the helper is (about to be) waiting on `wake`.
+    sleeping: AtomicBool,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+// SAFETY: `job` is only accessed by whoever moved `state` out of `POSTED` (the helper taking the
+// job, or the caller withdrawing it; a compare-exchange lets only one of them do so), or by the
+// caller holding `claimed` before it sets `POSTED` (release/acquire through `state`); everything
+// else is atomics and std sync types.
+unsafe impl Sync for Helper {}
+
+impl Helper {
+    fn run(&self) {
+        loop {
+            self.wait_for_job();
+            // The caller may have withdrawn the job meanwhile (it did all the work itself).
+            if self
+                .state
+                .compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            // SAFETY: `state` went from `POSTED` to `RUNNING` here (acquiring the caller's
+            // write of the job), and the caller does not touch the job until `state` is `DONE`.
+            let job = unsafe { (*self.job.get()).take() };
+            if let Some(job) = job {
+                // SAFETY: the caller keeps the closure alive until `state` is `DONE` (it waits
+                // for it in `run_pair`, even when unwinding).
+                let job = unsafe { &*job };
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                    self.panicked.store(true, Ordering::Relaxed);
+                }
+            }
+            self.state.store(DONE, Ordering::Release);
+        }
+    }
+
+    fn wait_for_job(&self) {
+        let start = Instant::now();
+        let mut spins = 0u32;
+        while self.state.load(Ordering::Acquire) != POSTED {
+            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(64) && start.elapsed() > SPIN {
+                let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+                self.sleeping.store(true, Ordering::SeqCst);
+                while self.state.load(Ordering::SeqCst) != POSTED {
+                    guard = self
+                        .wake
+                        .wait(guard)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                self.sleeping.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Threads the kernels may use: `NN_THREADS` if set, else the available parallelism, at most
+/// two.
+fn threads() -> usize {
+    let wanted = std::env::var("NN_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    wanted
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 2)
+}
+
+/// The helper, started on first use; `None` on a single core or if it could not be started.
+fn helper() -> Option<&'static Helper> {
+    static HELPER: OnceLock<Option<&'static Helper>> = OnceLock::new();
+    *HELPER.get_or_init(|| {
+        if threads() < 2 {
+            return None;
+        }
+        let helper: &'static Helper = Box::leak(Box::new(Helper {
+            claimed: AtomicBool::new(false),
+            state: AtomicU8::new(IDLE),
+            job: UnsafeCell::new(None),
+            panicked: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("nn-kernel-helper".into())
+            .spawn(move || helper.run())
+            .ok()?;
+        Some(helper)
+    })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to keep products on their own thread.
+    pub(super) static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `ours` on this thread and offers `theirs` to the helper thread, and returns `true` once
+/// both are done, `theirs` possibly not at all: if the helper has not started it by the time
+/// `ours` returns, it is withdrawn (so `ours` must be able to do all the work). Returns `false`
+/// without running either if there is no free helper.
+///
+/// # Panics
+/// If `theirs` panicked on the helper thread (after both are done).
+pub(super) fn run_pair<F: Fn() + Sync>(theirs: &F, ours: impl FnOnce()) -> bool {
+    #[cfg(test)]
+    if ONE_THREAD.with(std::cell::Cell::get) {
+        return false;
+    }
+    let Some(helper) = helper() else {
+        return false;
+    };
+    if helper
+        .claimed
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+
+    /// Withdraws the job if the helper has not started it, else waits for the helper to
+    /// finish it, then releases the helper: on every exit from `run_pair`, unwinding included,
+    /// so that the job never outlives what it borrows.
+    struct Wait<'a>(&'a Helper);
+    impl Drop for Wait<'_> {
+        fn drop(&mut self) {
+            let helper = self.0;
+            let withdrawn = helper
+                .state
+                .compare_exchange(POSTED, IDLE, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+            if withdrawn {
+                // SAFETY: the helper never saw the job (`state` left `POSTED` here, not in
+                // `Helper::run`), and we hold `claimed`.
+                unsafe { *helper.job.get() = None };
+            } else {
+                let mut spins = 0u32;
+                while helper.state.load(Ordering::Acquire) != DONE {
+                    spins = spins.wrapping_add(1);
+                    if spins < 1 << 16 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                helper.state.store(IDLE, Ordering::Relaxed);
+            }
+            helper.claimed.store(false, Ordering::Release);
+        }
+    }
+
+    let job: *const (dyn Fn() + Sync + '_) = theirs;
+    // SAFETY: only the lifetime is changed. The helper runs the job before `state` becomes
+    // `DONE`, and `Wait` below blocks until then, so `theirs` outlives every use.
+    let job: Job = unsafe { std::mem::transmute(job) };
+    // SAFETY: we hold `claimed` and `state` is `IDLE`: the helper does not read `job` now.
+    unsafe { *helper.job.get() = Some(job) };
+    helper.state.store(POSTED, Ordering::SeqCst);
+    if helper.sleeping.load(Ordering::SeqCst) {
+        let _guard = helper.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        helper.wake.notify_one();
+    }
+    let wait = Wait(helper);
+    ours();
+    drop(wait);
+    if helper.panicked.swap(false, Ordering::Relaxed) {
+        panic!("a kernel's helper thread panicked");
+    }
+    true
+}
