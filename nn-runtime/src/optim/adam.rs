@@ -222,6 +222,9 @@ crate::simd::multiversion! {
     fn adam_pass(s: &Scalars, value: &mut [f32], grad: &[f32], exp_avg: &mut [f32], exp_avg_sq: &mut [f32]) => adam_elements;
 }
 
+/// Elements per block of the pass: one AVX-512 vector.
+const BLOCK: usize = 16;
+
 #[inline(always)]
 fn adam_elements(
     s: &Scalars,
@@ -230,15 +233,109 @@ fn adam_elements(
     exp_avg: &mut [f32],
     exp_avg_sq: &mut [f32],
 ) {
-    // Indexing over one known length (rather than zipped iterators) lets the compiler drop the
-    // bounds checks and vectorise the loop.
+    // Blocks of one known length (rather than zipped iterators) let the compiler drop the
+    // bounds checks and turn each block into a few vector instructions.
     let n = value.len();
     let (grad, exp_avg, exp_avg_sq) = (&grad[..n], &mut exp_avg[..n], &mut exp_avg_sq[..n]);
-    for i in 0..n {
-        let (mut p, mut m, mut v) = (value[i], exp_avg[i], exp_avg_sq[i]);
-        s.moments(&mut p, grad[i], &mut m, &mut v);
-        s.apply(&mut p, m, v);
-        (value[i], exp_avg[i], exp_avg_sq[i]) = (p, m, v);
+    let quiet_allowed = s.quiet_lanes_allowed();
+    let blocks = value
+        .chunks_exact_mut(BLOCK)
+        .zip(grad.chunks_exact(BLOCK))
+        .zip(exp_avg.chunks_exact_mut(BLOCK))
+        .zip(exp_avg_sq.chunks_exact_mut(BLOCK));
+    for (((p, g), m), v) in blocks {
+        let p: &mut [f32; BLOCK] = p.try_into().expect("a whole block");
+        let g: &[f32; BLOCK] = g.try_into().expect("a whole block");
+        let m: &mut [f32; BLOCK] = m.try_into().expect("a whole block");
+        let v: &mut [f32; BLOCK] = v.try_into().expect("a whole block");
+        if quiet_allowed && m.iter().fold(false, |any, &m| any | is_subnormal(m)) {
+            for i in 0..BLOCK {
+                (p[i], m[i], v[i]) = s.update_with_quiet_lane(p[i], g[i], m[i], v[i]);
+            }
+        } else {
+            for i in 0..BLOCK {
+                (p[i], m[i], v[i]) = s.update(p[i], g[i], m[i], v[i]);
+            }
+        }
+    }
+    let rest = n - n % BLOCK;
+    for i in rest..n {
+        (value[i], exp_avg[i], exp_avg_sq[i]) = if quiet_allowed {
+            s.update_with_quiet_lane(value[i], grad[i], exp_avg[i], exp_avg_sq[i])
+        } else {
+            s.update(value[i], grad[i], exp_avg[i], exp_avg_sq[i])
+        };
+    }
+}
+
+/// The bits of 2²³, the float whose mantissa bits count units: `TWO_23 | k` is `2²³ + k`.
+const TWO_23: u32 = 0x4b00_0000;
+
+/// Whether `x` is subnormal: nonzero and below the smallest normal magnitude. Read from the
+/// bits, because floating-point arithmetic on a subnormal is what must be avoided.
+#[inline(always)]
+fn is_subnormal(x: f32) -> bool {
+    // One unsigned comparison: zero wraps around to the largest value.
+    (x.to_bits() & 0x7fff_ffff).wrapping_sub(1) < f32::MIN_POSITIVE.to_bits() - 1
+}
+
+impl Scalars {
+    /// One element's update, in PyTorch's order.
+    #[inline(always)]
+    fn update(&self, mut p: f32, g: f32, mut m: f32, mut v: f32) -> (f32, f32, f32) {
+        self.moments(&mut p, g, &mut m, &mut v);
+        self.apply(&mut p, m, v);
+        (p, m, v)
+    }
+
+    /// Whether [`Scalars::update_with_quiet_lane`] may take its shortcut this step: `1 − β₁`
+    /// below one half (so the first moment is a single fma), a step size at most 2¹⁰, `eps` at
+    /// least 2⁻⁴⁰ (so the denominator is too), and no L2 term that would make a zero gradient
+    /// nonzero.
+    fn quiet_lanes_allowed(&self) -> bool {
+        self.one_minus_beta1 < 0.5
+            && self.neg_step_size.abs() <= 1024.0
+            && self.eps >= f32::powi(2.0, -40)
+            && !matches!(self.decay, Decay::Coupled(_))
+    }
+
+    /// [`Scalars::update`], bit for bit, without arithmetic on a subnormal first moment where
+    /// the gradient is zero: the state of a unit that no longer receives gradient (a dead
+    /// ReLU), whose first moment decays towards zero and stays stuck at a few multiples of the
+    /// smallest subnormal. Each floating-point operation on a subnormal costs a microcode
+    /// assist, about a hundred cycles, which made such a pass several times slower.
+    ///
+    /// For such a "quiet" lane (gradient ±0, first moment subnormal, |parameter| ≥ 2⁻⁴⁸ after
+    /// any decoupled decay):
+    /// * the first moment is `fma(w, 0 − m, m)`, the exact `(1 − w)·m` rounded to the subnormal
+    ///   grid, whose points are the integers `k·2⁻¹⁴⁹`. It is computed on the integer `k` (read
+    ///   from the bits): `fma(w, −k, k + 2²³)` lies in `[2²³, 2²⁴)`, where floats are exactly
+    ///   the integers, so its one rounding is that same round-to-nearest-even, and its mantissa
+    ///   bits are the new `k`;
+    /// * the parameter step `(−s·m)/denom` is at most `2¹⁰·2⁻¹²⁶/2⁻⁴⁰ = 2⁻⁷⁶`, under half an
+    ///   ulp of a parameter of magnitude 2⁻⁴⁸ or more, so the parameter does not move: the
+    ///   ordinary update with `m = 0` gives the same parameter and second moment.
+    #[inline(always)]
+    fn update_with_quiet_lane(&self, p: f32, g: f32, m: f32, v: f32) -> (f32, f32, f32) {
+        let decayed = match self.decay {
+            Decay::Decoupled(factor) => p * factor,
+            _ => p,
+        };
+        // `&` rather than `&&`: no branches, so that the block stays vector code.
+        let quiet = (g.to_bits() << 1 == 0)
+            & is_subnormal(m)
+            & (decayed.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits());
+        let (p, m_ordinary, v) = self.update(p, g, if quiet { 0.0 } else { m }, v);
+        // `k + 2²³` and the result are floats in `[2²³, 2²⁴)`, whose mantissa bits are the
+        // integer above 2²³: no conversions needed.
+        let magnitude = m.to_bits() & 0x007f_ffff;
+        let k_plus_2_23 = f32::from_bits(TWO_23 | magnitude);
+        let k = k_plus_2_23 - f32::from_bits(TWO_23);
+        let decayed_plus_2_23 = self.one_minus_beta1.mul_add(-k, k_plus_2_23);
+        let m_quiet = f32::from_bits(
+            (m.to_bits() & 0x8000_0000) | (decayed_plus_2_23.to_bits() & 0x007f_ffff),
+        );
+        (p, if quiet { m_quiet } else { m_ordinary }, v)
     }
 }
 
@@ -399,6 +496,85 @@ mod tests {
         model.grads[0][0] = 2.0;
         adam.step(&mut model);
         assert!((model.values[0][0] - 0.9).abs() < 1e-6);
+    }
+
+    /// Values that exercise the subnormal shortcut and each of its conditions.
+    fn awkward_value(rng: &mut impl rand::Rng) -> f32 {
+        let kind: u32 = rng.gen();
+        let sign = if rng.gen() { 1.0 } else { -1.0 };
+        sign * match kind % 8 {
+            0 => 0.0,
+            1 => f32::from_bits(rng.gen_range(1..16)),
+            2 => f32::from_bits(rng.gen_range(1..0x0080_0000)),
+            3 => f32::MIN_POSITIVE * rng.gen_range(1.0..2.0),
+            4 => f32::powi(2.0, rng.gen_range(-60..-40)) * rng.gen_range(1.0..2.0),
+            5 => rng.gen_range(1e-8..1e-3),
+            6 => rng.gen_range(0.01..3.0),
+            _ => f32::powi(2.0, -48),
+        }
+    }
+
+    #[test]
+    fn subnormal_shortcut_is_bit_exact() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let configs = [
+            Adam::new(1e-3),
+            Adam::new(0.5),
+            Adam::new(1e-2).betas(0.5, 0.9),
+            Adam::new(1e-2).betas(0.2, 0.99),
+            Adam::new(1e-3).eps(0.0),
+            Adam::new(1e-3).weight_decay(0.01),
+            Adam::decoupled(1e-2),
+            Adam::decoupled(1e-2).weight_decay(0.5),
+        ];
+        for (c, config) in configs.into_iter().enumerate() {
+            for step in [1u64, 2, 10, 1000] {
+                let mut adam = config.clone();
+                adam.step = step - 1;
+                adam.begin_step();
+                let s = adam.scalars;
+                let n = 1000 + c;
+                let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
+                let g: Vec<f32> = (0..n)
+                    .map(|i| match i % 3 {
+                        0 => awkward_value(&mut rng),
+                        1 => 0.0,
+                        _ => -0.0,
+                    })
+                    .collect();
+                let mut m: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
+                let mut v: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
+                let expected: Vec<(f32, f32, f32)> =
+                    (0..n).map(|i| s.update(p[i], g[i], m[i], v[i])).collect();
+                adam_pass(&s, &mut p, &g, &mut m, &mut v);
+                for (i, &(ep, em, ev)) in expected.iter().enumerate() {
+                    assert_eq!(
+                        (p[i].to_bits(), m[i].to_bits(), v[i].to_bits()),
+                        (ep.to_bits(), em.to_bits(), ev.to_bits()),
+                        "config {c}, step {step}, element {i}: g {:e}",
+                        g[i]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_dead_unit_keeps_its_stuck_first_moment() {
+        // 0.9·k rounds back to k for k ≤ 4: the moment of a unit with no gradient stays at a
+        // few multiples of the smallest subnormal for ever, and the shortcut must keep it there.
+        let mut adam = Adam::new(1e-2);
+        adam.begin_step();
+        let smallest = f32::from_bits(1);
+        let mut m = vec![smallest, 4.0 * smallest, 5.0 * smallest, -3.0 * smallest];
+        let (mut p, g, mut v) = (vec![0.5; 4], vec![0.0; 4], vec![1e-6; 4]);
+        adam_pass(&adam.scalars, &mut p, &g, &mut m, &mut v);
+        assert_eq!(
+            m,
+            [smallest, 4.0 * smallest, 4.0 * smallest, -3.0 * smallest]
+        );
+        assert_eq!(p, [0.5; 4]);
     }
 
     proptest! {
