@@ -86,6 +86,9 @@ unsafe impl Send for Gemm {}
 /// product, each with its own scratch buffer.
 pub(super) type PartFn = unsafe fn(&Gemm, &mut Vec<f32>, &AtomicUsize);
 
+/// Floats of `A` and `B` below which a product that has `K` in one block reads them in place.
+const IN_CACHE: usize = 1 << 15;
+
 /// Floats of a packed block of `A` (all of `K`) in a shared product: 512 KiB, in L2.
 const SHARED_A: usize = 1 << 17;
 
@@ -119,9 +122,16 @@ impl Gemm {
     /// are.
     fn direct<const MR: usize>(&self) -> Option<(*const f32, usize)> {
         match self.b {
-            MatB::Rows { ptr, ld } if self.m <= MR => Some((ptr, ld)),
+            MatB::Rows { ptr, ld } if self.m <= MR || self.in_cache() => Some((ptr, ld)),
             _ => None,
         }
+    }
+
+    /// Whether `A` and `B` together fit in L2 with room to spare, with `K` in one block: then
+    /// they stay in cache whatever the order of reads, and copying them into the micro-kernel's
+    /// layouts would cost more than it saves.
+    fn in_cache(&self) -> bool {
+        self.k <= KC && (self.m + self.n) * self.k <= IN_CACHE
     }
 
     /// Floats of scratch space [`Gemm::part`] will use (a packed block of `A`, then a packed
@@ -257,7 +267,7 @@ impl Gemm {
             scratch.as_mut_ptr().add(offset)
         };
         let packed_b = packed_a.add(mc.div_ceil(MR) * MR * k);
-        let pack_a = !(a.rs == 1 && m <= MR);
+        let pack_a = !(a.rs == 1 && (m <= MR || self.in_cache()));
         let tasks = m.div_ceil(mc) * panels;
         let mut packed_block = usize::MAX;
         loop {
@@ -351,7 +361,7 @@ impl Gemm {
         // `A` is copied by blocks into slivers of `MR` rows, `MR` values per `k`, so that the
         // micro-kernel reads it through one pointer. Only a column-major `A` (`rs == 1`) of at
         // most one tile is read in place (its columns are such slivers already).
-        let pack_a = !(a.rs == 1 && m <= MR);
+        let pack_a = !(a.rs == 1 && (m <= MR || self.in_cache()));
         debug_assert!(a.rs == 1 || a.cs == 1);
 
         // Loops as in BLIS: blocks of rows; blocks of `K`, each with its block of `A` packed
