@@ -19,6 +19,7 @@ pub mod io;
 mod kernel;
 pub mod layer;
 pub mod loss;
+mod math;
 mod network;
 pub mod optim;
 mod simd;
