@@ -267,7 +267,11 @@ impl Gemm {
             scratch.as_mut_ptr().add(offset)
         };
         let packed_b = packed_a.add(mc.div_ceil(MR) * MR * k);
-        let pack_a = !(a.rs == 1 && (m <= MR || self.in_cache()));
+        let layout = match LayoutA::in_place(a) {
+            Some(LayoutA::Columns(ld)) if m <= MR || self.in_cache() => LayoutA::Columns(ld),
+            _ => LayoutA::Packed,
+        };
+        let pack_a = layout == LayoutA::Packed;
         let tasks = m.div_ceil(mc) * panels;
         let mut packed_block = usize::MAX;
         loop {
@@ -294,10 +298,10 @@ impl Gemm {
             let mut k0 = 0;
             while k0 < k || (k0 == 0 && k == 0) {
                 let kc = kc_size.min(k - k0);
-                let (block_a, lda) = if pack_a {
-                    (packed_a.add(k0 * rows).cast_const(), MR)
+                let block_a = if pack_a {
+                    packed_a.add(k0 * rows).cast_const()
                 } else {
-                    (a.ptr.add(first * a.rs + k0 * a.cs), a.cs)
+                    a.ptr.add(first * a.rs + k0 * a.cs)
                 };
                 let (bp, bks) = match direct {
                     Some((ptr, ld)) => (ptr.add(k0 * ld + n0), ld),
@@ -319,7 +323,7 @@ impl Gemm {
                     init,
                 };
                 let c = c.add(first * ldc + n0);
-                row_blocks::<S, MR, NV>(end - first, block_a, lda, pack_a, &tile, c, ldc);
+                row_blocks::<S, MR, NV>(end - first, block_a, layout, &tile, c, ldc);
                 k0 += kc_size.max(1);
             }
         }
@@ -359,9 +363,14 @@ impl Gemm {
         };
         let packed_b = packed_a.add(mc.div_ceil(MR) * MR * kc_size);
         // `A` is copied by blocks into slivers of `MR` rows, `MR` values per `k`, so that the
-        // micro-kernel reads it through one pointer. Only a column-major `A` (`rs == 1`) of at
-        // most one tile is read in place (its columns are such slivers already).
-        let pack_a = !(a.rs == 1 && (m <= MR || self.in_cache()));
+        // micro-kernel reads it through one pointer, with each sliver's values in one or two
+        // cache lines. It is read in place when it is a column-major single tile (its columns
+        // are such slivers already), or when all of it stays in cache anyway.
+        let layout = match LayoutA::in_place(a) {
+            Some(LayoutA::Columns(ld)) if m <= MR => LayoutA::Columns(ld),
+            Some(layout) if self.in_cache() => layout,
+            _ => LayoutA::Packed,
+        };
         debug_assert!(a.rs == 1 || a.cs == 1);
 
         // Loops as in BLIS: blocks of rows; blocks of `K`, each with its block of `A` packed
@@ -372,11 +381,11 @@ impl Gemm {
             let mut k0 = 0;
             while k0 < k || (k0 == 0 && k == 0) {
                 let kc = kc_size.min(k - k0);
-                let (block_a, lda) = if pack_a {
+                let block_a = if layout == LayoutA::Packed {
                     pack_a_block::<S, MR>(a, first, end, k0, kc, packed_a);
-                    (packed_a.cast_const(), MR)
+                    packed_a.cast_const()
                 } else {
-                    (a.ptr.add(first * a.rs + k0 * a.cs), a.cs)
+                    a.ptr.add(first * a.rs + k0 * a.cs)
                 };
                 for p in 0..n.div_ceil(nr) {
                     let n0 = p * nr;
@@ -401,7 +410,7 @@ impl Gemm {
                         init,
                     };
                     let c = c.add(first * ldc + n0);
-                    row_blocks::<S, MR, NV>(end - first, block_a, lda, pack_a, &tile, c, ldc);
+                    row_blocks::<S, MR, NV>(end - first, block_a, layout, &tile, c, ldc);
                 }
                 k0 += kc_size.max(1);
             }
@@ -463,6 +472,30 @@ unsafe fn pack_a_block<S: Vector, const MR: usize>(
     }
 }
 
+/// How the micro-kernels find `A(i, k)` in a block of `A`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LayoutA {
+    /// Copied into slivers of `MR` rows: `a[(i / MR)·MR·kc + k·MR + i % MR]`.
+    Packed,
+    /// Read in place, column-major: `a[i + k·ld]`.
+    Columns(usize),
+    /// Read in place, row-major: `a[i·ld + k]`.
+    Rows(usize),
+}
+
+impl LayoutA {
+    /// The layout of `A` as it is, if the micro-kernels can read it in place.
+    fn in_place(a: MatA) -> Option<Self> {
+        if a.rs == 1 {
+            Some(LayoutA::Columns(a.cs))
+        } else if a.cs == 1 {
+            Some(LayoutA::Rows(a.rs))
+        } else {
+            None
+        }
+    }
+}
+
 /// What the tiles of one panel share.
 struct Tile {
     k: usize,
@@ -475,69 +508,68 @@ struct Tile {
 }
 
 /// The `rows` rows of one panel: full `MR` tiles, then the rest in tiles of 8, 4, 2, 1 rows.
-/// `A(i, k)` is at `a[i + k·lda]`, or in `MR`-row slivers if `packed`.
 #[inline(always)]
 unsafe fn row_blocks<S: Vector, const MR: usize, const NV: usize>(
     rows: usize,
     a: *const f32,
-    lda: usize,
-    packed: bool,
+    layout: LayoutA,
     t: &Tile,
     c: *mut f32,
     ldc: usize,
 ) {
     let mut i = 0;
     while i + MR <= rows {
-        tile_any::<S, MR, NV>(i, a, lda, packed, t, c, ldc);
+        tile_any::<S, MR, MR, NV>(i, a, layout, t, c, ldc);
         i += MR;
     }
     if MR > 8 && i + 8 <= rows {
-        tile_any::<S, 8, NV>(i, a, lda, packed, t, c, ldc);
+        tile_any::<S, MR, 8, NV>(i, a, layout, t, c, ldc);
         i += 8;
     }
     if MR > 4 && i + 4 <= rows {
-        tile_any::<S, 4, NV>(i, a, lda, packed, t, c, ldc);
+        tile_any::<S, MR, 4, NV>(i, a, layout, t, c, ldc);
         i += 4;
     }
     if MR > 2 && i + 2 <= rows {
-        tile_any::<S, 2, NV>(i, a, lda, packed, t, c, ldc);
+        tile_any::<S, MR, 2, NV>(i, a, layout, t, c, ldc);
         i += 2;
     }
     if MR > 1 && i < rows {
-        tile_any::<S, 1, NV>(i, a, lda, packed, t, c, ldc);
+        tile_any::<S, MR, 1, NV>(i, a, layout, t, c, ldc);
     }
 }
 
 /// The tile of `R` rows starting at row `i` of the block.
 #[inline(always)]
-unsafe fn tile_any<S: Vector, const R: usize, const NV: usize>(
+unsafe fn tile_any<S: Vector, const MR: usize, const R: usize, const NV: usize>(
     i: usize,
     a: *const f32,
-    lda: usize,
-    packed: bool,
+    layout: LayoutA,
     t: &Tile,
     c: *mut f32,
     ldc: usize,
 ) {
-    // In a packed block, row `i` is `i % lda` rows into sliver `i / lda` (`lda == MR`).
-    let a = if packed {
-        a.add((i / lda) * lda * t.k + i % lda)
-    } else {
-        a.add(i)
-    };
     let c = c.add(i * ldc);
-    if t.width == NV * S::LANES {
-        micro::<S, R, NV, false>(a, lda, t, c, ldc);
-    } else {
-        micro::<S, R, NV, true>(a, lda, t, c, ldc);
+    let edge = t.width != NV * S::LANES;
+    // `(first row, stride between rows, stride between k)`.
+    let (a, rows_apart, ks_apart) = match layout {
+        LayoutA::Packed => (a.add((i / MR) * MR * t.k + i % MR), 1, MR),
+        LayoutA::Columns(ld) => (a.add(i), 1, ld),
+        LayoutA::Rows(ld) => (a.add(i * ld), ld, 1),
+    };
+    match (edge, layout) {
+        (false, LayoutA::Rows(_)) => micro::<S, R, NV, false, true>(a, rows_apart, t, c, ldc),
+        (true, LayoutA::Rows(_)) => micro::<S, R, NV, true, true>(a, rows_apart, t, c, ldc),
+        (false, _) => micro::<S, R, NV, false, false>(a, ks_apart, t, c, ldc),
+        (true, _) => micro::<S, R, NV, true, false>(a, ks_apart, t, c, ldc),
     }
 }
 
 /// One `R × NR` block of `C`, in registers for the whole `K` loop: `A(i, k)` is
-/// `a[i + k·lda]`, `B(k, j)` is `t.b[k·t.bks + j]`. With `EDGE`, only `t.width` columns are
-/// loaded from `B` and stored to `C`.
+/// `a[i + k·lda]`, or `a[i·lda + k]` with `ROWS`; `B(k, j)` is `t.b[k·t.bks + j]`. With `EDGE`,
+/// only `t.width` columns are loaded from `B` and stored to `C`.
 #[inline(always)]
-unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool>(
+unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, const ROWS: bool>(
     a: *const f32,
     lda: usize,
     t: &Tile,
@@ -594,12 +626,12 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool>(
             };
         }
         for (i, row) in acc.iter_mut().enumerate() {
-            let av = S::splat(*pa.add(i));
+            let av = S::splat(*pa.add(if ROWS { i * lda } else { i }));
             for (v, &bj) in row.iter_mut().zip(&bv) {
                 *v = S::mul_add(av, bj, *v);
             }
         }
-        pa = pa.add(lda);
+        pa = pa.add(if ROWS { 1 } else { lda });
         pb = pb.add(t.bks);
     }
     for (i, row) in acc.iter().enumerate() {
