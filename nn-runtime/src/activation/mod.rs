@@ -139,6 +139,9 @@ pub trait RowActivation {
     fn backward_row(&self, input: &[f32], output: &[f32], grad: &mut [f32]);
 
     /// [`forward_row`](Self::forward_row) over every row of a row-major batch `width` wide.
+    // Always inlined: the kernels call it with AVX2 or AVX-512 enabled, and only inlined code
+    // is compiled for those.
+    #[inline(always)]
     fn forward_rows(&self, input: &[f32], output: &mut [f32], width: usize) {
         let width = width.max(1);
         for (x, y) in input
@@ -150,6 +153,7 @@ pub trait RowActivation {
     }
 
     /// [`backward_row`](Self::backward_row) over every row of a row-major batch `width` wide.
+    #[inline(always)]
     fn backward_rows(&self, input: &[f32], output: &[f32], grad: &mut [f32], width: usize) {
         let width = width.max(1);
         for ((x, y), g) in input
@@ -172,14 +176,14 @@ impl<A: Activation> RowActivation for A {
         self.name()
     }
 
-    #[inline]
+    #[inline(always)]
     fn forward_row(&self, input: &[f32], output: &mut [f32]) {
         for (y, &x) in output.iter_mut().zip(input) {
             *y = self.forward(x);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward_row(&self, input: &[f32], output: &[f32], grad: &mut [f32]) {
         for ((g, &x), &y) in grad.iter_mut().zip(input).zip(output) {
             *g *= self.derivative(x, y);
