@@ -31,7 +31,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use crate::activation::RowActivation;
-use gemm::{Gemm, Init, MatA, MatB, PartFn};
+use gemm::{Gemm, Init, MatA, MatB};
 use vector::{Portable, Vector};
 
 /// Dimensions of one linear layer applied to a batch.
@@ -339,13 +339,33 @@ fn dot_shape(lanes: usize, m: usize, n: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// The helper thread's share of a product, for the two tile shapes of one instruction set.
+/// Called after each block of rows of a product is final, with `(first, end)`: where the
+/// activation (or its derivative) is applied while the block is still in cache.
+type RowsDone<'a> = &'a mut dyn FnMut(usize, usize);
+
+/// The products of one instruction set, compiled once in this crate. The kernels that call them
+/// are generic over the activation, so they are compiled again in every crate that declares a
+/// network; only the activation's row loop, reached through [`RowsDone`] once per block of
+/// rows, is compiled there.
 #[derive(Clone, Copy)]
-struct Parts {
-    /// `MR × NV` tiles.
-    wide: Option<PartFn>,
-    /// `MR1 × 1` tiles.
-    narrow: Option<PartFn>,
+struct Products {
+    /// A product in `MR × NV·LANES` tiles.
+    wide: unsafe fn(&Gemm, &mut Vec<f32>, RowsDone<'_>),
+    /// A product in `MR1 × LANES` tiles, for at most `LANES` columns.
+    narrow: unsafe fn(&Gemm, &mut Vec<f32>, RowsDone<'_>),
+    /// [`gemm::dot_forward`] in the shape `(R, NW)` of [`dot_shape`].
+    dot: unsafe fn(DotForward, RowsDone<'_>),
+}
+
+/// The operands of a [`gemm::dot_forward`]: `(m, n, k)`, `x`, `W`, `b`, `z`, and the shape.
+#[derive(Clone, Copy)]
+struct DotForward {
+    dims: (usize, usize, usize),
+    x: *const f32,
+    w: *const f32,
+    b: *const f32,
+    z: *mut f32,
+    shape: (usize, usize),
 }
 
 /// The forward pass for one instruction set.
@@ -353,17 +373,11 @@ struct Parts {
 /// # Safety
 /// The CPU supports `S`; the pointers of `p` are valid for `p.dims` (`a` may be null).
 #[inline(always)]
-unsafe fn forward_impl<
-    S: Vector,
-    const MR: usize,
-    const NV: usize,
-    const MR1: usize,
-    A: RowActivation,
->(
+unsafe fn forward_impl<S: Vector>(
     p: Ptrs,
-    act: &A,
     scratch: &mut Vec<f32>,
-    parts: Parts,
+    products: Products,
+    rows_done: RowsDone<'_>,
 ) {
     let Dims {
         rows: m,
@@ -371,48 +385,30 @@ unsafe fn forward_impl<
         outputs: n,
     } = p.dims;
     let [x, w, b_bias, _, _] = p.src;
-    let [z, a] = p.dst;
-    let rows_done = |first: usize, end: usize| {
-        if !a.is_null() {
-            let z = std::slice::from_raw_parts(z.add(first * n), (end - first) * n);
-            let a = std::slice::from_raw_parts_mut(a.add(first * n), (end - first) * n);
-            act.forward_rows(z, a, n);
-        }
-    };
-    macro_rules! dot {
-        ($r:literal, $nw:literal) => {
-            gemm::dot_forward::<S, $r, $nw>((m, n, k), x, w, b_bias, z, rows_done)
+    let [z, _] = p.dst;
+    if let Some(shape) = dot_shape(S::LANES, m, n) {
+        let dot = DotForward {
+            dims: (m, n, k),
+            x,
+            w,
+            b: b_bias,
+            z,
+            shape,
         };
+        return (products.dot)(dot, rows_done);
     }
-    match dot_shape(S::LANES, m, n) {
-        Some((1, 4)) => dot!(1, 4),
-        Some((2, 2)) => dot!(2, 2),
-        Some((1, 8)) => dot!(1, 8),
-        Some((2, 4)) => dot!(2, 4),
-        Some((4, 2)) => dot!(4, 2),
-        Some((1, 16)) => dot!(1, 16),
-        Some((2, 8)) => dot!(2, 8),
-        Some((4, 4)) => dot!(4, 4),
-        Some((8, 2)) => dot!(8, 2),
-        _ => {
-            let a = MatA {
-                ptr: x,
-                rs: k,
-                cs: 1,
-            };
-            let b = MatB::Cols { ptr: w, ld: k };
-            if n <= S::LANES {
-                // One register of outputs: taller tiles of single registers.
-                Gemm::new((m, n, k), a, b, (z, n), Init::Bias(b_bias)).run::<S, MR1, 1>(
-                    scratch,
-                    parts.narrow,
-                    rows_done,
-                );
-            } else {
-                Gemm::new((m, n, k), a, b, (z, n), Init::Bias(b_bias))
-                    .run::<S, MR, NV>(scratch, parts.wide, rows_done);
-            }
-        }
+    let a = MatA {
+        ptr: x,
+        rs: k,
+        cs: 1,
+    };
+    let b = MatB::Cols { ptr: w, ld: k };
+    let gemm = Gemm::new((m, n, k), a, b, (z, n), Init::Bias(b_bias));
+    if n <= S::LANES {
+        // One register of outputs: taller tiles of single registers.
+        (products.narrow)(&gemm, scratch, rows_done);
+    } else {
+        (products.wide)(&gemm, scratch, rows_done);
     }
 }
 
@@ -421,11 +417,11 @@ unsafe fn forward_impl<
 /// # Safety
 /// The CPU supports `S`; the pointers of `p` are valid for `p.dims`.
 #[inline(always)]
-unsafe fn weight_grad_impl<S: Vector, const MR: usize, const NV: usize>(
+unsafe fn weight_grad_impl<S: Vector>(
     p: Ptrs,
     accumulate: bool,
     scratch: &mut Vec<f32>,
-    parts: Parts,
+    products: Products,
 ) {
     let Dims {
         rows,
@@ -434,7 +430,7 @@ unsafe fn weight_grad_impl<S: Vector, const MR: usize, const NV: usize>(
     } = p.dims;
     let [x, dz, _, _, _] = p.src;
     let [dw, db] = p.dst;
-    Gemm::new(
+    let gemm = Gemm::new(
         (outputs, inputs, rows),
         MatA {
             ptr: dz,
@@ -444,8 +440,8 @@ unsafe fn weight_grad_impl<S: Vector, const MR: usize, const NV: usize>(
         MatB::Rows { ptr: x, ld: inputs },
         (dw, inputs),
         if accumulate { Init::Load } else { Init::Zero },
-    )
-    .run::<S, MR, NV>(scratch, parts.wide, |_, _| {});
+    );
+    (products.wide)(&gemm, scratch, &mut |_, _| {});
     gemm::column_sums::<S>(rows, outputs, dz, db, accumulate);
 }
 
@@ -454,31 +450,21 @@ unsafe fn weight_grad_impl<S: Vector, const MR: usize, const NV: usize>(
 /// # Safety
 /// The CPU supports `S`; the pointers of `p` are valid for `p.dims`.
 #[inline(always)]
-unsafe fn input_grad_impl<S: Vector, const MR: usize, const NV: usize, A: RowActivation>(
+unsafe fn input_grad_impl(
     p: Ptrs,
-    act: &A,
     scratch: &mut Vec<f32>,
-    parts: Parts,
+    products: Products,
+    rows_done: RowsDone<'_>,
 ) {
     let Dims {
         rows,
         inputs,
         outputs,
     } = p.dims;
-    let [dz, w, _, prev_z, prev_a] = p.src;
+    let [dz, w, _, _, _] = p.src;
     let [dx, _] = p.dst;
     let shape = (rows, inputs, outputs);
-    let rows_done = |first: usize, end: usize| {
-        let span = first * inputs;
-        let len = (end - first) * inputs;
-        act.backward_rows(
-            std::slice::from_raw_parts(prev_z.add(span), len),
-            std::slice::from_raw_parts(prev_a.add(span), len),
-            std::slice::from_raw_parts_mut(dx.add(span), len),
-            inputs,
-        );
-    };
-    Gemm::new(
+    let gemm = Gemm::new(
         shape,
         MatA {
             ptr: dz,
@@ -488,8 +474,41 @@ unsafe fn input_grad_impl<S: Vector, const MR: usize, const NV: usize, A: RowAct
         MatB::Rows { ptr: w, ld: inputs },
         (dx, inputs),
         Init::Zero,
-    )
-    .run::<S, MR, NV>(scratch, parts.wide, rows_done);
+    );
+    (products.wide)(&gemm, scratch, rows_done);
+}
+
+/// `a = act(z)` for rows `first..end` of a forward pass (nothing without `a`).
+///
+/// # Safety
+/// The pointers of `p` are valid for `p.dims`.
+#[inline(always)]
+unsafe fn activate_rows<A: RowActivation>(p: Ptrs, act: &A, first: usize, end: usize) {
+    let n = p.dims.outputs;
+    let [z, a] = p.dst;
+    if !a.is_null() {
+        let z = std::slice::from_raw_parts(z.add(first * n), (end - first) * n);
+        let a = std::slice::from_raw_parts_mut(a.add(first * n), (end - first) * n);
+        act.forward_rows(z, a, n);
+    }
+}
+
+/// `dx ← dx·act'(prev_z)` for rows `first..end` of an input-gradient pass.
+///
+/// # Safety
+/// The pointers of `p` are valid for `p.dims`.
+#[inline(always)]
+unsafe fn derive_rows<A: RowActivation>(p: Ptrs, act: &A, first: usize, end: usize) {
+    let inputs = p.dims.inputs;
+    let [_, _, _, prev_z, prev_a] = p.src;
+    let [dx, _] = p.dst;
+    let (span, len) = (first * inputs, (end - first) * inputs);
+    act.backward_rows(
+        std::slice::from_raw_parts(prev_z.add(span), len),
+        std::slice::from_raw_parts(prev_a.add(span), len),
+        std::slice::from_raw_parts_mut(dx.add(span), len),
+        inputs,
+    );
 }
 
 /// The three kernels compiled for one instruction set: `$S` vectors, `$mr × $nv·LANES` tiles
@@ -519,10 +538,46 @@ macro_rules! instantiate {
                 g.shared::<$S, MR, NV>(scratch, next);
             }
 
-            const PARTS: Parts = Parts {
-                wide: Some(part::<$mr, $nv>),
-                narrow: Some(part::<$mr1, 1>),
-            };
+            /// A product in `$mr × $nv·LANES` tiles.
+            ///
+            /// # Safety
+            /// As [`Gemm::run`].
+            $(#[$attr])*
+            unsafe fn wide(g: &Gemm, scratch: &mut Vec<f32>, rows_done: RowsDone<'_>) {
+                g.run::<$S, $mr, $nv>(scratch, Some(part::<$mr, $nv>), rows_done)
+            }
+
+            /// A product in `$mr1 × LANES` tiles.
+            ///
+            /// # Safety
+            /// As [`Gemm::run`].
+            $(#[$attr])*
+            unsafe fn narrow(g: &Gemm, scratch: &mut Vec<f32>, rows_done: RowsDone<'_>) {
+                g.run::<$S, $mr1, 1>(scratch, Some(part::<$mr1, 1>), rows_done)
+            }
+
+            /// [`gemm::dot_forward`] in the given shape.
+            ///
+            /// # Safety
+            /// As [`gemm::dot_forward`].
+            $(#[$attr])*
+            unsafe fn dot(d: DotForward, rows_done: RowsDone<'_>) {
+                let DotForward { dims, x, w, b, z, shape } = d;
+                match shape {
+                    (1, 4) => gemm::dot_forward::<$S, 1, 4>(dims, x, w, b, z, rows_done),
+                    (2, 2) => gemm::dot_forward::<$S, 2, 2>(dims, x, w, b, z, rows_done),
+                    (1, 8) => gemm::dot_forward::<$S, 1, 8>(dims, x, w, b, z, rows_done),
+                    (2, 4) => gemm::dot_forward::<$S, 2, 4>(dims, x, w, b, z, rows_done),
+                    (4, 2) => gemm::dot_forward::<$S, 4, 2>(dims, x, w, b, z, rows_done),
+                    (1, 16) => gemm::dot_forward::<$S, 1, 16>(dims, x, w, b, z, rows_done),
+                    (2, 8) => gemm::dot_forward::<$S, 2, 8>(dims, x, w, b, z, rows_done),
+                    (4, 4) => gemm::dot_forward::<$S, 4, 4>(dims, x, w, b, z, rows_done),
+                    (8, 2) => gemm::dot_forward::<$S, 8, 2>(dims, x, w, b, z, rows_done),
+                    _ => unreachable!("no dot-product shape {shape:?}"),
+                }
+            }
+
+            const PRODUCTS: Products = Products { wide, narrow, dot };
 
             /// # Safety
             /// As [`forward_impl`].
@@ -532,14 +587,16 @@ macro_rules! instantiate {
                 act: &A,
                 scratch: &mut Vec<f32>,
             ) {
-                forward_impl::<$S, $mr, $nv, $mr1, A>(p, act, scratch, PARTS)
+                // The closure is written here so that it is compiled for this instruction set.
+                let mut rows_done = |first, end| activate_rows(p, act, first, end);
+                forward_impl::<$S>(p, scratch, PRODUCTS, &mut rows_done)
             }
 
             /// # Safety
             /// As [`weight_grad_impl`].
             $(#[$attr])*
             pub(super) unsafe fn weight_grad(p: Ptrs, accumulate: bool, scratch: &mut Vec<f32>) {
-                weight_grad_impl::<$S, $mr, $nv>(p, accumulate, scratch, PARTS)
+                weight_grad_impl::<$S>(p, accumulate, scratch, PRODUCTS)
             }
 
             /// # Safety
@@ -550,7 +607,8 @@ macro_rules! instantiate {
                 act: &A,
                 scratch: &mut Vec<f32>,
             ) {
-                input_grad_impl::<$S, $mr, $nv, A>(p, act, scratch, PARTS)
+                let mut rows_done = |first, end| derive_rows(p, act, first, end);
+                input_grad_impl(p, scratch, PRODUCTS, &mut rows_done)
             }
         }
     };
