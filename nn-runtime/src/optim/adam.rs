@@ -65,18 +65,14 @@ struct Scalars {
     /// `√(1 − β₂ᵗ)`.
     bias_correction2_sqrt: f32,
     eps: f32,
-    decay: Decay,
-}
-
-/// How weight decay enters the update.
-#[derive(Debug, Clone, Copy, Default)]
-enum Decay {
-    #[default]
-    None,
-    /// Adam: `g ← g + wd·p`.
-    Coupled(f32),
-    /// AdamW: `p ← p·(1 − lr·wd)`.
-    Decoupled(f32),
+    /// Adam's L2 weight decay `wd` (`g ← g + wd·p`); 0 without.
+    coupled_decay: f32,
+    /// AdamW's shrink factor (`p ← p·(1 − lr·wd)`); 1 without.
+    ///
+    /// NOTE: plain numbers, not an enum: the compiler may compute a branch's arithmetic before
+    /// the branch is known, and on an enum's uninitialised payload that could be a subnormal,
+    /// which costs a microcode assist on every element.
+    decoupled_factor: f32,
 }
 
 /// The moments of one parameter tensor.
@@ -196,14 +192,14 @@ impl Scalars {
     /// The weight decay, then the moment updates; returns nothing, updates in place.
     #[inline(always)]
     fn moments(&self, p: &mut f32, g: f32, m: &mut f32, v: &mut f32) {
-        let g = match self.decay {
-            Decay::None => g,
-            Decay::Coupled(wd) => wd.mul_add(*p, g),
-            Decay::Decoupled(factor) => {
-                *p *= factor;
-                g
-            }
+        let g = if self.coupled_decay != 0.0 {
+            self.coupled_decay.mul_add(*p, g)
+        } else {
+            g
         };
+        if self.decoupled_factor != 1.0 {
+            *p *= self.decoupled_factor;
+        }
         *m = lerp(*m, g, self.one_minus_beta1);
         *v = (self.one_minus_beta2 * g).mul_add(g, *v * self.beta2);
     }
@@ -296,7 +292,7 @@ impl Scalars {
         self.one_minus_beta1 < 0.5
             && self.neg_step_size.abs() <= 1024.0
             && self.eps >= f32::powi(2.0, -40)
-            && !matches!(self.decay, Decay::Coupled(_))
+            && self.coupled_decay == 0.0
     }
 
     /// [`Scalars::update`], bit for bit, without arithmetic on a subnormal first moment where
@@ -317,9 +313,10 @@ impl Scalars {
     ///   ordinary update with `m = 0` gives the same parameter and second moment.
     #[inline(always)]
     fn update_with_quiet_lane(&self, p: f32, g: f32, m: f32, v: f32) -> (f32, f32, f32) {
-        let decayed = match self.decay {
-            Decay::Decoupled(factor) => p * factor,
-            _ => p,
+        let decayed = if self.decoupled_factor != 1.0 {
+            p * self.decoupled_factor
+        } else {
+            p
         };
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (g.to_bits() << 1 == 0)
@@ -345,12 +342,10 @@ impl Optimizer for Adam {
         let t = self.step as f64;
         let bias_correction1 = 1.0 - self.beta1.powf(t);
         let bias_correction2 = 1.0 - self.beta2.powf(t);
-        let decay = if self.weight_decay == 0.0 {
-            Decay::None
-        } else if self.decoupled {
-            Decay::Decoupled((1.0 - self.lr * self.weight_decay) as f32)
-        } else {
-            Decay::Coupled(self.weight_decay as f32)
+        let (coupled_decay, decoupled_factor) = match (self.weight_decay, self.decoupled) {
+            (0.0, _) => (0.0, 1.0),
+            (wd, true) => (0.0, (1.0 - self.lr * wd) as f32),
+            (wd, false) => (wd as f32, 1.0),
         };
         self.scalars = Scalars {
             one_minus_beta1: (1.0 - self.beta1) as f32,
@@ -359,7 +354,8 @@ impl Optimizer for Adam {
             neg_step_size: (-(self.lr / bias_correction1)) as f32,
             bias_correction2_sqrt: bias_correction2.sqrt() as f32,
             eps: self.eps as f32,
-            decay,
+            coupled_decay,
+            decoupled_factor,
         };
     }
 
