@@ -42,7 +42,7 @@ pub mod __private {
     };
     pub use nn_runtime::loss::Loss;
     pub use nn_runtime::optim::{Optimizer, ParameterVisitor, Parameters};
-    pub use nn_runtime::{write_summary, Batch, Dropout, Error, Linear, Network};
+    pub use nn_runtime::{write_summary, AlignedVec, Batch, Dropout, Error, Linear, Network};
     pub use rand::rngs::StdRng;
     pub use rand::{Rng, RngCore, SeedableRng};
 }

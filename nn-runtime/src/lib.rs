@@ -13,6 +13,8 @@
 //! All numbers are `f32`, PyTorch's default dtype. Results match PyTorch to float32 rounding.
 
 pub mod activation;
+#[allow(unsafe_code)]
+mod aligned;
 pub mod batch;
 pub mod error;
 pub mod io;
@@ -30,6 +32,7 @@ mod train;
 mod workspace;
 
 pub use activation::*;
+pub use aligned::AlignedVec;
 pub use batch::{Batch, Labels};
 pub use error::{Error, Result};
 pub use io::NamedTensors;

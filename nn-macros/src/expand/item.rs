@@ -136,7 +136,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
         struct #buffers {
             rows: usize,
             input: ::std::vec::Vec<f32>,
-            #(#buffer_names: ::std::vec::Vec<f32>,)*
+            #(#buffer_names: ::nn::__private::AlignedVec,)*
         }
 
         #[automatically_derived]
@@ -151,7 +151,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             /// Sizes every buffer for `rows` rows; memory is kept when the batch shrinks.
             fn resize(&mut self, rows: usize) {
                 self.rows = rows;
-                #(self.#buffer_names.resize(rows * #buffer_widths, 0.0);)*
+                #(self.#buffer_names.resize(rows * #buffer_widths);)*
             }
         }
 

@@ -14,12 +14,12 @@ fn network() {
         struct NetworkBuffers {
             rows: usize,
             input: ::std::vec::Vec<f32>,
-            linear0: ::std::vec::Vec<f32>,
-            elu: ::std::vec::Vec<f32>,
-            swish: ::std::vec::Vec<f32>,
-            d_linear0: ::std::vec::Vec<f32>,
-            linear3: ::std::vec::Vec<f32>,
-            d_linear3: ::std::vec::Vec<f32>,
+            linear0: ::nn::__private::AlignedVec,
+            elu: ::nn::__private::AlignedVec,
+            swish: ::nn::__private::AlignedVec,
+            d_linear0: ::nn::__private::AlignedVec,
+            linear3: ::nn::__private::AlignedVec,
+            d_linear3: ::nn::__private::AlignedVec,
         }
         #[automatically_derived]
         impl ::core::cmp::PartialEq for NetworkBuffers {
@@ -32,12 +32,12 @@ fn network() {
             /// Sizes every buffer for `rows` rows; memory is kept when the batch shrinks.
             fn resize(&mut self, rows: usize) {
                 self.rows = rows;
-                self.linear0.resize(rows * 8, 0.0);
-                self.elu.resize(rows * 8, 0.0);
-                self.swish.resize(rows * 8, 0.0);
-                self.d_linear0.resize(rows * 8, 0.0);
-                self.linear3.resize(rows * 1, 0.0);
-                self.d_linear3.resize(rows * 1, 0.0);
+                self.linear0.resize(rows * 8);
+                self.elu.resize(rows * 8);
+                self.swish.resize(rows * 8);
+                self.d_linear0.resize(rows * 8);
+                self.linear3.resize(rows * 1);
+                self.d_linear3.resize(rows * 1);
             }
         }
         impl Network {

@@ -16,17 +16,17 @@ struct Deeper {
 struct DeeperBuffers {
     rows: usize,
     input: ::std::vec::Vec<f32>,
-    linear0: ::std::vec::Vec<f32>,
-    tanh: ::std::vec::Vec<f32>,
-    d_linear0: ::std::vec::Vec<f32>,
-    linear2: ::std::vec::Vec<f32>,
-    leaky_relu: ::std::vec::Vec<f32>,
-    dropout: ::std::vec::Vec<f32>,
-    dropout_mask: ::std::vec::Vec<f32>,
-    d_linear2: ::std::vec::Vec<f32>,
-    linear5: ::std::vec::Vec<f32>,
-    softmax: ::std::vec::Vec<f32>,
-    d_linear5: ::std::vec::Vec<f32>,
+    linear0: ::nn::__private::AlignedVec,
+    tanh: ::nn::__private::AlignedVec,
+    d_linear0: ::nn::__private::AlignedVec,
+    linear2: ::nn::__private::AlignedVec,
+    leaky_relu: ::nn::__private::AlignedVec,
+    dropout: ::nn::__private::AlignedVec,
+    dropout_mask: ::nn::__private::AlignedVec,
+    d_linear2: ::nn::__private::AlignedVec,
+    linear5: ::nn::__private::AlignedVec,
+    softmax: ::nn::__private::AlignedVec,
+    d_linear5: ::nn::__private::AlignedVec,
 }
 #[automatically_derived]
 impl ::core::cmp::PartialEq for DeeperBuffers {
@@ -39,17 +39,17 @@ impl DeeperBuffers {
     /// Sizes every buffer for `rows` rows; memory is kept when the batch shrinks.
     fn resize(&mut self, rows: usize) {
         self.rows = rows;
-        self.linear0.resize(rows * HIDDEN, 0.0);
-        self.tanh.resize(rows * HIDDEN, 0.0);
-        self.d_linear0.resize(rows * HIDDEN, 0.0);
-        self.linear2.resize(rows * HIDDEN, 0.0);
-        self.leaky_relu.resize(rows * HIDDEN, 0.0);
-        self.dropout.resize(rows * HIDDEN, 0.0);
-        self.dropout_mask.resize(rows * HIDDEN, 0.0);
-        self.d_linear2.resize(rows * HIDDEN, 0.0);
-        self.linear5.resize(rows * 3, 0.0);
-        self.softmax.resize(rows * 3, 0.0);
-        self.d_linear5.resize(rows * 3, 0.0);
+        self.linear0.resize(rows * HIDDEN);
+        self.tanh.resize(rows * HIDDEN);
+        self.d_linear0.resize(rows * HIDDEN);
+        self.linear2.resize(rows * HIDDEN);
+        self.leaky_relu.resize(rows * HIDDEN);
+        self.dropout.resize(rows * HIDDEN);
+        self.dropout_mask.resize(rows * HIDDEN);
+        self.d_linear2.resize(rows * HIDDEN);
+        self.linear5.resize(rows * 3);
+        self.softmax.resize(rows * 3);
+        self.d_linear5.resize(rows * 3);
     }
 }
 impl Deeper {

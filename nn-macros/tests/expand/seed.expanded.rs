@@ -14,12 +14,12 @@ pub struct SimpleNN {
 struct SimpleNNBuffers {
     rows: usize,
     input: ::std::vec::Vec<f32>,
-    fc1: ::std::vec::Vec<f32>,
-    relu: ::std::vec::Vec<f32>,
-    d_fc1: ::std::vec::Vec<f32>,
-    fc2: ::std::vec::Vec<f32>,
-    sigmoid: ::std::vec::Vec<f32>,
-    d_fc2: ::std::vec::Vec<f32>,
+    fc1: ::nn::__private::AlignedVec,
+    relu: ::nn::__private::AlignedVec,
+    d_fc1: ::nn::__private::AlignedVec,
+    fc2: ::nn::__private::AlignedVec,
+    sigmoid: ::nn::__private::AlignedVec,
+    d_fc2: ::nn::__private::AlignedVec,
 }
 #[automatically_derived]
 impl ::core::cmp::PartialEq for SimpleNNBuffers {
@@ -32,12 +32,12 @@ impl SimpleNNBuffers {
     /// Sizes every buffer for `rows` rows; memory is kept when the batch shrinks.
     fn resize(&mut self, rows: usize) {
         self.rows = rows;
-        self.fc1.resize(rows * 128, 0.0);
-        self.relu.resize(rows * 128, 0.0);
-        self.d_fc1.resize(rows * 128, 0.0);
-        self.fc2.resize(rows * 2, 0.0);
-        self.sigmoid.resize(rows * 2, 0.0);
-        self.d_fc2.resize(rows * 2, 0.0);
+        self.fc1.resize(rows * 128);
+        self.relu.resize(rows * 128);
+        self.d_fc1.resize(rows * 128);
+        self.fc2.resize(rows * 2);
+        self.sigmoid.resize(rows * 2);
+        self.d_fc2.resize(rows * 2);
     }
 }
 impl SimpleNN {

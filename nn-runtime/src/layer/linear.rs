@@ -4,6 +4,7 @@ use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 use rand::Rng;
 
 use crate::activation::{Identity, RowActivation};
+use crate::aligned::AlignedVec;
 use crate::io::{TensorVisitor, TensorVisitorMut};
 use crate::kernel::{self, Dims};
 use crate::optim::ParameterVisitor;
@@ -26,10 +27,10 @@ use crate::optim::ParameterVisitor;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linear<const IN: usize, const OUT: usize> {
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-    weight_grad: Vec<f32>,
-    bias_grad: Vec<f32>,
+    weight: AlignedVec,
+    bias: AlignedVec,
+    weight_grad: AlignedVec,
+    bias_grad: AlignedVec,
 }
 
 impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
@@ -47,29 +48,29 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
         Linear {
             weight,
             bias,
-            weight_grad: vec![0.0; OUT * IN],
-            bias_grad: vec![0.0; OUT],
+            weight_grad: AlignedVec::zeros(OUT * IN),
+            bias_grad: AlignedVec::zeros(OUT),
         }
     }
 
     /// A layer whose weights and biases are all zero.
     pub fn zeros() -> Self {
         Linear {
-            weight: vec![0.0; OUT * IN],
-            bias: vec![0.0; OUT],
-            weight_grad: vec![0.0; OUT * IN],
-            bias_grad: vec![0.0; OUT],
+            weight: AlignedVec::zeros(OUT * IN),
+            bias: AlignedVec::zeros(OUT),
+            weight_grad: AlignedVec::zeros(OUT * IN),
+            bias_grad: AlignedVec::zeros(OUT),
         }
     }
 
     /// The weight, `[OUT, IN]`.
     pub fn weight(&self) -> ArrayView2<'_, f32> {
-        ArrayView2::from_shape((OUT, IN), &self.weight).expect("weight is OUT × IN")
+        ArrayView2::from_shape((OUT, IN), &self.weight[..]).expect("weight is OUT × IN")
     }
 
     /// The weight, `[OUT, IN]`, for writing.
     pub fn weight_mut(&mut self) -> ArrayViewMut2<'_, f32> {
-        ArrayViewMut2::from_shape((OUT, IN), &mut self.weight).expect("weight is OUT × IN")
+        ArrayViewMut2::from_shape((OUT, IN), &mut self.weight[..]).expect("weight is OUT × IN")
     }
 
     /// The bias, `[OUT]`.
@@ -84,7 +85,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
 
     /// The gradient of the weight from the last backward pass, `[OUT, IN]`.
     pub fn weight_grad(&self) -> ArrayView2<'_, f32> {
-        ArrayView2::from_shape((OUT, IN), &self.weight_grad).expect("weight is OUT × IN")
+        ArrayView2::from_shape((OUT, IN), &self.weight_grad[..]).expect("weight is OUT × IN")
     }
 
     /// The gradient of the bias from the last backward pass, `[OUT]`.
@@ -304,7 +305,11 @@ mod tests {
         let b = Linear::<64, 128>::new(&mut rand::rngs::StdRng::seed_from_u64(1));
         assert_eq!(a, b);
         let bound = 1.0 / 8.0;
-        assert!(a.weight.iter().chain(&a.bias).all(|v| v.abs() <= bound));
+        assert!(a
+            .weight
+            .iter()
+            .chain(a.bias.iter())
+            .all(|v| v.abs() <= bound));
         let mean = a.weight.iter().sum::<f32>() / a.weight.len() as f32;
         assert!(mean.abs() < 0.01, "mean {mean}");
     }

@@ -1,6 +1,7 @@
 //! Adam, and the machinery AdamW shares with it.
 
 use super::Optimizer;
+use crate::aligned::AlignedVec;
 
 /// Adam (Kingma & Ba, 2015), PyTorch's `torch.optim.Adam(params, lr, betas=(0.9, 0.999),
 /// eps=1e-8, weight_decay=0, amsgrad=False)`.
@@ -78,10 +79,10 @@ struct Scalars {
 /// The moments of one parameter tensor.
 #[derive(Debug, Clone)]
 struct Moments {
-    exp_avg: Vec<f32>,
-    exp_avg_sq: Vec<f32>,
+    exp_avg: AlignedVec,
+    exp_avg_sq: AlignedVec,
     /// Empty without amsgrad.
-    max_exp_avg_sq: Vec<f32>,
+    max_exp_avg_sq: AlignedVec,
 }
 
 /// `start + weight·(end − start)` rounded as PyTorch's vectorised `lerp` does on AVX2/AVX-512:
@@ -370,13 +371,13 @@ impl Optimizer for Adam {
         );
         debug_assert!(self.step > 0, "Adam: begin_step must come before update");
         if index == self.state.len() {
-            let zeros = vec![0.0; value.len()];
+            let zeros = AlignedVec::zeros(value.len());
             self.state.push(Moments {
                 exp_avg: zeros.clone(),
                 max_exp_avg_sq: if self.amsgrad {
                     zeros.clone()
                 } else {
-                    Vec::new()
+                    AlignedVec::default()
                 },
                 exp_avg_sq: zeros,
             });
@@ -391,10 +392,10 @@ impl Optimizer for Adam {
         let elements = value
             .iter_mut()
             .zip(grad)
-            .zip(&mut state.exp_avg)
-            .zip(&mut state.exp_avg_sq);
+            .zip(state.exp_avg.iter_mut())
+            .zip(state.exp_avg_sq.iter_mut());
         if self.amsgrad {
-            for ((((p, &g), m), v), v_max) in elements.zip(&mut state.max_exp_avg_sq) {
+            for ((((p, &g), m), v), v_max) in elements.zip(state.max_exp_avg_sq.iter_mut()) {
                 s.moments(p, g, m, v);
                 // torch.maximum: NaN in `v` propagates.
                 if *v > *v_max || v.is_nan() {
