@@ -3,6 +3,7 @@
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use rand::{Rng, SeedableRng};
 
+use crate::aligned::AlignedVec;
 use crate::error::{Error, Result};
 
 /// A batch of rows, each with exactly `F` features, stored row-major as `f32`.
@@ -23,7 +24,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch<const F: usize> {
     rows: usize,
-    data: Vec<f32>,
+    data: AlignedVec,
 }
 
 impl<const F: usize> Batch<F> {
@@ -34,7 +35,7 @@ impl<const F: usize> Batch<F> {
     pub fn zeros(rows: usize) -> Self {
         Batch {
             rows,
-            data: vec![0.0; rows * F],
+            data: AlignedVec::zeros(rows * F),
         }
     }
 
@@ -50,7 +51,10 @@ impl<const F: usize> Batch<F> {
                 found: data.len(),
             });
         }
-        Ok(Batch { rows, data })
+        Ok(Batch {
+            rows,
+            data: data.into_iter().collect(),
+        })
     }
 
     /// A batch from an `ndarray` matrix of shape `[rows, F]`, in any memory order.
@@ -129,22 +133,22 @@ impl<const F: usize> Batch<F> {
 
     /// A copy of all values, row-major.
     pub fn to_vec(&self) -> Vec<f32> {
-        self.data.clone()
+        self.data.to_vec()
     }
 
     /// The values as an `ndarray` view of shape `[rows, F]`.
     pub fn view(&self) -> ArrayView2<'_, f32> {
-        ArrayView2::from_shape((self.rows, F), &self.data).expect("length is rows × F")
+        ArrayView2::from_shape((self.rows, F), &self.data[..]).expect("length is rows × F")
     }
 
     /// The values as a mutable `ndarray` view of shape `[rows, F]`.
     pub fn view_mut(&mut self) -> ArrayViewMut2<'_, f32> {
-        ArrayViewMut2::from_shape((self.rows, F), &mut self.data).expect("length is rows × F")
+        ArrayViewMut2::from_shape((self.rows, F), &mut self.data[..]).expect("length is rows × F")
     }
 
     /// The values as an owned `ndarray` matrix of shape `[rows, F]`.
     pub fn into_array(self) -> Array2<f32> {
-        Array2::from_shape_vec((self.rows, F), self.data).expect("length is rows × F")
+        Array2::from_shape_vec((self.rows, F), self.data.to_vec()).expect("length is rows × F")
     }
 
     /// Changes the number of rows, keeping the allocation when it is large enough.
@@ -153,7 +157,7 @@ impl<const F: usize> Batch<F> {
     /// never reallocates.
     pub fn set_rows(&mut self, rows: usize) {
         self.rows = rows;
-        self.data.resize(rows * F, 0.0);
+        self.data.resize(rows * F);
     }
 
     /// Copies the rows at `indices` into `out` (which takes `indices.len()` rows).
