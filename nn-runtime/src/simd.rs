@@ -6,11 +6,14 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Instruction sets, from the most capable.
+/// Instruction sets, from the most capable. Only `Baseline` is ever detected off x86-64.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Level {
+    /// AVX-512F, with AVX2 and FMA.
     Avx512,
+    /// AVX2 with FMA.
     Avx2,
+    /// What the compilation target guarantees.
     Baseline,
 }
 
@@ -46,6 +49,15 @@ fn detect() -> Level {
         }
     }
     Level::Baseline
+}
+
+/// The levels this CPU can run, fastest first (for tests): the detected one and those below.
+#[cfg(test)]
+pub(crate) fn available_levels() -> Vec<Level> {
+    let all = [Level::Avx512, Level::Avx2, Level::Baseline];
+    let best = detect();
+    let first = all.iter().position(|&l| l == best).unwrap_or(0);
+    all[first..].to_vec()
 }
 
 /// Defines `fn $name(args)` that runs `$body(args)` (an `#[inline(always)]` function) compiled

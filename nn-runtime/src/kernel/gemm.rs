@@ -134,6 +134,61 @@ impl Gemm {
         self.k <= KC && (self.m + self.n) * self.k <= IN_CACHE
     }
 
+    /// How the micro-kernels read `A`. It is copied by blocks into slivers of `MR` rows, `MR`
+    /// values per `k`, so that the micro-kernel reads it through one pointer with each sliver's
+    /// values in one or two cache lines; it is read in place when it is a column-major single
+    /// tile (its columns are such slivers already), or when all of it stays in cache anyway.
+    fn layout_a<const MR: usize>(&self) -> LayoutA {
+        debug_assert!(self.a.rs == 1 || self.a.cs == 1);
+        match LayoutA::in_place(self.a) {
+            Some(LayoutA::Columns(ld)) if self.m <= MR => LayoutA::Columns(ld),
+            Some(layout) if self.in_cache() => layout,
+            _ => LayoutA::Packed,
+        }
+    }
+
+    /// Panel `p` (columns `p·NR..`) of rows `first..end` of `C`, for `K` from `k0` to
+    /// `k0 + kc`: copies the panel's block of `B` to `packed_b` unless `B` is read in place,
+    /// then runs the tiles.
+    ///
+    /// # Safety
+    /// As [`Gemm::run`]; `block_a` holds rows `first..end` and `K` from `k0` in `layout`, and
+    /// `packed_b` has room for a `kc × NR` block.
+    #[inline(always)]
+    unsafe fn panel<S: Vector, const MR: usize, const NV: usize>(
+        &self,
+        (first, end): (usize, usize),
+        (k0, kc): (usize, usize),
+        p: usize,
+        (block_a, layout): (*const f32, LayoutA),
+        packed_b: *mut f32,
+    ) {
+        let nr = NV * S::LANES;
+        let n0 = p * nr;
+        let width = nr.min(self.n - n0);
+        let (b, bks) = match self.direct::<MR>() {
+            Some((ptr, ld)) => (ptr.add(k0 * ld + n0), ld),
+            None => {
+                pack_panel::<S, NV>(self.b, (n0, width), (k0, kc, self.k), packed_b);
+                (packed_b.cast_const(), nr)
+            }
+        };
+        let init = match self.init {
+            _ if k0 > 0 => Init::Load,
+            Init::Bias(bias) => Init::Bias(bias.add(n0)),
+            other => other,
+        };
+        let tile = Tile {
+            k: kc,
+            b,
+            bks,
+            width,
+            init,
+        };
+        let c = self.c.add(first * self.ldc + n0);
+        row_blocks::<S, MR, NV>(end - first, block_a, layout, &tile, c, self.ldc);
+    }
+
     /// Floats of scratch space [`Gemm::part`] will use (a packed block of `A`, then a packed
     /// block of `B`), plus room to align it.
     pub(super) fn scratch_needed<S: Vector, const MR: usize, const NV: usize>(&self) -> usize {
@@ -243,22 +298,11 @@ impl Gemm {
         scratch: &mut [f32],
         next: &AtomicUsize,
     ) {
-        let Gemm {
-            m,
-            n,
-            k,
-            a,
-            b,
-            c,
-            ldc,
-            init,
-        } = *self;
+        let Gemm { m, n, k, a, .. } = *self;
         if m == 0 || n == 0 {
             return;
         }
-        let nr = NV * S::LANES;
-        let panels = n.div_ceil(nr);
-        let direct = self.direct::<MR>();
+        let panels = n.div_ceil(NV * S::LANES);
         assert!(scratch.len() >= self.shared_scratch_needed::<S, MR, NV>());
         let mc = self.shared_mc::<MR>();
         let kc_size = self.kc::<S>();
@@ -267,11 +311,7 @@ impl Gemm {
             scratch.as_mut_ptr().add(offset)
         };
         let packed_b = packed_a.add(mc.div_ceil(MR) * MR * k);
-        let layout = match LayoutA::in_place(a) {
-            Some(LayoutA::Columns(ld)) if m <= MR || self.in_cache() => LayoutA::Columns(ld),
-            _ => LayoutA::Packed,
-        };
-        let pack_a = layout == LayoutA::Packed;
+        let layout = self.layout_a::<MR>();
         let tasks = m.div_ceil(mc) * panels;
         let mut packed_block = usize::MAX;
         loop {
@@ -283,7 +323,7 @@ impl Gemm {
             let first = block * mc;
             let end = m.min(first + mc);
             let rows = (end - first).div_ceil(MR) * MR;
-            if pack_a && block != packed_block {
+            if layout == LayoutA::Packed && block != packed_block {
                 // All of `K`, block after block: the block at `k0` starts at `k0 · rows`.
                 let mut k0 = 0;
                 while k0 < k {
@@ -293,37 +333,15 @@ impl Gemm {
                 }
                 packed_block = block;
             }
-            let n0 = p * nr;
-            let width = nr.min(n - n0);
             let mut k0 = 0;
             while k0 < k || (k0 == 0 && k == 0) {
                 let kc = kc_size.min(k - k0);
-                let block_a = if pack_a {
+                let block_a = if layout == LayoutA::Packed {
                     packed_a.add(k0 * rows).cast_const()
                 } else {
                     a.ptr.add(first * a.rs + k0 * a.cs)
                 };
-                let (bp, bks) = match direct {
-                    Some((ptr, ld)) => (ptr.add(k0 * ld + n0), ld),
-                    None => {
-                        pack_panel::<S, NV>(b, (n0, width), (k0, kc, k), packed_b);
-                        (packed_b.cast_const(), nr)
-                    }
-                };
-                let init = match init {
-                    _ if k0 > 0 => Init::Load,
-                    Init::Bias(bias) => Init::Bias(bias.add(n0)),
-                    other => other,
-                };
-                let tile = Tile {
-                    k: kc,
-                    b: bp,
-                    bks,
-                    width,
-                    init,
-                };
-                let c = c.add(first * ldc + n0);
-                row_blocks::<S, MR, NV>(end - first, block_a, layout, &tile, c, ldc);
+                self.panel::<S, MR, NV>((first, end), (k0, kc), p, (block_a, layout), packed_b);
                 k0 += kc_size.max(1);
             }
         }
@@ -339,21 +357,10 @@ impl Gemm {
         scratch: &mut [f32],
         mut rows_done: impl FnMut(usize, usize),
     ) {
-        let Gemm {
-            m,
-            n,
-            k,
-            a,
-            b,
-            c,
-            ldc,
-            init,
-        } = *self;
+        let Gemm { m, n, k, a, .. } = *self;
         if m == 0 || n == 0 {
             return;
         }
-        let nr = NV * S::LANES;
-        let direct = self.direct::<MR>();
         assert!(scratch.len() >= self.scratch_needed::<S, MR, NV>());
         let mc = self.mc::<MR>();
         let kc_size = self.kc::<S>();
@@ -362,16 +369,7 @@ impl Gemm {
             scratch.as_mut_ptr().add(offset)
         };
         let packed_b = packed_a.add(mc.div_ceil(MR) * MR * kc_size);
-        // `A` is copied by blocks into slivers of `MR` rows, `MR` values per `k`, so that the
-        // micro-kernel reads it through one pointer, with each sliver's values in one or two
-        // cache lines. It is read in place when it is a column-major single tile (its columns
-        // are such slivers already), or when all of it stays in cache anyway.
-        let layout = match LayoutA::in_place(a) {
-            Some(LayoutA::Columns(ld)) if m <= MR => LayoutA::Columns(ld),
-            Some(layout) if self.in_cache() => layout,
-            _ => LayoutA::Packed,
-        };
-        debug_assert!(a.rs == 1 || a.cs == 1);
+        let layout = self.layout_a::<MR>();
 
         // Loops as in BLIS: blocks of rows; blocks of `K`, each with its block of `A` packed
         // (in L2); panels of `B`, each with its `KC × NR` block packed (in L1); tiles.
@@ -387,30 +385,8 @@ impl Gemm {
                 } else {
                     a.ptr.add(first * a.rs + k0 * a.cs)
                 };
-                for p in 0..n.div_ceil(nr) {
-                    let n0 = p * nr;
-                    let width = nr.min(n - n0);
-                    let (bp, bks) = match direct {
-                        Some((ptr, ld)) => (ptr.add(k0 * ld + n0), ld),
-                        None => {
-                            pack_panel::<S, NV>(b, (n0, width), (k0, kc, k), packed_b);
-                            (packed_b.cast_const(), nr)
-                        }
-                    };
-                    let init = match init {
-                        _ if k0 > 0 => Init::Load,
-                        Init::Bias(bias) => Init::Bias(bias.add(n0)),
-                        other => other,
-                    };
-                    let tile = Tile {
-                        k: kc,
-                        b: bp,
-                        bks,
-                        width,
-                        init,
-                    };
-                    let c = c.add(first * ldc + n0);
-                    row_blocks::<S, MR, NV>(end - first, block_a, layout, &tile, c, ldc);
+                for p in 0..n.div_ceil(NV * S::LANES) {
+                    self.panel::<S, MR, NV>((first, end), (k0, kc), p, (block_a, layout), packed_b);
                 }
                 k0 += kc_size.max(1);
             }

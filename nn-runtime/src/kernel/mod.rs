@@ -28,9 +28,12 @@ mod threads;
 mod vector;
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 
 use crate::activation::RowActivation;
+#[cfg(test)]
+use crate::simd::available_levels;
+use crate::simd::{level, Level};
 use gemm::{Gemm, Init, MatA, MatB};
 use vector::{Portable, Vector};
 
@@ -40,73 +43,6 @@ pub(crate) struct Dims {
     pub rows: usize,
     pub inputs: usize,
     pub outputs: usize,
-}
-
-/// Instruction-set level of a kernel, from the fastest.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Level {
-    /// AVX-512F (with AVX2 and FMA).
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    /// AVX2 with FMA.
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    /// Plain Rust.
-    Portable,
-}
-
-/// The best level this CPU supports, detected once.
-fn level() -> Level {
-    static DETECTED: AtomicU8 = AtomicU8::new(0);
-    match DETECTED.load(Ordering::Relaxed) {
-        #[cfg(target_arch = "x86_64")]
-        1 => Level::Avx512,
-        #[cfg(target_arch = "x86_64")]
-        2 => Level::Avx2,
-        3 => Level::Portable,
-        _ => {
-            let found = detect();
-            let code = match found {
-                #[cfg(target_arch = "x86_64")]
-                Level::Avx512 => 1,
-                #[cfg(target_arch = "x86_64")]
-                Level::Avx2 => 2,
-                Level::Portable => 3,
-            };
-            DETECTED.store(code, Ordering::Relaxed);
-            found
-        }
-    }
-}
-
-fn detect() -> Level {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let avx2 = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
-        if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
-            return Level::Avx512;
-        }
-        if avx2 {
-            return Level::Avx2;
-        }
-    }
-    Level::Portable
-}
-
-/// The levels this CPU can run, fastest first (for tests): the detected one and those below.
-#[cfg(test)]
-pub(crate) fn available_levels() -> Vec<Level> {
-    let all = [
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512,
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2,
-        Level::Portable,
-    ];
-    let best = detect();
-    let first = all.iter().position(|&l| l == best).unwrap_or(0);
-    all[first..].to_vec()
 }
 
 /// Runs `f` with this thread's scratch buffer, which only grows: once the largest product has
@@ -188,6 +124,26 @@ fn check(name: &str, len: usize, needed: usize) {
     assert!(len >= needed, "{name}: {len} values, needs {needed}");
 }
 
+/// Runs kernel `$kernel` of the instruction set `$level` with this thread's scratch buffer.
+///
+/// The caller has checked the buffers behind the `Ptrs` argument against its dimensions.
+macro_rules! run_at {
+    ($level:expr, $kernel:ident($($arg:expr),*)) => {
+        with_scratch(|scratch| match $level {
+            // SAFETY: `level()` or `available_levels()` found this level on this CPU, and the
+            // caller checked the buffers.
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => unsafe { avx512::$kernel($($arg,)* scratch) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => unsafe { avx2::$kernel($($arg,)* scratch) },
+            // SAFETY: the caller checked the buffers. (`Baseline`; off x86-64 it is the only
+            // level ever detected.)
+            _ => unsafe { portable::$kernel($($arg,)* scratch) },
+        })
+    };
+}
+
 fn forward_at<A: RowActivation>(
     level: Level,
     dims: Dims,
@@ -224,17 +180,8 @@ fn forward_at<A: RowActivation>(
             a.map_or(std::ptr::null_mut(), <[f32]>::as_mut_ptr),
         ],
     };
-    with_scratch(|scratch| match level {
-        // SAFETY: `level` is supported by this CPU (`level()` or `available_levels()` found it),
-        // and the buffers were checked above against `dims`.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => unsafe { avx512::forward(p, act, scratch) },
-        // SAFETY: as above.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { avx2::forward(p, act, scratch) },
-        // SAFETY: the buffers were checked above against `dims`.
-        Level::Portable => unsafe { portable::forward(p, act, scratch) },
-    });
+    // The buffers were checked above against `dims`.
+    run_at!(level, forward(p, act))
 }
 
 fn weight_grad_at(
@@ -266,16 +213,8 @@ fn weight_grad_at(
         ],
         dst: [dw.as_mut_ptr(), db.as_mut_ptr()],
     };
-    with_scratch(|scratch| match level {
-        // SAFETY: `level` is supported by this CPU, and the buffers were checked above.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => unsafe { avx512::weight_grad(p, accumulate, scratch) },
-        // SAFETY: as above.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { avx2::weight_grad(p, accumulate, scratch) },
-        // SAFETY: the buffers were checked above.
-        Level::Portable => unsafe { portable::weight_grad(p, accumulate, scratch) },
-    });
+    // The buffers were checked above against `dims`.
+    run_at!(level, weight_grad(p, accumulate))
 }
 
 fn input_grad_at<A: RowActivation>(
@@ -309,16 +248,8 @@ fn input_grad_at<A: RowActivation>(
         ],
         dst: [dx.as_mut_ptr(), std::ptr::null_mut()],
     };
-    with_scratch(|scratch| match level {
-        // SAFETY: `level` is supported by this CPU, and the buffers were checked above.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => unsafe { avx512::input_grad(p, act, scratch) },
-        // SAFETY: as above.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { avx2::input_grad(p, act, scratch) },
-        // SAFETY: the buffers were checked above.
-        Level::Portable => unsafe { portable::input_grad(p, act, scratch) },
-    });
+    // The buffers were checked above against `dims`.
+    run_at!(level, input_grad(p, act))
 }
 
 /// Which dot-product shape [`gemm::dot_forward`] uses, if the forward pass should use it:
