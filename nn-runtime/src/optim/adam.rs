@@ -21,7 +21,8 @@ use crate::aligned::AlignedVec;
 /// `f64` and rounded to `f32` once: `w = f32(1 − β₁)`, `b₂ = f32(β₂)`, `c₂ = f32(1 − β₂)`,
 /// `s = f32(lr / (1 − β₁ᵗ))`, `r = f32(√(1 − β₂ᵗ))`. Then, per element, in `f32`:
 /// `g = fma(wd, p, g)`; `m = fma(w, g − m, m)`; `v = fma(c₂·g, g, v·b₂)`;
-/// `p = p + (−s·m) / (√v / r + eps)` (a division, no fma). Rounding `1 − β₂` from `f64`
+/// `p = p + (−s·m) / (√v / r + eps)` (a division, no fma; `√v / r` is computed as an exact
+/// multiplication, see [`ScalarDivisor`]). Rounding `1 − β₂` from `f64`
 /// matters: `1f32 − 0.999f32` is off by 1.3e-5 relative, a systematic bias in `v`.
 ///
 /// State: two (three with amsgrad) `f32` buffers the size of each parameter, allocated on the
@@ -63,8 +64,8 @@ struct Scalars {
     one_minus_beta2: f32,
     /// `−lr / (1 − β₁ᵗ)`.
     neg_step_size: f32,
-    /// `√(1 − β₂ᵗ)`.
-    bias_correction2_sqrt: f32,
+    /// `√(1 − β₂ᵗ)`, the divisor of `√v`.
+    bias_correction2_sqrt: ScalarDivisor,
     eps: f32,
     /// Adam's L2 weight decay `wd` (`g ← g + wd·p`); 0 without.
     coupled_decay: f32,
@@ -74,6 +75,47 @@ struct Scalars {
     /// the branch is known, and on an enum's uninitialised payload that could be a subnormal,
     /// which costs a microcode assist on every element.
     decoupled_factor: f32,
+}
+
+/// Division of `f32`s by one fixed `f32`, correctly rounded like `x / divisor`, as a
+/// multiplication: a division costs the divider (shared with the square root, and the
+/// bottleneck of the whole pass) about as long as ten multiplications.
+///
+/// NOTE: why `RN₃₂(x · RN₆₄(1/d))` in `f64` equals `RN₃₂(x / d)` for all `f32` `x` and
+/// `d > 0`. `RN₆₄(1/d)` and the product each add a relative error below 2⁻⁵³, so the product
+/// is `(x/d)(1 + δ)` with `|δ| < 2⁻⁵¹`. Rounding to `f32` could differ only if a midpoint `μ`
+/// between two neighbouring `f32`s (25 significant bits) lay strictly between `x/d` and the
+/// product, or the product landed on one. `x/d = μ` is impossible: `μ·d` has at least 25
+/// significant bits (an odd 25-bit significand times a 24-bit one), `x` at most 24. Otherwise
+/// `x − μ·d ≠ 0` is a multiple of the unit in the last place of the (at most 49-bit) exact
+/// product `μ·d`, so `|x/d − μ| ≥ 2⁻⁴⁹·μ`, far outside `|δ|`. Subnormal results have
+/// coarser midpoints and the same argument; overflow rounds to infinity in both; `NaN` and
+/// infinities pass through. `tests::scalar_division_is_exact` checks every significand
+/// against the division.
+#[derive(Debug, Clone, Copy)]
+struct ScalarDivisor {
+    /// `RN₆₄(1/d)`.
+    inverse: f64,
+}
+
+impl ScalarDivisor {
+    fn new(divisor: f32) -> Self {
+        ScalarDivisor {
+            inverse: 1.0 / f64::from(divisor),
+        }
+    }
+
+    /// `x / divisor`, bit for bit.
+    #[inline(always)]
+    fn divide(self, x: f32) -> f32 {
+        (f64::from(x) * self.inverse) as f32
+    }
+}
+
+impl Default for ScalarDivisor {
+    fn default() -> Self {
+        ScalarDivisor::new(1.0)
+    }
 }
 
 /// The moments of one parameter tensor.
@@ -208,7 +250,7 @@ impl Scalars {
     /// The parameter step from the first moment and the (maximum) second moment.
     #[inline(always)]
     fn apply(&self, p: &mut f32, m: f32, v: f32) {
-        let denom = v.sqrt() / self.bias_correction2_sqrt + self.eps;
+        let denom = self.bias_correction2_sqrt.divide(v.sqrt()) + self.eps;
         *p += (self.neg_step_size * m) / denom;
     }
 }
@@ -353,7 +395,7 @@ impl Optimizer for Adam {
             beta2: self.beta2 as f32,
             one_minus_beta2: (1.0 - self.beta2) as f32,
             neg_step_size: (-(self.lr / bias_correction1)) as f32,
-            bias_correction2_sqrt: bias_correction2.sqrt() as f32,
+            bias_correction2_sqrt: ScalarDivisor::new(bias_correction2.sqrt() as f32),
             eps: self.eps as f32,
             coupled_decay,
             decoupled_factor,
@@ -438,6 +480,39 @@ mod tests {
     fn matches_pytorch_with_amsgrad_bit_for_bit() {
         let mut adam = Adam::new(1e-3).amsgrad(true);
         assert_eq!(check_fixture(&mut adam, "adam_amsgrad", 0.0), 0);
+    }
+
+    #[test]
+    fn scalar_division_is_exact() {
+        // Every significand (x in [1, 2)) against the divisors of Adam's first steps, and some
+        // awkward ones: scaling x by a power of two only shifts the exponent, so this covers
+        // every normal x whose quotient stays normal.
+        let mut divisors: Vec<f32> = [1u64, 2, 3, 7, 10, 100, 1000, 100_000]
+            .iter()
+            .flat_map(|&t| {
+                [0.999f64, 0.99, 0.5].map(|beta2| (1.0 - beta2.powf(t as f64)).sqrt() as f32)
+            })
+            .collect();
+        divisors.extend([1.0, 0.75, 1.0 - f32::EPSILON / 2.0, 1.5 * f32::EPSILON, 0.1]);
+        let mut mismatches = 0u64;
+        for divisor in divisors {
+            let exact = ScalarDivisor::new(divisor);
+            for bits in 1.0f32.to_bits()..2.0f32.to_bits() {
+                let x = f32::from_bits(bits);
+                mismatches += u64::from(exact.divide(x).to_bits() != (x / divisor).to_bits());
+            }
+        }
+        assert_eq!(mismatches, 0);
+        // Overflow, subnormal quotients and the special values.
+        let tiny = ScalarDivisor::new(1e-30);
+        for x in [f32::MAX, 1e10, 0.0, -0.0, f32::INFINITY, f32::from_bits(1)] {
+            assert_eq!(tiny.divide(x).to_bits(), (x / 1e-30).to_bits(), "{x:e}");
+        }
+        let huge = ScalarDivisor::new(1e30);
+        for x in [f32::MIN_POSITIVE, 3e-20, f32::from_bits(12345), -1.5] {
+            assert_eq!(huge.divide(x).to_bits(), (x / 1e30).to_bits(), "{x:e}");
+        }
+        assert!(tiny.divide(f32::NAN).is_nan());
     }
 
     #[test]
