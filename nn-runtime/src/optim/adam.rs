@@ -21,9 +21,9 @@ use crate::aligned::AlignedVec;
 /// `f64` and rounded to `f32` once: `w = f32(1 − β₁)`, `b₂ = f32(β₂)`, `c₂ = f32(1 − β₂)`,
 /// `s = f32(lr / (1 − β₁ᵗ))`, `r = f32(√(1 − β₂ᵗ))`. Then, per element, in `f32`:
 /// `g = fma(wd, p, g)`; `m = fma(w, g − m, m)`; `v = fma(c₂·g, g, v·b₂)`;
-/// `p = p + (−s·m) / (√v / r + eps)` (a division, no fma; `√v / r` is computed as an exact
-/// multiplication, see [`ScalarDivisor`]). Rounding `1 − β₂` from `f64`
-/// matters: `1f32 − 0.999f32` is off by 1.3e-5 relative, a systematic bias in `v`.
+/// `p = p + (−s·m) / (√v / r + eps)` (a division, no fma; `√v / r` rounds as a division,
+/// though it is computed with fmas). Rounding `1 − β₂` from `f64` matters: `1f32 − 0.999f32`
+/// is off by 1.3e-5 relative, a systematic bias in `v`.
 ///
 /// State: two (three with amsgrad) `f32` buffers the size of each parameter, allocated on the
 /// first step and updated in place, in one pass over parameter and state memory. The step
@@ -77,38 +77,55 @@ struct Scalars {
     decoupled_factor: f32,
 }
 
-/// Division of `f32`s by one fixed `f32`, correctly rounded like `x / divisor`, as a
-/// multiplication: a division costs the divider (shared with the square root, and the
-/// bottleneck of the whole pass) about as long as ten multiplications.
+/// Division by one fixed `f32` divisor `d ∈ [2⁻²⁷, 1]` (what `√(1 − β₂ᵗ)` rounds to for any
+/// `β₂ < 1`) of `x ≥ 0` (a square root), correctly rounded like `x / d`, in multiplications:
+/// a division occupies the divider (shared with the square root, and the bottleneck of the
+/// whole pass) about as long as ten fused multiply-adds.
 ///
-/// NOTE: why `RN₃₂(x · RN₆₄(1/d))` in `f64` equals `RN₃₂(x / d)` for all `f32` `x` and
-/// `d > 0`. `RN₆₄(1/d)` and the product each add a relative error below 2⁻⁵³, so the product
-/// is `(x/d)(1 + δ)` with `|δ| < 2⁻⁵¹`. Rounding to `f32` could differ only if a midpoint `μ`
-/// between two neighbouring `f32`s (25 significant bits) lay strictly between `x/d` and the
-/// product, or the product landed on one. `x/d = μ` is impossible: `μ·d` has at least 25
-/// significant bits (an odd 25-bit significand times a 24-bit one), `x` at most 24. Otherwise
-/// `x − μ·d ≠ 0` is a multiple of the unit in the last place of the (at most 49-bit) exact
-/// product `μ·d`, so `|x/d − μ| ≥ 2⁻⁴⁹·μ`, far outside `|δ|`. Subnormal results have
-/// coarser midpoints and the same argument; overflow rounds to infinity in both; `NaN` and
-/// infinities pass through. `tests::scalar_division_is_exact` checks every significand
-/// against the division.
+/// NOTE: why the result is `RN(x / d)`. With `y = RN(1/d)` (relative error below 2⁻²⁴):
+/// * `q₀ = RN(x·y)` is within 1.5 ulp of `x/d`;
+/// * `q₁ = RN(q₀ + RN(x − d·q₀)·y)` (two fmas) is within half an ulp plus `1.5·2⁻²³` ulp of
+///   `x/d`, so it is one of the two `f32`s around `x/d` (a faithful quotient);
+/// * for a faithful `q₁` the remainder `x − d·q₁` is exactly an `f32`, and Markstein's theorem
+///   (Muller et al., *Handbook of Floating-Point Arithmetic*, §4.7) gives
+///   `RN(q₁ + (x − d·q₁)·y) = RN(x/d)` when `y` has relative error below 2⁻²⁴.
+///
+/// No step underflows or overflows for `x ≥ 2⁻⁷⁵` (the smallest nonzero square root) and `d`
+/// in range: the quotient stays below 2⁹¹, and a remainder too small for a normal `f32` is
+/// still a multiple of 2⁻¹⁴⁹, so it is exact. `x = 0` gives `+0`, `NaN` stays `NaN`, and an
+/// infinite `x` (whose remainder would be `NaN`) takes `q₀ = ∞`.
+/// `tests::scalar_division_is_exact` checks every significand against the division.
 #[derive(Debug, Clone, Copy)]
 struct ScalarDivisor {
-    /// `RN₆₄(1/d)`.
-    inverse: f64,
+    divisor: f32,
+    /// `RN(1/divisor)`.
+    inverse: f32,
 }
 
 impl ScalarDivisor {
     fn new(divisor: f32) -> Self {
+        debug_assert!(
+            (f32::powi(2.0, -27)..=1.0).contains(&divisor),
+            "divisor {divisor:e} out of range"
+        );
         ScalarDivisor {
-            inverse: 1.0 / f64::from(divisor),
+            divisor,
+            inverse: 1.0 / divisor,
         }
     }
 
-    /// `x / divisor`, bit for bit.
+    /// `x / divisor`, bit for bit, for `x ≥ 0`, infinite or `NaN`.
     #[inline(always)]
     fn divide(self, x: f32) -> f32 {
-        (f64::from(x) * self.inverse) as f32
+        let (d, y) = (self.divisor, self.inverse);
+        let q0 = x * y;
+        let q1 = (-q0).mul_add(d, x).mul_add(y, q0);
+        let q2 = (-q1).mul_add(d, x).mul_add(y, q1);
+        if x.is_infinite() {
+            q0
+        } else {
+            q2
+        }
     }
 }
 
@@ -287,9 +304,10 @@ fn adam_elements(
         let g: &[f32; BLOCK] = g.try_into().expect("a whole block");
         let m: &mut [f32; BLOCK] = m.try_into().expect("a whole block");
         let v: &mut [f32; BLOCK] = v.try_into().expect("a whole block");
-        if quiet_allowed && m.iter().fold(false, |any, &m| any | is_subnormal(m)) {
+        let subnormal: [bool; BLOCK] = std::array::from_fn(|i| is_subnormal(m[i]));
+        if quiet_allowed && subnormal.iter().fold(false, |any, &s| any | s) {
             for i in 0..BLOCK {
-                (p[i], m[i], v[i]) = s.update_with_quiet_lane(p[i], g[i], m[i], v[i]);
+                (p[i], m[i], v[i]) = s.update_with_quiet_lane(p[i], g[i], m[i], v[i], subnormal[i]);
             }
         } else {
             for i in 0..BLOCK {
@@ -300,7 +318,8 @@ fn adam_elements(
     let rest = n - n % BLOCK;
     for i in rest..n {
         (value[i], exp_avg[i], exp_avg_sq[i]) = if quiet_allowed {
-            s.update_with_quiet_lane(value[i], grad[i], exp_avg[i], exp_avg_sq[i])
+            let subnormal = is_subnormal(exp_avg[i]);
+            s.update_with_quiet_lane(value[i], grad[i], exp_avg[i], exp_avg_sq[i], subnormal)
         } else {
             s.update(value[i], grad[i], exp_avg[i], exp_avg_sq[i])
         };
@@ -355,7 +374,14 @@ impl Scalars {
     ///   ulp of a parameter of magnitude 2⁻⁴⁸ or more, so the parameter does not move: the
     ///   ordinary update with `m = 0` gives the same parameter and second moment.
     #[inline(always)]
-    fn update_with_quiet_lane(&self, p: f32, g: f32, m: f32, v: f32) -> (f32, f32, f32) {
+    fn update_with_quiet_lane(
+        &self,
+        p: f32,
+        g: f32,
+        m: f32,
+        v: f32,
+        m_is_subnormal: bool,
+    ) -> (f32, f32, f32) {
         let decayed = if self.decoupled_factor != 1.0 {
             p * self.decoupled_factor
         } else {
@@ -363,7 +389,7 @@ impl Scalars {
         };
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (g.to_bits() << 1 == 0)
-            & is_subnormal(m)
+            & m_is_subnormal
             & (decayed.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits());
         let (p, m_ordinary, v) = self.update(p, g, if quiet { 0.0 } else { m }, v);
         // `k + 2²³` and the result are floats in `[2²³, 2²⁴)`, whose mantissa bits are the
@@ -484,35 +510,51 @@ mod tests {
 
     #[test]
     fn scalar_division_is_exact() {
-        // Every significand (x in [1, 2)) against the divisors of Adam's first steps, and some
-        // awkward ones: scaling x by a power of two only shifts the exponent, so this covers
-        // every normal x whose quotient stays normal.
+        use rand::{Rng, SeedableRng};
+        let check = |exact: ScalarDivisor, divisor: f32, x: f32| {
+            exact.divide(x).to_bits() == (x / divisor).to_bits()
+        };
+        // Every significand (x in [1, 2)), and every x in the smallest binade a square root
+        // reaches, against the divisors of Adam's first steps and some awkward ones. Scaling x
+        // by a power of two only shifts the exponents of the quotient and the remainders.
         let mut divisors: Vec<f32> = [1u64, 2, 3, 7, 10, 100, 1000, 100_000]
             .iter()
             .flat_map(|&t| {
-                [0.999f64, 0.99, 0.5].map(|beta2| (1.0 - beta2.powf(t as f64)).sqrt() as f32)
+                [0.999f64, 0.99, 0.5, 1.0 - 1e-16]
+                    .map(|beta2| (1.0 - beta2.powf(t as f64)).sqrt() as f32)
             })
             .collect();
-        divisors.extend([1.0, 0.75, 1.0 - f32::EPSILON / 2.0, 1.5 * f32::EPSILON, 0.1]);
+        divisors.extend([0.75, 1.0 - f32::EPSILON / 2.0, 0.1, f32::powi(2.0, -27)]);
+        let tiny = f32::from_bits(1).sqrt();
         let mut mismatches = 0u64;
-        for divisor in divisors {
+        for &divisor in &divisors {
             let exact = ScalarDivisor::new(divisor);
-            for bits in 1.0f32.to_bits()..2.0f32.to_bits() {
+            for bits in (1.0f32.to_bits()..2.0f32.to_bits()).chain(tiny.to_bits()..) {
                 let x = f32::from_bits(bits);
-                mismatches += u64::from(exact.divide(x).to_bits() != (x / divisor).to_bits());
+                if bits > tiny.to_bits() && x >= 2.0 * tiny {
+                    break;
+                }
+                mismatches += u64::from(!check(exact, divisor, x));
+            }
+        }
+        // Random divisors in range, random x of any magnitude.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for _ in 0..1000 {
+            let divisor = rng.gen_range(f32::powi(2.0, -27)..=1.0);
+            let exact = ScalarDivisor::new(divisor);
+            for _ in 0..10_000 {
+                let x = f32::from_bits(rng.gen_range(0..f32::INFINITY.to_bits())).sqrt();
+                mismatches += u64::from(!check(exact, divisor, x));
             }
         }
         assert_eq!(mismatches, 0);
-        // Overflow, subnormal quotients and the special values.
-        let tiny = ScalarDivisor::new(1e-30);
-        for x in [f32::MAX, 1e10, 0.0, -0.0, f32::INFINITY, f32::from_bits(1)] {
-            assert_eq!(tiny.divide(x).to_bits(), (x / 1e-30).to_bits(), "{x:e}");
+        for divisor in divisors {
+            let exact = ScalarDivisor::new(divisor);
+            for x in [0.0, tiny, f32::MAX.sqrt(), f32::INFINITY] {
+                assert!(check(exact, divisor, x), "{x:e} / {divisor:e}");
+            }
+            assert!(exact.divide(f32::NAN).is_nan());
         }
-        let huge = ScalarDivisor::new(1e30);
-        for x in [f32::MIN_POSITIVE, 3e-20, f32::from_bits(12345), -1.5] {
-            assert_eq!(huge.divide(x).to_bits(), (x / 1e30).to_bits(), "{x:e}");
-        }
-        assert!(tiny.divide(f32::NAN).is_nan());
     }
 
     #[test]
