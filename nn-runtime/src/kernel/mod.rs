@@ -2,15 +2,20 @@
 //! bias folded into the product and the activation (or the activation's derivative) applied to
 //! each block of output rows as soon as it is final, while it is still in cache.
 //!
-//! Weights stay in PyTorch's `[out, in]` layout. All three passes are one GEMM,
-//! `C[M×N] (= or +=) A[M×K]·B[K×N]` ([`gemm`]), reading `A` and `B` through their strides
-//! while copying blocks of them into the layouts its micro-kernels want:
+//! A weight is stored in one of two layouts ([`WeightLayout`]): PyTorch's `[out, in]`, or its
+//! transpose `[in, out]`, whose rows are what the forward pass multiplies by. All three passes
+//! are one GEMM, `C[M×N] (= or +=) A[M×K]·B[K×N]` ([`gemm`]), reading `A` and `B` through
+//! their strides while copying blocks of them into the layouts its micro-kernels want (or in
+//! place, when they already are):
 //! * forward, `z = x·Wᵀ + b`: `A = x`, `B = Wᵀ`, the bias as the starting value;
-//! * weight gradient, `dW (+)= dzᵀ·x`: `A = dzᵀ` (a column-major view of `dz`), `B = x`;
+//! * weight gradient, `dW (+)= dzᵀ·x`: `A = dzᵀ` (a column-major view of `dz`), `B = x`; or,
+//!   stored transposed, `dWᵀ (+)= xᵀ·dz`;
 //! * input gradient, `dx = dz·W`: `A = dz`, `B = W`.
 //!
-//! A forward pass with few rows or few outputs uses dot products instead
-//! ([`gemm::dot_forward`]): copying `Wᵀ` would cost more than the product.
+//! `B = Wᵀ` is a transposing copy in the `[out, in]` layout and `B = W` one in the `[in, out]`
+//! layout: a wide layer stores `[in, out]`, so that inference and the first layer (which has no
+//! input gradient) never transpose. A forward pass with few outputs, or a stored `[out, in]`
+//! weight and few rows, uses dot products of rows instead ([`gemm::dot_forward`]).
 //!
 //! The micro-kernels are written once over [`vector::Vector`] and compiled for AVX-512,
 //! AVX2 + FMA and plain Rust; the best one this CPU supports is picked at run time. Scratch
@@ -37,12 +42,36 @@ use crate::simd::{level, Level};
 use gemm::{Gemm, Init, MatA, MatB};
 use vector::{Portable, Vector};
 
-/// Dimensions of one linear layer applied to a batch.
+/// Dimensions of one linear layer applied to a batch, and how its weight is stored.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Dims {
     pub rows: usize,
     pub inputs: usize,
     pub outputs: usize,
+    pub layout: WeightLayout,
+}
+
+/// How a weight (and its gradient) is stored, row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WeightLayout {
+    /// PyTorch's `[out, in]`: rows of `W`.
+    OutIn,
+    /// `[in, out]`: rows of `Wᵀ`, which the forward product reads in place.
+    InOut,
+}
+
+impl WeightLayout {
+    /// The layout a layer with this many outputs stores: transposed when wide. Its forward
+    /// product would otherwise copy `Wᵀ` on every call, while the input gradient, which wants
+    /// `W`, is not needed at all for a first layer, nor in inference. A narrow layer computes
+    /// its forward pass as dot products of rows of `W` ([`dot_shape`]), which need no copy.
+    pub(crate) const fn for_outputs(outputs: usize) -> Self {
+        if outputs >= 16 {
+            WeightLayout::InOut
+        } else {
+            WeightLayout::OutIn
+        }
+    }
 }
 
 /// Runs `f` with this thread's scratch buffer, which only grows: once the largest product has
@@ -158,6 +187,7 @@ fn forward_at<A: RowActivation>(
         rows,
         inputs,
         outputs,
+        ..
     } = dims;
     check("x", x.len(), rows * inputs);
     check("w", w.len(), outputs * inputs);
@@ -197,6 +227,7 @@ fn weight_grad_at(
         rows,
         inputs,
         outputs,
+        ..
     } = dims;
     check("x", x.len(), rows * inputs);
     check("dz", dz.len(), rows * outputs);
@@ -231,6 +262,7 @@ fn input_grad_at<A: RowActivation>(
         rows,
         inputs,
         outputs,
+        ..
     } = dims;
     check("dz", dz.len(), rows * outputs);
     check("w", w.len(), outputs * inputs);
@@ -314,10 +346,16 @@ unsafe fn forward_impl<S: Vector>(
         rows: m,
         inputs: k,
         outputs: n,
+        layout,
     } = p.dims;
     let [x, w, b_bias, _, _] = p.src;
     let [z, _] = p.dst;
-    if let Some(shape) = dot_shape(S::LANES, m, n) {
+    let dot = match layout {
+        WeightLayout::OutIn => dot_shape(S::LANES, m, n),
+        // Rows of `Wᵀ` are what a tile multiplies by: nothing to copy, even for one row.
+        WeightLayout::InOut => None,
+    };
+    if let Some(shape) = dot {
         let dot = DotForward {
             dims: (m, n, k),
             x,
@@ -333,7 +371,10 @@ unsafe fn forward_impl<S: Vector>(
         rs: k,
         cs: 1,
     };
-    let b = MatB::Cols { ptr: w, ld: k };
+    let b = match layout {
+        WeightLayout::OutIn => MatB::Cols { ptr: w, ld: k },
+        WeightLayout::InOut => MatB::Rows { ptr: w, ld: n },
+    };
     let gemm = Gemm::new((m, n, k), a, b, (z, n), Init::Bias(b_bias));
     if n <= S::LANES {
         // One register of outputs: taller tiles of single registers.
@@ -358,19 +399,30 @@ unsafe fn weight_grad_impl<S: Vector>(
         rows,
         inputs,
         outputs,
+        layout,
     } = p.dims;
     let [x, dz, _, _, _] = p.src;
     let [dw, db] = p.dst;
+    let init = if accumulate { Init::Load } else { Init::Zero };
+    // `dW = dzᵀ·x`, or its transpose `dWᵀ = xᵀ·dz`: `A` is a column-major view of the one,
+    // `B` the other as it is.
+    let (first, second, width) = match layout {
+        WeightLayout::OutIn => ((dz, outputs), (x, inputs), inputs),
+        WeightLayout::InOut => ((x, inputs), (dz, outputs), outputs),
+    };
     let gemm = Gemm::new(
-        (outputs, inputs, rows),
+        (first.1, second.1, rows),
         MatA {
-            ptr: dz,
+            ptr: first.0,
             rs: 1,
-            cs: outputs,
+            cs: first.1,
         },
-        MatB::Rows { ptr: x, ld: inputs },
-        (dw, inputs),
-        if accumulate { Init::Load } else { Init::Zero },
+        MatB::Rows {
+            ptr: second.0,
+            ld: second.1,
+        },
+        (dw, width),
+        init,
     );
     (products.wide)(&gemm, scratch, &mut |_, _| {});
     gemm::column_sums::<S>(rows, outputs, dz, db, accumulate);
@@ -391,10 +443,18 @@ unsafe fn input_grad_impl(
         rows,
         inputs,
         outputs,
+        layout,
     } = p.dims;
     let [dz, w, _, _, _] = p.src;
     let [dx, _] = p.dst;
     let shape = (rows, inputs, outputs);
+    let b = match layout {
+        WeightLayout::OutIn => MatB::Rows { ptr: w, ld: inputs },
+        WeightLayout::InOut => MatB::Cols {
+            ptr: w,
+            ld: outputs,
+        },
+    };
     let gemm = Gemm::new(
         shape,
         MatA {
@@ -402,7 +462,7 @@ unsafe fn input_grad_impl(
             rs: outputs,
             cs: 1,
         },
-        MatB::Rows { ptr: w, ld: inputs },
+        b,
         (dx, inputs),
         Init::Zero,
     );

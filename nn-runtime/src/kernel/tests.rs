@@ -36,18 +36,39 @@ fn tol(k: usize) -> f32 {
     1e-5 * (k as f32 / 64.0).sqrt().max(1.0)
 }
 
-/// Checks all three kernels at `level` for one shape.
+/// `values` (`rows × cols`, row-major) transposed.
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..rows * cols)
+        .map(|i| values[(i % rows) * cols + i / rows])
+        .collect()
+}
+
+/// Checks all three kernels at `level` for one shape, with the weight in both layouts.
 fn check(level: Level, rows: usize, inputs: usize, outputs: usize) {
-    let what = |kernel: &str| format!("{level:?} {kernel} rows={rows} {inputs}→{outputs}");
+    for layout in [WeightLayout::OutIn, WeightLayout::InOut] {
+        check_layout(level, rows, inputs, outputs, layout);
+    }
+}
+
+fn check_layout(level: Level, rows: usize, inputs: usize, outputs: usize, layout: WeightLayout) {
+    let what =
+        |kernel: &str| format!("{level:?} {kernel} rows={rows} {inputs}→{outputs} {layout:?}");
     let mut rng = rand::rngs::StdRng::seed_from_u64((rows * 1000 + inputs * 10 + outputs) as u64);
     let dims = Dims {
         rows,
         inputs,
         outputs,
+        layout,
     };
     let t = tol;
     let x = random(&mut rng, rows * inputs);
+    // In PyTorch's order, as the expected values are computed; `stored` as the kernels see it.
     let w = random(&mut rng, outputs * inputs);
+    let store = |pytorch: &[f32]| match layout {
+        WeightLayout::OutIn => pytorch.to_vec(),
+        WeightLayout::InOut => transpose(pytorch, outputs, inputs),
+    };
+    let stored_w = store(&w);
     let b = random(&mut rng, outputs);
     let dz = random(&mut rng, rows * outputs);
 
@@ -62,11 +83,11 @@ fn check(level: Level, rows: usize, inputs: usize, outputs: usize) {
     }
     let expected = to_f32(&expected);
     let mut z = vec![f32::NAN; rows * outputs];
-    forward_at(level, dims, &x, &w, &b, &mut z, None, &Identity);
+    forward_at(level, dims, &x, &stored_w, &b, &mut z, None, &Identity);
     assert_close(&what("forward z"), &z, &expected, t(inputs), t(inputs));
     let mut z = vec![f32::NAN; rows * outputs];
     let mut a = vec![f32::NAN; rows * outputs];
-    forward_at(level, dims, &x, &w, &b, &mut z, Some(&mut a), &ReLU);
+    forward_at(level, dims, &x, &stored_w, &b, &mut z, Some(&mut a), &ReLU);
     assert_close(
         &what("forward z (ReLU)"),
         &z,
@@ -89,11 +110,17 @@ fn check(level: Level, rows: usize, inputs: usize, outputs: usize) {
     let mut dw = vec![f32::NAN; outputs * inputs];
     let mut db = vec![f32::NAN; outputs];
     weight_grad_at(level, dims, &x, &dz, &mut dw, &mut db, false);
-    assert_close(&what("dW"), &dw, &to_f32(&dw_expected), t(rows), t(rows));
+    assert_close(
+        &what("dW"),
+        &dw,
+        &store(&to_f32(&dw_expected)),
+        t(rows),
+        t(rows),
+    );
     assert_close(&what("db"), &db, &to_f32(&db_expected), t(rows), t(rows));
     let start_w = random(&mut rng, outputs * inputs);
     let start_b = random(&mut rng, outputs);
-    let (mut dw, mut db) = (start_w.clone(), start_b.clone());
+    let (mut dw, mut db) = (store(&start_w), start_b.clone());
     weight_grad_at(level, dims, &x, &dz, &mut dw, &mut db, true);
     let plus = |start: &[f32], add: &[f64]| -> Vec<f32> {
         start
@@ -105,7 +132,7 @@ fn check(level: Level, rows: usize, inputs: usize, outputs: usize) {
     assert_close(
         &what("dW accumulated"),
         &dw,
-        &plus(&start_w, &dw_expected),
+        &store(&plus(&start_w, &dw_expected)),
         t(rows),
         t(rows),
     );
@@ -126,10 +153,14 @@ fn check(level: Level, rows: usize, inputs: usize, outputs: usize) {
     let prev_z = random(&mut rng, rows * inputs);
     let prev_a: Vec<f32> = prev_z.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
     let mut dx = vec![f32::NAN; rows * inputs];
-    input_grad_at(level, dims, &dz, &w, &prev_z, &prev_a, &Identity, &mut dx);
+    input_grad_at(
+        level, dims, &dz, &stored_w, &prev_z, &prev_a, &Identity, &mut dx,
+    );
     assert_close(&what("dx"), &dx, &dx_expected, t(outputs), t(outputs));
     let mut dx = vec![f32::NAN; rows * inputs];
-    input_grad_at(level, dims, &dz, &w, &prev_z, &prev_a, &Sigmoid, &mut dx);
+    input_grad_at(
+        level, dims, &dz, &stored_w, &prev_z, &prev_a, &Sigmoid, &mut dx,
+    );
     let through: Vec<f32> = dx_expected
         .iter()
         .zip(&prev_a)
@@ -182,11 +213,14 @@ fn every_level_agrees_with_f64_loops_on_large_shapes() {
 #[test]
 fn empty_shapes_do_nothing_wrong() {
     for level in available_levels() {
-        for (rows, inputs, outputs) in [(0, 3, 4), (3, 0, 4), (3, 4, 0), (0, 0, 0)] {
+        let shapes = [(0, 3, 4), (3, 0, 4), (3, 4, 0), (0, 0, 0)];
+        let layouts = [WeightLayout::OutIn, WeightLayout::InOut];
+        for ((rows, inputs, outputs), layout) in shapes.into_iter().zip(layouts.iter().cycle()) {
             let dims = Dims {
                 rows,
                 inputs,
                 outputs,
+                layout: *layout,
             };
             let x = vec![1.0; rows * inputs];
             let w = vec![1.0; outputs * inputs];
@@ -301,6 +335,7 @@ fn speed() {
                 rows,
                 inputs,
                 outputs,
+                layout: WeightLayout::for_outputs(outputs),
             };
             let mut rng = rand::rngs::StdRng::seed_from_u64(1);
             let x = random(&mut rng, rows * inputs);

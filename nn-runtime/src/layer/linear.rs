@@ -6,13 +6,15 @@ use rand::Rng;
 use crate::activation::{Identity, RowActivation};
 use crate::aligned::AlignedVec;
 use crate::io::{TensorVisitor, TensorVisitorMut};
-use crate::kernel::{self, Dims};
+use crate::kernel::{self, Dims, WeightLayout};
 use crate::optim::ParameterVisitor;
 
 /// A fully connected layer, PyTorch's `torch.nn.Linear(IN, OUT)`: `y = x·Wᵀ + b`.
 ///
-/// `weight` is `[OUT, IN]` and `bias` is `[OUT]`, row-major, exactly as in a PyTorch state dict,
-/// so weights move between the two without transposing. Gradients have the same shapes.
+/// `weight` is `[OUT, IN]` and `bias` is `[OUT]`, as in a PyTorch state dict; gradients have the
+/// same shapes. A layer at least 16 outputs wide stores its weight transposed, `[IN, OUT]`
+/// row-major, which is the layout the forward product reads: [`Linear::weight`] is then a
+/// transposed view, and saving and loading ([`NamedTensors`](crate::NamedTensors)) convert.
 ///
 /// Initialisation follows PyTorch's default (`kaiming_uniform_(a=√5)`): weight and bias both
 /// uniform in `±1/√IN`.
@@ -37,20 +39,46 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     /// The number of trainable values: `OUT·IN + OUT`.
     pub const PARAMS: usize = OUT * IN + OUT;
 
+    /// How the weight is stored: transposed when the layer is wide.
+    const LAYOUT: WeightLayout = WeightLayout::for_outputs(OUT);
+
     /// A layer initialised as PyTorch does, from `rng`.
     ///
-    /// Draws the weight first, row by row, then the bias.
+    /// Draws the weight first, row by row (`[OUT, IN]`), then the bias.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
         let bound = 1.0 / (IN as f32).sqrt();
         let mut uniform = || rng.gen_range(-bound..=bound);
-        let weight = (0..OUT * IN).map(|_| uniform()).collect();
+        let weight: Vec<f32> = (0..OUT * IN).map(|_| uniform()).collect();
         let bias = (0..OUT).map(|_| uniform()).collect();
-        Linear {
-            weight,
+        let mut layer = Linear {
             bias,
-            weight_grad: AlignedVec::zeros(OUT * IN),
-            bias_grad: AlignedVec::zeros(OUT),
+            ..Linear::zeros()
+        };
+        layer.set_weight(&weight);
+        layer
+    }
+
+    /// Sets the weight from its values in PyTorch's `[OUT, IN]` order.
+    fn set_weight(&mut self, values: &[f32]) {
+        match Self::LAYOUT {
+            WeightLayout::OutIn => self.weight.copy_from_slice(values),
+            WeightLayout::InOut => {
+                for (w, &v) in self.weight_mut().iter_mut().zip(values) {
+                    *w = v;
+                }
+            }
         }
+    }
+
+    /// `stored`, a weight or its gradient, as a `[OUT, IN]` view.
+    fn view(stored: &[f32]) -> ArrayView2<'_, f32> {
+        match Self::LAYOUT {
+            WeightLayout::OutIn => ArrayView2::from_shape((OUT, IN), stored),
+            WeightLayout::InOut => {
+                ArrayView2::from_shape((IN, OUT), stored).map(|v| v.reversed_axes())
+            }
+        }
+        .expect("a weight holds OUT × IN values")
     }
 
     /// A layer whose weights and biases are all zero.
@@ -63,14 +91,19 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
         }
     }
 
-    /// The weight, `[OUT, IN]`.
+    /// The weight, `[OUT, IN]` (a transposed view for a layer stored `[IN, OUT]`).
     pub fn weight(&self) -> ArrayView2<'_, f32> {
-        ArrayView2::from_shape((OUT, IN), &self.weight[..]).expect("weight is OUT × IN")
+        Self::view(&self.weight)
     }
 
     /// The weight, `[OUT, IN]`, for writing.
     pub fn weight_mut(&mut self) -> ArrayViewMut2<'_, f32> {
-        ArrayViewMut2::from_shape((OUT, IN), &mut self.weight[..]).expect("weight is OUT × IN")
+        match Self::LAYOUT {
+            WeightLayout::OutIn => ArrayViewMut2::from_shape((OUT, IN), &mut self.weight[..]),
+            WeightLayout::InOut => ArrayViewMut2::from_shape((IN, OUT), &mut self.weight[..])
+                .map(|v| v.reversed_axes()),
+        }
+        .expect("a weight holds OUT × IN values")
     }
 
     /// The bias, `[OUT]`.
@@ -85,7 +118,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
 
     /// The gradient of the weight from the last backward pass, `[OUT, IN]`.
     pub fn weight_grad(&self) -> ArrayView2<'_, f32> {
-        ArrayView2::from_shape((OUT, IN), &self.weight_grad[..]).expect("weight is OUT × IN")
+        Self::view(&self.weight_grad)
     }
 
     /// The gradient of the bias from the last backward pass, `[OUT]`.
@@ -98,6 +131,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
             rows,
             inputs: IN,
             outputs: OUT,
+            layout: Self::LAYOUT,
         }
     }
 
@@ -185,7 +219,8 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
         );
     }
 
-    /// Visits `weight` then `bias` under the given names, for optimizers.
+    /// Visits `weight` then `bias` under the given names, for optimizers: each as stored, so
+    /// the weight may be transposed (its gradient always is alike).
     pub fn visit_parameters<V: ParameterVisitor + ?Sized>(
         &mut self,
         weight_name: &str,
@@ -196,25 +231,39 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
         visitor.visit(bias_name, &mut self.bias, &mut self.bias_grad);
     }
 
-    /// Visits `weight` (shape `[OUT, IN]`) then `bias` (`[OUT]`) read-only, for saving.
+    /// Visits `weight` (shape `[OUT, IN]`, in that order whatever the storage) then `bias`
+    /// (`[OUT]`) read-only, for saving.
     pub fn visit_tensors(
         &self,
         weight_name: &str,
         bias_name: &str,
         visitor: &mut TensorVisitor<'_>,
     ) {
-        visitor(weight_name, &[OUT, IN], &self.weight);
+        match Self::LAYOUT {
+            WeightLayout::OutIn => visitor(weight_name, &[OUT, IN], &self.weight),
+            WeightLayout::InOut => {
+                let pytorch: Vec<f32> = self.weight().iter().copied().collect();
+                visitor(weight_name, &[OUT, IN], &pytorch);
+            }
+        }
         visitor(bias_name, &[OUT], &self.bias);
     }
 
-    /// Visits `weight` then `bias` for writing, for loading.
+    /// Visits `weight` (`[OUT, IN]`) then `bias` for writing, for loading.
     pub fn visit_tensors_mut(
         &mut self,
         weight_name: &str,
         bias_name: &str,
         visitor: &mut TensorVisitorMut<'_>,
     ) {
-        visitor(weight_name, &[OUT, IN], &mut self.weight);
+        match Self::LAYOUT {
+            WeightLayout::OutIn => visitor(weight_name, &[OUT, IN], &mut self.weight),
+            WeightLayout::InOut => {
+                let mut pytorch: Vec<f32> = self.weight().iter().copied().collect();
+                visitor(weight_name, &[OUT, IN], &mut pytorch);
+                self.set_weight(&pytorch);
+            }
+        }
         visitor(bias_name, &[OUT], &mut self.bias);
     }
 }
@@ -250,7 +299,8 @@ mod tests {
         let mut z = vec![0.0; rows * OUT];
         let mut a = vec![0.0; rows * OUT];
         layer.forward_activate(rows, &x, &mut z, &mut a, &ReLU);
-        let expected = reference_forward(&layer.weight, &layer.bias, &x, IN, OUT);
+        let weight: Vec<f32> = layer.weight().iter().copied().collect();
+        let expected = reference_forward(&weight, &layer.bias, &x, IN, OUT);
         crate::testing::assert_close("z", &z, &expected, 1e-5, 1e-5);
         let relu: Vec<f32> = expected.iter().map(|v| v.max(0.0)).collect();
         crate::testing::assert_close("a", &a, &relu, 1e-5, 1e-5);
@@ -266,11 +316,13 @@ mod tests {
                 }
             }
         }
-        crate::testing::assert_close("dW", &layer.weight_grad, &dw, 1e-5, 1e-5);
+        let weight_grad =
+            |layer: &Linear<IN, OUT>| -> Vec<f32> { layer.weight_grad().iter().copied().collect() };
+        crate::testing::assert_close("dW", &weight_grad(&layer), &dw, 1e-5, 1e-5);
         crate::testing::assert_close("db", &layer.bias_grad, &db, 1e-5, 1e-5);
         layer.backward_params(rows, &x, &dz, true);
         let doubled: Vec<f32> = dw.iter().map(|v| 2.0 * v).collect();
-        crate::testing::assert_close("dW accumulated", &layer.weight_grad, &doubled, 1e-5, 1e-5);
+        crate::testing::assert_close("dW accumulated", &weight_grad(&layer), &doubled, 1e-5, 1e-5);
 
         let mut dx = vec![0.0; rows * IN];
         let prev: Vec<f32> = x.iter().map(|v| v - 0.5).collect();
@@ -279,7 +331,7 @@ mod tests {
             for i in 0..IN {
                 let mut s = 0.0;
                 for o in 0..OUT {
-                    s += dz[r * OUT + o] * layer.weight[o * IN + i];
+                    s += dz[r * OUT + o] * weight[o * IN + i];
                 }
                 let expected = if prev[r * IN + i] > 0.0 { s } else { 0.0 };
                 crate::testing::assert_close("dx", &[dx[r * IN + i]], &[expected], 1e-5, 1e-5);
@@ -297,6 +349,33 @@ mod tests {
             check_shapes::<64, 2>(rows);
             check_shapes::<33, 5>(rows);
         }
+    }
+
+    #[test]
+    fn a_wide_layer_stored_transposed_shows_pytorch_order() {
+        // 16 outputs: stored [IN, OUT]; every view and visitor still speaks [OUT, IN].
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut layer = Linear::<3, 16>::new(&mut rng);
+        assert_eq!(Linear::<3, 16>::LAYOUT, WeightLayout::InOut);
+        let mut again = rand::rngs::StdRng::seed_from_u64(5);
+        let bound = 1.0 / 3f32.sqrt();
+        let drawn: Vec<f32> = (0..48).map(|_| again.gen_range(-bound..=bound)).collect();
+        assert_eq!(layer.weight().iter().copied().collect::<Vec<_>>(), drawn);
+        assert_eq!(layer.weight()[[1, 0]], layer.weight[1]);
+
+        let counting: Vec<f32> = (0..48).map(|v| v as f32).collect();
+        layer.visit_tensors_mut("w", "b", &mut |name, shape, values| {
+            if name == "w" {
+                assert_eq!(shape, [16, 3]);
+                values.copy_from_slice(&counting);
+            }
+        });
+        assert_eq!(layer.weight()[[2, 1]], 7.0);
+        layer.visit_tensors("w", "b", &mut |name, _, values| {
+            if name == "w" {
+                assert_eq!(values, &counting[..]);
+            }
+        });
     }
 
     #[test]
