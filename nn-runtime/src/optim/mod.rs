@@ -24,7 +24,11 @@ pub use sgd::SGD;
 
 /// Receives each parameter tensor of a model in turn.
 pub trait ParameterVisitor {
-    /// One parameter tensor (`fc1.weight`, PyTorch's name and layout) and its gradient.
+    /// One parameter tensor (`fc1.weight`, PyTorch's name) and its gradient, both as the layer
+    /// stores them: a wide `Linear` keeps its weight transposed (`[in, out]`), so read values
+    /// in PyTorch's `[out, in]` order through [`Linear::weight`](crate::Linear::weight) or
+    /// [`NamedTensors`](crate::NamedTensors). Everything an optimizer does is elementwise, or a
+    /// norm, and the gradient is always laid out like its parameter.
     fn visit(&mut self, name: &str, value: &mut [f32], grad: &mut [f32]);
 }
 
