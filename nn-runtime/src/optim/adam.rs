@@ -306,8 +306,18 @@ fn adam_elements(
         let v: &mut [f32; BLOCK] = v.try_into().expect("a whole block");
         let subnormal: [bool; BLOCK] = std::array::from_fn(|i| is_subnormal(m[i]));
         if quiet_allowed && subnormal.iter().fold(false, |any, &s| any | s) {
-            for i in 0..BLOCK {
-                (p[i], m[i], v[i]) = s.update_with_quiet_lane(p[i], g[i], m[i], v[i], subnormal[i]);
+            // The second moments reach the subnormals only long after the first: test for
+            // them once per block, and only here.
+            if v.iter().fold(false, |any, &v| any | is_subnormal(v)) {
+                for i in 0..BLOCK {
+                    (p[i], m[i], v[i]) =
+                        s.update_with_quiet_lane::<true>(p[i], g[i], m[i], v[i], subnormal[i]);
+                }
+            } else {
+                for i in 0..BLOCK {
+                    (p[i], m[i], v[i]) =
+                        s.update_with_quiet_lane::<false>(p[i], g[i], m[i], v[i], subnormal[i]);
+                }
             }
         } else {
             for i in 0..BLOCK {
@@ -319,7 +329,13 @@ fn adam_elements(
     for i in rest..n {
         (value[i], exp_avg[i], exp_avg_sq[i]) = if quiet_allowed {
             let subnormal = is_subnormal(exp_avg[i]);
-            s.update_with_quiet_lane(value[i], grad[i], exp_avg[i], exp_avg_sq[i], subnormal)
+            s.update_with_quiet_lane::<true>(
+                value[i],
+                grad[i],
+                exp_avg[i],
+                exp_avg_sq[i],
+                subnormal,
+            )
         } else {
             s.update(value[i], grad[i], exp_avg[i], exp_avg_sq[i])
         };
@@ -372,9 +388,13 @@ impl Scalars {
     ///   bits are the new `k`;
     /// * the parameter step `(−s·m)/denom` is at most `2¹⁰·2⁻¹²⁶/2⁻⁴⁰ = 2⁻⁷⁶`, under half an
     ///   ulp of a parameter of magnitude 2⁻⁴⁸ or more, so the parameter does not move: the
-    ///   ordinary update with `m = 0` gives the same parameter and second moment.
+    ///   ordinary update with `m = 0` gives the same parameter and second moment;
+    /// * a subnormal second moment `v = j·2⁻¹⁴⁹` becomes `RN(β₂·j)·2⁻¹⁴⁹`, computed on the
+    ///   integer `j` likewise.
     #[inline(always)]
-    fn update_with_quiet_lane(
+    ///
+    /// Without `SUBNORMAL_V`, the caller knows `v` is not subnormal.
+    fn update_with_quiet_lane<const SUBNORMAL_V: bool>(
         &self,
         p: f32,
         g: f32,
@@ -391,7 +411,16 @@ impl Scalars {
         let quiet = (g.to_bits() << 1 == 0)
             & m_is_subnormal
             & (decayed.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits());
-        let (p, m_ordinary, v) = self.update(p, g, if quiet { 0.0 } else { m }, v);
+        // Later (tens of thousands of steps after the unit died) the second moment reaches the
+        // subnormals too, and sticks there as well (`β₂·k` rounds back to `k` for small `k`).
+        let v_is_subnormal = SUBNORMAL_V && is_subnormal(v);
+        let (p, m_ordinary, v_ordinary) = self.update(
+            p,
+            g,
+            if quiet { 0.0 } else { m },
+            // The denominator does not matter when the numerator is 0 (`eps > 0`).
+            if quiet & v_is_subnormal { 0.0 } else { v },
+        );
         // `k + 2²³` and the result are floats in `[2²³, 2²⁴)`, whose mantissa bits are the
         // integer above 2²³: no conversions needed.
         let magnitude = m.to_bits() & 0x007f_ffff;
@@ -401,6 +430,21 @@ impl Scalars {
         let m_quiet = f32::from_bits(
             (m.to_bits() & 0x8000_0000) | (decayed_plus_2_23.to_bits() & 0x007f_ffff),
         );
+        // `v·β₂` (the gradient term is `+0`) the same way, on `v = j·2⁻¹⁴⁹` (`v ≥ 0`):
+        // `fma(b₂, j, 2²³)` is `2²³ + RN(b₂·j)` (`b₂ < 1`, so below 2²⁴), and subtracting the
+        // bits of 2²³ leaves the bits of `RN(b₂·j)·2⁻¹⁴⁹`.
+        let v = if SUBNORMAL_V {
+            let j = f32::from_bits(TWO_23 | v.to_bits()) - f32::from_bits(TWO_23);
+            let scaled_plus_2_23 = self.beta2.mul_add(j, f32::from_bits(TWO_23));
+            let v_quiet = f32::from_bits(scaled_plus_2_23.to_bits() - TWO_23);
+            if quiet & v_is_subnormal {
+                v_quiet
+            } else {
+                v_ordinary
+            }
+        } else {
+            v_ordinary
+        };
         (p, if quiet { m_quiet } else { m_ordinary }, v)
     }
 }
