@@ -168,6 +168,91 @@ impl Default for RMSprop {
     }
 }
 
+crate::simd::multiversion! {
+    /// The update of every element, in one pass over parameter, gradient and state: vector code
+    /// with hardware FMA where the CPU has it (the results are the same either way; without
+    /// it, each `mul_add` would be a call to a software fma). `grad_avg` is empty unless
+    /// centered, `momentum_buffer` without momentum.
+    fn rmsprop_pass(
+        s: &Scalars,
+        with_decay: bool,
+        value: &mut [f32],
+        grad: &[f32],
+        square_avg: &mut [f32],
+        grad_avg: &mut [f32],
+        momentum_buffer: &mut [f32],
+    ) => rmsprop_elements;
+}
+
+#[inline(always)]
+fn rmsprop_elements(
+    s: &Scalars,
+    with_decay: bool,
+    value: &mut [f32],
+    grad: &[f32],
+    square_avg: &mut [f32],
+    grad_avg: &mut [f32],
+    momentum_buffer: &mut [f32],
+) {
+    let state = (square_avg, grad_avg, momentum_buffer);
+    // One loop per variant, so that each is a plain vector loop.
+    match (!state.1.is_empty(), !state.2.is_empty()) {
+        (false, false) => elements::<false, false>(s, with_decay, value, grad, state),
+        (false, true) => elements::<false, true>(s, with_decay, value, grad, state),
+        (true, false) => elements::<true, false>(s, with_decay, value, grad, state),
+        (true, true) => elements::<true, true>(s, with_decay, value, grad, state),
+    }
+}
+
+/// The update, `CENTERED` or not, with `MOMENTUM` or not, in PyTorch's order.
+#[inline(always)]
+fn elements<const CENTERED: bool, const MOMENTUM: bool>(
+    s: &Scalars,
+    with_decay: bool,
+    value: &mut [f32],
+    grad: &[f32],
+    (square_avg, grad_avg, momentum_buffer): (&mut [f32], &mut [f32], &mut [f32]),
+) {
+    // Slices of one known length let the compiler drop the bounds checks.
+    let n = value.len();
+    let (grad, square_avg) = (&grad[..n], &mut square_avg[..n]);
+    let grad_avg = if CENTERED {
+        &mut grad_avg[..n]
+    } else {
+        grad_avg
+    };
+    let momentum_buffer = if MOMENTUM {
+        &mut momentum_buffer[..n]
+    } else {
+        momentum_buffer
+    };
+    for i in 0..n {
+        let p = &mut value[i];
+        let g = if with_decay {
+            s.weight_decay.mul_add(*p, grad[i])
+        } else {
+            grad[i]
+        };
+        let v = &mut square_avg[i];
+        *v = (s.one_minus_alpha * g).mul_add(g, *v * s.alpha);
+        let root = if CENTERED {
+            let mean = &mut grad_avg[i];
+            *mean = lerp(*mean, g, s.one_minus_alpha);
+            (-*mean).mul_add(*mean, *v).sqrt()
+        } else {
+            v.sqrt()
+        };
+        let denom = root + s.eps;
+        if MOMENTUM {
+            let b = &mut momentum_buffer[i];
+            *b = *b * s.momentum + g / denom;
+            *p = s.neg_lr.mul_add(*b, *p);
+        } else {
+            *p += (s.neg_lr * g) / denom;
+        }
+    }
+}
+
 impl Optimizer for RMSprop {
     fn begin_step(&mut self) {
         self.step += 1;
@@ -183,7 +268,8 @@ impl Optimizer for RMSprop {
 
     /// # Panics
     /// If `index` skips a parameter never seen before, if `value` and `grad` differ in length,
-    /// or if parameter `index` changed length since the first step.
+    /// if parameter `index` changed length since the first step, or if momentum was turned on
+    /// or off since.
     fn update(&mut self, index: usize, value: &mut [f32], grad: &[f32]) {
         assert_eq!(
             value.len(),
@@ -216,30 +302,21 @@ impl Optimizer for RMSprop {
             value.len(),
             "RMSprop: parameter {index} changed length"
         );
-        for (i, (p, &g)) in value.iter_mut().zip(grad).enumerate() {
-            let g = if with_decay {
-                s.weight_decay.mul_add(*p, g)
-            } else {
-                g
-            };
-            let v = &mut state.square_avg[i];
-            *v = (s.one_minus_alpha * g).mul_add(g, *v * s.alpha);
-            let root = if centered {
-                let mean = &mut state.grad_avg[i];
-                *mean = lerp(*mean, g, s.one_minus_alpha);
-                (-*mean).mul_add(*mean, *v).sqrt()
-            } else {
-                v.sqrt()
-            };
-            let denom = root + s.eps;
-            if with_momentum {
-                let b = &mut state.momentum_buffer[i];
-                *b = *b * s.momentum + g / denom;
-                *p = s.neg_lr.mul_add(*b, *p);
-            } else {
-                *p += (s.neg_lr * g) / denom;
-            }
-        }
+        assert!(
+            value.is_empty()
+                || (state.momentum_buffer.is_empty() != with_momentum
+                    && state.grad_avg.is_empty() != centered),
+            "RMSprop: momentum and centered cannot change after the first step"
+        );
+        rmsprop_pass(
+            &s,
+            with_decay,
+            value,
+            grad,
+            &mut state.square_avg,
+            &mut state.grad_avg,
+            &mut state.momentum_buffer,
+        );
     }
 
     fn lr(&self) -> f64 {

@@ -126,6 +126,75 @@ impl Default for SGD {
     }
 }
 
+/// Which terms of the update with momentum apply, fixed for a whole pass.
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    with_decay: bool,
+    /// The first step: the buffer starts as the gradient.
+    first: bool,
+    nesterov: bool,
+}
+
+crate::simd::multiversion! {
+    /// `p ← p − lr·(g + wd·p)` over one parameter: vector code with hardware FMA where the CPU
+    /// has it (the results are the same either way; without it, each `mul_add` would be a
+    /// call to a software fma).
+    fn plain_pass(s: &Scalars, with_decay: bool, value: &mut [f32], grad: &[f32]) => plain_elements;
+}
+
+crate::simd::multiversion! {
+    /// The update with momentum, in one pass over parameter, gradient and buffer (as
+    /// [`plain_pass`]).
+    fn momentum_pass(
+        s: &Scalars,
+        variant: Variant,
+        value: &mut [f32],
+        grad: &[f32],
+        buffer: &mut [f32],
+    ) => momentum_elements;
+}
+
+/// `g + wd·p`, or `g`.
+#[inline(always)]
+fn decayed(s: &Scalars, with_decay: bool, p: f32, g: f32) -> f32 {
+    if with_decay {
+        s.weight_decay.mul_add(p, g)
+    } else {
+        g
+    }
+}
+
+#[inline(always)]
+fn plain_elements(s: &Scalars, with_decay: bool, value: &mut [f32], grad: &[f32]) {
+    for (p, &g) in value.iter_mut().zip(grad) {
+        *p = s.neg_lr.mul_add(decayed(s, with_decay, *p, g), *p);
+    }
+}
+
+#[inline(always)]
+fn momentum_elements(
+    s: &Scalars,
+    variant: Variant,
+    value: &mut [f32],
+    grad: &[f32],
+    buffer: &mut [f32],
+) {
+    for ((p, &g), b) in value.iter_mut().zip(grad).zip(buffer.iter_mut()) {
+        let g = decayed(s, variant.with_decay, *p, g);
+        *b = if variant.first {
+            g
+        } else {
+            s.one_minus_dampening.mul_add(g, *b * s.momentum)
+        };
+        let direction = if variant.nesterov {
+            s.momentum.mul_add(*b, g)
+        } else {
+            *b
+        };
+        *p = s.neg_lr.mul_add(direction, *p);
+    }
+}
+
 impl Optimizer for SGD {
     /// # Panics
     /// If Nesterov momentum is enabled without a momentum or with a dampening, as PyTorch
@@ -154,18 +223,9 @@ impl Optimizer for SGD {
             "SGD: parameter {index} and its gradient"
         );
         let s = self.scalars;
-        let (with_decay, nesterov) = (self.weight_decay != 0.0, self.nesterov);
-        let decayed = |p: f32, g: f32| {
-            if with_decay {
-                s.weight_decay.mul_add(p, g)
-            } else {
-                g
-            }
-        };
+        let with_decay = self.weight_decay != 0.0;
         if self.momentum == 0.0 {
-            for (p, &g) in value.iter_mut().zip(grad) {
-                *p = s.neg_lr.mul_add(decayed(*p, g), *p);
-            }
+            plain_pass(&s, with_decay, value, grad);
             return;
         }
         let first = index == self.momentum_buffers.len();
@@ -178,20 +238,12 @@ impl Optimizer for SGD {
             value.len(),
             "SGD: parameter {index} changed length"
         );
-        for ((p, &g), b) in value.iter_mut().zip(grad).zip(buffer.iter_mut()) {
-            let g = decayed(*p, g);
-            *b = if first {
-                g
-            } else {
-                s.one_minus_dampening.mul_add(g, *b * s.momentum)
-            };
-            let direction = if nesterov {
-                s.momentum.mul_add(*b, g)
-            } else {
-                *b
-            };
-            *p = s.neg_lr.mul_add(direction, *p);
-        }
+        let variant = Variant {
+            with_decay,
+            first,
+            nesterov: self.nesterov,
+        };
+        momentum_pass(&s, variant, value, grad, buffer);
     }
 
     fn lr(&self) -> f64 {
