@@ -1,5 +1,6 @@
 //! Adam, and the machinery AdamW shares with it.
 
+use super::subnormal::{self, is_subnormal, TWO_23};
 use super::Optimizer;
 use crate::aligned::AlignedVec;
 
@@ -342,17 +343,6 @@ fn adam_elements(
     }
 }
 
-/// The bits of 2²³, the float whose mantissa bits count units: `TWO_23 | k` is `2²³ + k`.
-const TWO_23: u32 = 0x4b00_0000;
-
-/// Whether `x` is subnormal: nonzero and below the smallest normal magnitude. Read from the
-/// bits, because floating-point arithmetic on a subnormal is what must be avoided.
-#[inline(always)]
-fn is_subnormal(x: f32) -> bool {
-    // One unsigned comparison: zero wraps around to the largest value.
-    (x.to_bits() & 0x7fff_ffff).wrapping_sub(1) < f32::MIN_POSITIVE.to_bits() - 1
-}
-
 impl Scalars {
     /// One element's update, in PyTorch's order.
     #[inline(always)]
@@ -390,10 +380,10 @@ impl Scalars {
     ///   ulp of a parameter of magnitude 2⁻⁴⁸ or more, so the parameter does not move: the
     ///   ordinary update with `m = 0` gives the same parameter and second moment;
     /// * a subnormal second moment `v = j·2⁻¹⁴⁹` becomes `RN(β₂·j)·2⁻¹⁴⁹`, computed on the
-    ///   integer `j` likewise.
-    #[inline(always)]
+    ///   integer `j` likewise ([`subnormal::scale`]).
     ///
     /// Without `SUBNORMAL_V`, the caller knows `v` is not subnormal.
+    #[inline(always)]
     fn update_with_quiet_lane<const SUBNORMAL_V: bool>(
         &self,
         p: f32,
@@ -430,13 +420,9 @@ impl Scalars {
         let m_quiet = f32::from_bits(
             (m.to_bits() & 0x8000_0000) | (decayed_plus_2_23.to_bits() & 0x007f_ffff),
         );
-        // `v·β₂` (the gradient term is `+0`) the same way, on `v = j·2⁻¹⁴⁹` (`v ≥ 0`):
-        // `fma(b₂, j, 2²³)` is `2²³ + RN(b₂·j)` (`b₂ < 1`, so below 2²⁴), and subtracting the
-        // bits of 2²³ leaves the bits of `RN(b₂·j)·2⁻¹⁴⁹`.
+        // `v·β₂`: the gradient term is `+0`.
         let v = if SUBNORMAL_V {
-            let j = f32::from_bits(TWO_23 | v.to_bits()) - f32::from_bits(TWO_23);
-            let scaled_plus_2_23 = self.beta2.mul_add(j, f32::from_bits(TWO_23));
-            let v_quiet = f32::from_bits(scaled_plus_2_23.to_bits() - TWO_23);
+            let v_quiet = subnormal::scale(v, self.beta2);
             if quiet & v_is_subnormal {
                 v_quiet
             } else {
@@ -532,7 +518,9 @@ impl Optimizer for Adam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::test_support::{assert_zero_gradient_is_a_no_op, check_fixture, Model};
+    use crate::optim::test_support::{
+        assert_zero_gradient_is_a_no_op, awkward_value, check_fixture, Model,
+    };
     use proptest::prelude::*;
 
     #[test]
@@ -654,22 +642,6 @@ mod tests {
         model.grads[0][0] = 2.0;
         adam.step(&mut model);
         assert!((model.values[0][0] - 0.9).abs() < 1e-6);
-    }
-
-    /// Values that exercise the subnormal shortcut and each of its conditions.
-    fn awkward_value(rng: &mut impl rand::Rng) -> f32 {
-        let kind: u32 = rng.gen();
-        let sign = if rng.gen() { 1.0 } else { -1.0 };
-        sign * match kind % 8 {
-            0 => 0.0,
-            1 => f32::from_bits(rng.gen_range(1..16)),
-            2 => f32::from_bits(rng.gen_range(1..0x0080_0000)),
-            3 => f32::MIN_POSITIVE * rng.gen_range(1.0..2.0),
-            4 => f32::powi(2.0, rng.gen_range(-60..-40)) * rng.gen_range(1.0..2.0),
-            5 => rng.gen_range(1e-8..1e-3),
-            6 => rng.gen_range(0.01..3.0),
-            _ => f32::powi(2.0, -48),
-        }
     }
 
     #[test]

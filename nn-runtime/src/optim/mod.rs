@@ -14,6 +14,7 @@ mod clip;
 mod rmsprop;
 mod schedule;
 mod sgd;
+mod subnormal;
 
 pub use adam::Adam;
 pub use adamw::AdamW;
@@ -82,6 +83,22 @@ pub trait Optimizer {
 pub(crate) mod test_support {
     use super::{Optimizer, ParameterVisitor, Parameters};
     use crate::testing::{assert_close, load_fixture};
+
+    /// Values that exercise the subnormal shortcut and each of its conditions.
+    pub(crate) fn awkward_value(rng: &mut impl rand::Rng) -> f32 {
+        let kind: u32 = rng.gen();
+        let sign = if rng.gen() { 1.0 } else { -1.0 };
+        sign * match kind % 8 {
+            0 => 0.0,
+            1 => f32::from_bits(rng.gen_range(1..16)),
+            2 => f32::from_bits(rng.gen_range(1..0x0080_0000)),
+            3 => f32::MIN_POSITIVE * rng.gen_range(1.0..2.0),
+            4 => f32::powi(2.0, rng.gen_range(-60..-40)) * rng.gen_range(1.0..2.0),
+            5 => rng.gen_range(1e-8..1e-3),
+            6 => rng.gen_range(0.01..3.0),
+            _ => f32::powi(2.0, -48),
+        }
+    }
 
     /// A model with parameters named `param0`, `param1`, … (the fixtures have one).
     pub(crate) struct Model {

@@ -1,5 +1,6 @@
 //! Stochastic gradient descent, with optional momentum.
 
+use super::subnormal::{self, is_subnormal};
 use super::Optimizer;
 
 /// Stochastic gradient descent, PyTorch's `torch.optim.SGD(params, lr, momentum=0,
@@ -171,6 +172,9 @@ fn plain_elements(s: &Scalars, with_decay: bool, value: &mut [f32], grad: &[f32]
     }
 }
 
+/// Elements per block of the momentum pass: one AVX-512 vector.
+const BLOCK: usize = 16;
+
 #[inline(always)]
 fn momentum_elements(
     s: &Scalars,
@@ -179,19 +183,90 @@ fn momentum_elements(
     grad: &[f32],
     buffer: &mut [f32],
 ) {
-    for ((p, &g), b) in value.iter_mut().zip(grad).zip(buffer.iter_mut()) {
-        let g = decayed(s, variant.with_decay, *p, g);
-        *b = if variant.first {
+    // Blocks of one known length let the compiler drop the bounds checks and turn each block
+    // into a few vector instructions.
+    let n = value.len();
+    let (grad, buffer) = (&grad[..n], &mut buffer[..n]);
+    let quiet_allowed = s.quiet_lanes_allowed(variant);
+    let blocks = value
+        .chunks_exact_mut(BLOCK)
+        .zip(grad.chunks_exact(BLOCK))
+        .zip(buffer.chunks_exact_mut(BLOCK));
+    for ((p, g), b) in blocks {
+        let p: &mut [f32; BLOCK] = p.try_into().expect("a whole block");
+        let g: &[f32; BLOCK] = g.try_into().expect("a whole block");
+        let b: &mut [f32; BLOCK] = b.try_into().expect("a whole block");
+        if quiet_allowed && b.iter().fold(false, |any, &b| any | is_subnormal(b)) {
+            for i in 0..BLOCK {
+                (p[i], b[i]) = s.update_with_quiet_lane(variant, p[i], g[i], b[i]);
+            }
+        } else {
+            for i in 0..BLOCK {
+                (p[i], b[i]) = s.update(variant, p[i], g[i], b[i]);
+            }
+        }
+    }
+    for i in n - n % BLOCK..n {
+        (value[i], buffer[i]) = if quiet_allowed {
+            s.update_with_quiet_lane(variant, value[i], grad[i], buffer[i])
+        } else {
+            s.update(variant, value[i], grad[i], buffer[i])
+        };
+    }
+}
+
+impl Scalars {
+    /// One element's update with momentum, in PyTorch's order: the new parameter and buffer.
+    #[inline(always)]
+    fn update(&self, variant: Variant, p: f32, g: f32, b: f32) -> (f32, f32) {
+        let g = decayed(self, variant.with_decay, p, g);
+        let b = if variant.first {
             g
         } else {
-            s.one_minus_dampening.mul_add(g, *b * s.momentum)
+            self.one_minus_dampening.mul_add(g, b * self.momentum)
         };
         let direction = if variant.nesterov {
-            s.momentum.mul_add(*b, g)
+            self.momentum.mul_add(b, g)
         } else {
-            *b
+            b
         };
-        *p = s.neg_lr.mul_add(direction, *p);
+        (self.neg_lr.mul_add(direction, p), b)
+    }
+
+    /// Whether [`Scalars::update_with_quiet_lane`] may take its shortcut: a buffer that decays
+    /// (`μ < 1`, after the first step) and a learning rate of at most 2¹⁰.
+    fn quiet_lanes_allowed(&self, variant: Variant) -> bool {
+        !variant.first && self.momentum < 1.0 && self.neg_lr.abs() <= 1024.0
+    }
+
+    /// [`Scalars::update`], bit for bit, without arithmetic on a subnormal momentum buffer
+    /// where the gradient is zero: the buffer of a unit that no longer receives gradient decays
+    /// into the subnormals and stays there ([`super::subnormal`]).
+    ///
+    /// For such a "quiet" lane (gradient ±0 after any weight decay, subnormal buffer `b`,
+    /// |parameter| ≥ 2⁻⁴⁸):
+    /// * the buffer becomes `fma(1 − dampening, ±0, b·μ)`: `RN(b·μ)`, computed on its integer,
+    ///   unless that is a zero, whose sign is then the sum's;
+    /// * the step `lr·direction` is below `2¹⁰·2⁻¹²⁶`, under half an ulp of the parameter,
+    ///   which does not move: the update with `b = 0` gives the same parameter.
+    #[inline(always)]
+    fn update_with_quiet_lane(&self, variant: Variant, p: f32, g: f32, b: f32) -> (f32, f32) {
+        let zero_gradient = decayed(self, variant.with_decay, p, g);
+        // `&` rather than `&&`: no branches, so that the block stays vector code.
+        let quiet = (zero_gradient.to_bits() << 1 == 0)
+            & is_subnormal(b)
+            & (p.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits());
+        let (p, b_ordinary) = self.update(variant, p, g, if quiet { 0.0 } else { b });
+        let scaled = subnormal::scale(b, self.momentum);
+        // `(1 − dampening)·(±0)` is a zero (no arithmetic on a subnormal), and `z₁ + z₂` of two
+        // zeros is `−0` only when both are.
+        let gradient_term = self.one_minus_dampening * zero_gradient;
+        let b_quiet = if scaled.to_bits() << 1 == 0 {
+            f32::from_bits(scaled.to_bits() & gradient_term.to_bits())
+        } else {
+            scaled
+        };
+        (p, if quiet { b_quiet } else { b_ordinary })
     }
 }
 
@@ -258,8 +333,62 @@ impl Optimizer for SGD {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::test_support::{assert_zero_gradient_is_a_no_op, check_fixture, Model};
+    use crate::optim::test_support::{
+        assert_zero_gradient_is_a_no_op, awkward_value, check_fixture, Model,
+    };
     use proptest::prelude::*;
+
+    #[test]
+    fn subnormal_shortcut_is_bit_exact() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let configs = [
+            SGD::new(0.1).momentum(0.9),
+            SGD::new(1e-3).momentum(0.5).dampening(0.1),
+            SGD::new(0.5).momentum(0.99).nesterov(true),
+            SGD::new(1e-2).momentum(0.9).dampening(1.5),
+            SGD::new(1e-2).momentum(0.9).weight_decay(0.01),
+            SGD::new(1000.0).momentum(0.3),
+        ];
+        for (c, mut sgd) in configs.into_iter().enumerate() {
+            sgd.step = 1;
+            sgd.begin_step();
+            let s = sgd.scalars;
+            let variant = Variant {
+                with_decay: sgd.weight_decay != 0.0,
+                first: false,
+                nesterov: sgd.nesterov,
+            };
+            let n = 1000 + c;
+            let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
+            let g: Vec<f32> = (0..n)
+                .map(|i| match i % 3 {
+                    _ if i < 16 => 0.0,
+                    0 => awkward_value(&mut rng),
+                    1 => 0.0,
+                    _ => -0.0,
+                })
+                .collect();
+            let mut b: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
+            // A block of negative buffers whose product with a small μ rounds to −0, while the
+            // gradient term is +0: the sum is +0.
+            for i in 0..16 {
+                (p[i], b[i]) = (1.0, -f32::from_bits(1 + i as u32 % 3));
+            }
+            let expected: Vec<(f32, f32)> = (0..n)
+                .map(|i| s.update(variant, p[i], g[i], b[i]))
+                .collect();
+            momentum_pass(&s, variant, &mut p, &g, &mut b);
+            for (i, &(ep, eb)) in expected.iter().enumerate() {
+                assert_eq!(
+                    (p[i].to_bits(), b[i].to_bits()),
+                    (ep.to_bits(), eb.to_bits()),
+                    "config {c}, element {i}: g {:e}",
+                    g[i]
+                );
+            }
+        }
+    }
 
     #[test]
     fn matches_pytorch_bit_for_bit() {
