@@ -1,6 +1,7 @@
 //! RMSprop.
 
 use super::adam::lerp;
+use super::subnormal::{self, is_subnormal};
 use super::Optimizer;
 
 /// RMSprop (Hinton, 2012), PyTorch's `torch.optim.RMSprop(params, lr, alpha=0.99, eps=1e-8,
@@ -204,7 +205,10 @@ fn rmsprop_elements(
     }
 }
 
-/// The update, `CENTERED` or not, with `MOMENTUM` or not, in PyTorch's order.
+/// Elements per block of the pass: one AVX-512 vector.
+const BLOCK: usize = 16;
+
+/// The update, `CENTERED` or not, with `MOMENTUM` or not, in PyTorch's order, block by block.
 #[inline(always)]
 fn elements<const CENTERED: bool, const MOMENTUM: bool>(
     s: &Scalars,
@@ -226,30 +230,132 @@ fn elements<const CENTERED: bool, const MOMENTUM: bool>(
     } else {
         momentum_buffer
     };
-    for i in 0..n {
-        let p = &mut value[i];
-        let g = if with_decay {
-            s.weight_decay.mul_add(*p, grad[i])
-        } else {
-            grad[i]
-        };
-        let v = &mut square_avg[i];
-        *v = (s.one_minus_alpha * g).mul_add(g, *v * s.alpha);
-        let root = if CENTERED {
-            let mean = &mut grad_avg[i];
-            *mean = lerp(*mean, g, s.one_minus_alpha);
-            (-*mean).mul_add(*mean, *v).sqrt()
-        } else {
-            v.sqrt()
-        };
-        let denom = root + s.eps;
-        if MOMENTUM {
-            let b = &mut momentum_buffer[i];
-            *b = *b * s.momentum + g / denom;
-            *p = s.neg_lr.mul_add(*b, *p);
-        } else {
-            *p += (s.neg_lr * g) / denom;
+    let quiet_allowed = !CENTERED && s.quiet_lanes_allowed(MOMENTUM);
+    let mut start = 0;
+    while start < n {
+        let end = (start + BLOCK).min(n);
+        let subnormal_state = (start..end).fold(false, |any, i| {
+            any | is_subnormal(square_avg[i]) | (MOMENTUM && is_subnormal(momentum_buffer[i]))
+        });
+        for i in start..end {
+            let (mean, b) = (
+                if CENTERED { grad_avg[i] } else { 0.0 },
+                if MOMENTUM { momentum_buffer[i] } else { 0.0 },
+            );
+            let state = (square_avg[i], mean, b);
+            let (p, (v, mean, b)) = if quiet_allowed && subnormal_state {
+                s.update_with_quiet_lane::<MOMENTUM>(with_decay, value[i], grad[i], state)
+            } else {
+                s.update::<CENTERED, MOMENTUM>(with_decay, value[i], grad[i], state)
+            };
+            (value[i], square_avg[i]) = (p, v);
+            if CENTERED {
+                grad_avg[i] = mean;
+            }
+            if MOMENTUM {
+                momentum_buffer[i] = b;
+            }
         }
+        start = end;
+    }
+}
+
+/// A lane's state: the square average `v`, the gradient average `ḡ` (centered) and the
+/// momentum buffer `b` (0 where unused).
+type Lane = (f32, f32, f32);
+
+impl Scalars {
+    /// One element's update: the new parameter and state.
+    #[inline(always)]
+    fn update<const CENTERED: bool, const MOMENTUM: bool>(
+        &self,
+        with_decay: bool,
+        p: f32,
+        g: f32,
+        (v, mean, b): Lane,
+    ) -> (f32, Lane) {
+        let g = if with_decay {
+            self.weight_decay.mul_add(p, g)
+        } else {
+            g
+        };
+        let v = (self.one_minus_alpha * g).mul_add(g, v * self.alpha);
+        let (mean, root) = if CENTERED {
+            let mean = lerp(mean, g, self.one_minus_alpha);
+            (mean, (-mean).mul_add(mean, v).sqrt())
+        } else {
+            (mean, v.sqrt())
+        };
+        let denom = root + self.eps;
+        if MOMENTUM {
+            let b = b * self.momentum + g / denom;
+            (self.neg_lr.mul_add(b, p), (v, mean, b))
+        } else {
+            (p + (self.neg_lr * g) / denom, (v, mean, b))
+        }
+    }
+
+    /// Whether [`Scalars::update_with_quiet_lane`] may take its shortcut: square average and
+    /// buffer that decay (`α < 1`, `μ < 1`), `eps > 0` (so the denominator is never 0) and a
+    /// learning rate of at most 2¹⁰.
+    fn quiet_lanes_allowed(&self, momentum: bool) -> bool {
+        self.alpha < 1.0
+            && self.eps > 0.0
+            && self.neg_lr.abs() <= 1024.0
+            && (!momentum || self.momentum < 1.0)
+    }
+
+    /// [`Scalars::update`] (not centered), bit for bit, without arithmetic on the subnormal
+    /// state of a unit that no longer receives gradient ([`super::subnormal`]).
+    ///
+    /// For a "quiet" lane (gradient ±0 after any weight decay, |parameter| ≥ 2⁻⁴⁸), the
+    /// quotient `g/denom` is a zero whatever the (positive) denominator, so:
+    /// * a subnormal `v` becomes `RN(v·α)`, computed on its integer, and the denominator is
+    ///   computed from 0 instead;
+    /// * a subnormal buffer `b` becomes `RN(b·μ) + (±0)`, computed on its integer (a zero takes
+    ///   the sign of the sum), and the parameter, whose step `lr·b` is under half an ulp of it,
+    ///   does not move: the update from `b = 0` gives the same parameter.
+    #[inline(always)]
+    fn update_with_quiet_lane<const MOMENTUM: bool>(
+        &self,
+        with_decay: bool,
+        p: f32,
+        g: f32,
+        (v, mean, b): Lane,
+    ) -> (f32, Lane) {
+        let zero_gradient = if with_decay {
+            self.weight_decay.mul_add(p, g)
+        } else {
+            g
+        };
+        // `&` rather than `&&`: no branches, so that the block stays vector code.
+        let quiet = (zero_gradient.to_bits() << 1 == 0)
+            & (p.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits());
+        let (quiet_v, quiet_b) = (quiet & is_subnormal(v), quiet & is_subnormal(b));
+        let state = (
+            if quiet_v { 0.0 } else { v },
+            mean,
+            if quiet_b { 0.0 } else { b },
+        );
+        let (p, (v_ordinary, mean, b_ordinary)) =
+            self.update::<false, MOMENTUM>(with_decay, p, g, state);
+        let v = if quiet_v {
+            subnormal::scale(v, self.alpha)
+        } else {
+            v_ordinary
+        };
+        let b = if MOMENTUM && quiet_b {
+            // `g/denom` is a zero with the sign of `g`.
+            let scaled = subnormal::scale(b, self.momentum);
+            if scaled.to_bits() << 1 == 0 {
+                f32::from_bits(scaled.to_bits() & zero_gradient.to_bits())
+            } else {
+                scaled
+            }
+        } else {
+            b_ordinary
+        };
+        (p, (v, mean, b))
     }
 }
 
@@ -332,9 +438,87 @@ impl Optimizer for RMSprop {
 mod tests {
     use super::*;
     use crate::optim::test_support::{
-        assert_zero_gradient_is_a_no_op, check_fixture, check_fixture_step_by_step, Model,
+        assert_zero_gradient_is_a_no_op, awkward_value, check_fixture, check_fixture_step_by_step,
+        Model,
     };
     use proptest::prelude::*;
+
+    #[test]
+    fn subnormal_shortcut_is_bit_exact() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+        let configs = [
+            RMSprop::new(1e-2),
+            RMSprop::new(1e-3).alpha(0.9),
+            RMSprop::new(1e-2).momentum(0.9),
+            RMSprop::new(1e-2).momentum(0.3).weight_decay(0.01),
+            RMSprop::new(1000.0).momentum(0.5),
+            RMSprop::new(1e-2).centered(true).momentum(0.9),
+            RMSprop::new(1e-2).eps(0.0),
+        ];
+        for (c, mut rmsprop) in configs.into_iter().enumerate() {
+            rmsprop.begin_step();
+            let s = rmsprop.scalars;
+            let (centered, momentum) = (rmsprop.centered, rmsprop.momentum != 0.0);
+            let with_decay = rmsprop.weight_decay != 0.0;
+            let n = 1000 + c;
+            let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
+            let g: Vec<f32> = (0..n)
+                .map(|i| match i % 3 {
+                    _ if i < 16 => 0.0,
+                    0 => awkward_value(&mut rng),
+                    1 => 0.0,
+                    _ => -0.0,
+                })
+                .collect();
+            let mut v: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
+            let optional = |on: bool, rng: &mut rand::rngs::StdRng| -> Vec<f32> {
+                let len = if on { n } else { 0 };
+                (0..len).map(|_| awkward_value(rng)).collect()
+            };
+            let mut mean = optional(centered, &mut rng);
+            let mut b = optional(momentum, &mut rng);
+            // A block of negative buffers whose product with a small μ rounds to −0, while the
+            // gradient term is +0: the sum is +0.
+            for i in 0..16 {
+                (p[i], v[i]) = (1.0, f32::from_bits(1 + i as u32));
+                if momentum {
+                    b[i] = -f32::from_bits(1 + i as u32 % 3);
+                }
+            }
+            let expected: Vec<(f32, Lane)> = (0..n)
+                .map(|i| {
+                    let lane = (
+                        v[i],
+                        mean.get(i).copied().unwrap_or(0.0),
+                        b.get(i).copied().unwrap_or(0.0),
+                    );
+                    match (centered, momentum) {
+                        (false, false) => s.update::<false, false>(with_decay, p[i], g[i], lane),
+                        (false, true) => s.update::<false, true>(with_decay, p[i], g[i], lane),
+                        (true, false) => s.update::<true, false>(with_decay, p[i], g[i], lane),
+                        (true, true) => s.update::<true, true>(with_decay, p[i], g[i], lane),
+                    }
+                })
+                .collect();
+            rmsprop_pass(&s, with_decay, &mut p, &g, &mut v, &mut mean, &mut b);
+            for (i, &(ep, (ev, emean, eb))) in expected.iter().enumerate() {
+                let bits = |x: f32| x.to_bits();
+                assert_eq!(
+                    (bits(p[i]), bits(v[i])),
+                    (bits(ep), bits(ev)),
+                    "config {c}, element {i}: g {:e}",
+                    g[i]
+                );
+                if centered {
+                    assert_eq!(bits(mean[i]), bits(emean), "config {c}, element {i}");
+                }
+                if momentum {
+                    assert_eq!(bits(b[i]), bits(eb), "config {c}, element {i}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn matches_pytorch_within_one_ulp_per_step() {
