@@ -279,6 +279,41 @@ crate::simd::multiversion! {
     fn adam_pass(s: &Scalars, value: &mut [f32], grad: &[f32], exp_avg: &mut [f32], exp_avg_sq: &mut [f32]) => adam_elements;
 }
 
+crate::simd::multiversion! {
+    /// The AMSGrad update of every element (as [`adam_pass`], without its subnormal shortcut).
+    fn amsgrad_pass(
+        s: &Scalars,
+        value: &mut [f32],
+        grad: &[f32],
+        moments: (&mut [f32], &mut [f32]),
+        max_exp_avg_sq: &mut [f32],
+    ) => amsgrad_elements;
+}
+
+#[inline(always)]
+fn amsgrad_elements(
+    s: &Scalars,
+    value: &mut [f32],
+    grad: &[f32],
+    (exp_avg, exp_avg_sq): (&mut [f32], &mut [f32]),
+    max_exp_avg_sq: &mut [f32],
+) {
+    let elements = value
+        .iter_mut()
+        .zip(grad)
+        .zip(exp_avg.iter_mut())
+        .zip(exp_avg_sq.iter_mut())
+        .zip(max_exp_avg_sq.iter_mut());
+    for ((((p, &g), m), v), v_max) in elements {
+        s.moments(p, g, m, v);
+        // torch.maximum: NaN in `v` propagates.
+        if *v > *v_max || v.is_nan() {
+            *v_max = *v;
+        }
+        s.apply(p, *m, *v_max);
+    }
+}
+
 /// Elements per block of the pass: one AVX-512 vector.
 const BLOCK: usize = 16;
 
@@ -487,20 +522,9 @@ impl Optimizer for Adam {
             value.len(),
             "Adam: parameter {index} changed length"
         );
-        let elements = value
-            .iter_mut()
-            .zip(grad)
-            .zip(state.exp_avg.iter_mut())
-            .zip(state.exp_avg_sq.iter_mut());
         if self.amsgrad {
-            for ((((p, &g), m), v), v_max) in elements.zip(state.max_exp_avg_sq.iter_mut()) {
-                s.moments(p, g, m, v);
-                // torch.maximum: NaN in `v` propagates.
-                if *v > *v_max || v.is_nan() {
-                    *v_max = *v;
-                }
-                s.apply(p, *m, *v_max);
-            }
+            let moments = (&mut state.exp_avg[..], &mut state.exp_avg_sq[..]);
+            amsgrad_pass(&s, value, grad, moments, &mut state.max_exp_avg_sq);
         } else {
             adam_pass(&s, value, grad, &mut state.exp_avg, &mut state.exp_avg_sq);
         }
