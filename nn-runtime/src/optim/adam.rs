@@ -280,7 +280,7 @@ crate::simd::multiversion! {
 }
 
 crate::simd::multiversion! {
-    /// The AMSGrad update of every element (as [`adam_pass`], without its subnormal shortcut).
+    /// The AMSGrad update of every element (as [`adam_pass`]).
     fn amsgrad_pass(
         s: &Scalars,
         value: &mut [f32],
@@ -295,23 +295,10 @@ fn amsgrad_elements(
     s: &Scalars,
     value: &mut [f32],
     grad: &[f32],
-    (exp_avg, exp_avg_sq): (&mut [f32], &mut [f32]),
+    moments: (&mut [f32], &mut [f32]),
     max_exp_avg_sq: &mut [f32],
 ) {
-    let elements = value
-        .iter_mut()
-        .zip(grad)
-        .zip(exp_avg.iter_mut())
-        .zip(exp_avg_sq.iter_mut())
-        .zip(max_exp_avg_sq.iter_mut());
-    for ((((p, &g), m), v), v_max) in elements {
-        s.moments(p, g, m, v);
-        // torch.maximum: NaN in `v` propagates.
-        if *v > *v_max || v.is_nan() {
-            *v_max = *v;
-        }
-        s.apply(p, *m, *v_max);
-    }
+    elements::<true>(s, value, grad, moments, max_exp_avg_sq);
 }
 
 /// Elements per block of the pass: one AVX-512 vector.
@@ -325,56 +312,91 @@ fn adam_elements(
     exp_avg: &mut [f32],
     exp_avg_sq: &mut [f32],
 ) {
+    elements::<false>(s, value, grad, (exp_avg, exp_avg_sq), &mut []);
+}
+
+/// The pass, with or without `AMSGRAD` (`max_exp_avg_sq` is empty without).
+#[inline(always)]
+fn elements<const AMSGRAD: bool>(
+    s: &Scalars,
+    value: &mut [f32],
+    grad: &[f32],
+    (exp_avg, exp_avg_sq): (&mut [f32], &mut [f32]),
+    max_exp_avg_sq: &mut [f32],
+) {
     // Blocks of one known length (rather than zipped iterators) let the compiler drop the
     // bounds checks and turn each block into a few vector instructions.
     let n = value.len();
     let (grad, exp_avg, exp_avg_sq) = (&grad[..n], &mut exp_avg[..n], &mut exp_avg_sq[..n]);
+    let max_exp_avg_sq = if AMSGRAD {
+        &mut max_exp_avg_sq[..n]
+    } else {
+        max_exp_avg_sq
+    };
     let quiet_allowed = s.quiet_lanes_allowed();
-    let blocks = value
-        .chunks_exact_mut(BLOCK)
-        .zip(grad.chunks_exact(BLOCK))
-        .zip(exp_avg.chunks_exact_mut(BLOCK))
-        .zip(exp_avg_sq.chunks_exact_mut(BLOCK));
-    for (((p, g), m), v) in blocks {
-        let p: &mut [f32; BLOCK] = p.try_into().expect("a whole block");
-        let g: &[f32; BLOCK] = g.try_into().expect("a whole block");
-        let m: &mut [f32; BLOCK] = m.try_into().expect("a whole block");
-        let v: &mut [f32; BLOCK] = v.try_into().expect("a whole block");
+    let whole = n - n % BLOCK;
+    for start in (0..whole).step_by(BLOCK) {
+        let r = start..start + BLOCK;
+        let p: &mut [f32; BLOCK] = (&mut value[r.clone()]).try_into().expect("a whole block");
+        let g: &[f32; BLOCK] = grad[r.clone()].try_into().expect("a whole block");
+        let m: &mut [f32; BLOCK] = (&mut exp_avg[r.clone()]).try_into().expect("a whole block");
+        let v: &mut [f32; BLOCK] = (&mut exp_avg_sq[r.clone()])
+            .try_into()
+            .expect("a whole block");
+        let mut unused = [0.0; BLOCK];
+        let v_max: &mut [f32; BLOCK] = if AMSGRAD {
+            (&mut max_exp_avg_sq[r]).try_into().expect("a whole block")
+        } else {
+            &mut unused
+        };
         let subnormal: [bool; BLOCK] = std::array::from_fn(|i| is_subnormal(m[i]));
         if quiet_allowed && subnormal.iter().fold(false, |any, &s| any | s) {
             // The second moments reach the subnormals only long after the first: test for
             // them once per block, and only here.
             if v.iter().fold(false, |any, &v| any | is_subnormal(v)) {
                 for i in 0..BLOCK {
-                    (p[i], m[i], v[i]) =
-                        s.update_with_quiet_lane::<true>(p[i], g[i], m[i], v[i], subnormal[i]);
+                    (p[i], m[i], v[i], v_max[i]) = s.quiet_lane::<true, AMSGRAD>(
+                        p[i],
+                        g[i],
+                        (m[i], v[i], v_max[i]),
+                        subnormal[i],
+                    );
                 }
             } else {
                 for i in 0..BLOCK {
-                    (p[i], m[i], v[i]) =
-                        s.update_with_quiet_lane::<false>(p[i], g[i], m[i], v[i], subnormal[i]);
+                    (p[i], m[i], v[i], v_max[i]) = s.quiet_lane::<false, AMSGRAD>(
+                        p[i],
+                        g[i],
+                        (m[i], v[i], v_max[i]),
+                        subnormal[i],
+                    );
                 }
             }
         } else {
             for i in 0..BLOCK {
-                (p[i], m[i], v[i]) = s.update(p[i], g[i], m[i], v[i]);
+                (p[i], (m[i], v[i], v_max[i])) =
+                    s.update_any::<AMSGRAD>(p[i], g[i], (m[i], v[i], v_max[i]));
             }
         }
     }
-    let rest = n - n % BLOCK;
-    for i in rest..n {
-        (value[i], exp_avg[i], exp_avg_sq[i]) = if quiet_allowed {
+    for i in whole..n {
+        let moments = (
+            exp_avg[i],
+            exp_avg_sq[i],
+            if AMSGRAD { max_exp_avg_sq[i] } else { 0.0 },
+        );
+        let (p, (m, v, v_max)) = if quiet_allowed {
             let subnormal = is_subnormal(exp_avg[i]);
-            s.update_with_quiet_lane::<true>(
-                value[i],
-                grad[i],
-                exp_avg[i],
-                exp_avg_sq[i],
-                subnormal,
-            )
+            let (p, m, v, v_max) =
+                s.quiet_lane::<true, AMSGRAD>(value[i], grad[i], moments, subnormal);
+            (p, (m, v, v_max))
         } else {
-            s.update(value[i], grad[i], exp_avg[i], exp_avg_sq[i])
+            s.update_any::<AMSGRAD>(value[i], grad[i], moments)
         };
+        (value[i], exp_avg[i], exp_avg_sq[i]) = (p, m, v);
+        if AMSGRAD {
+            max_exp_avg_sq[i] = v_max;
+        }
     }
 }
 
@@ -387,7 +409,7 @@ impl Scalars {
         (p, m, v)
     }
 
-    /// Whether [`Scalars::update_with_quiet_lane`] may take its shortcut this step: `1 − β₁`
+    /// Whether [`Scalars::quiet_lane`] may take its shortcut this step: `1 − β₁`
     /// below one half (so the first moment is a single fma), a step size at most 2¹⁰, `eps` at
     /// least 2⁻⁴⁰ (so the denominator is too), and no L2 term that would make a zero gradient
     /// nonzero.
@@ -398,7 +420,38 @@ impl Scalars {
             && self.coupled_decay == 0.0
     }
 
-    /// [`Scalars::update`], bit for bit, without arithmetic on a subnormal first moment where
+    /// [`Scalars::update_amsgrad`], or [`Scalars::update`] (`v̂` passed through).
+    #[inline(always)]
+    fn update_any<const AMSGRAD: bool>(
+        &self,
+        p: f32,
+        g: f32,
+        moments: Moments3,
+    ) -> (f32, Moments3) {
+        if AMSGRAD {
+            self.update_amsgrad(p, g, moments)
+        } else {
+            let (m, v, v_max) = moments;
+            let (p, m, v) = self.update(p, g, m, v);
+            (p, (m, v, v_max))
+        }
+    }
+
+    /// One element's AMSGrad update: the new parameter and moments `(m, v, v̂)`.
+    #[inline(always)]
+    fn update_amsgrad(
+        &self,
+        mut p: f32,
+        g: f32,
+        (mut m, mut v, v_max): Moments3,
+    ) -> (f32, Moments3) {
+        self.moments(&mut p, g, &mut m, &mut v);
+        let v_max = new_max(v_max, v);
+        self.apply(&mut p, m, v_max);
+        (p, (m, v, v_max))
+    }
+
+    /// [`Scalars::update`] (with `AMSGRAD`, [`Scalars::update_amsgrad`]), bit for bit, without arithmetic on a subnormal first moment where
     /// the gradient is zero: the state of a unit that no longer receives gradient (a dead
     /// ReLU), whose first moment decays towards zero and stays stuck at a few multiples of the
     /// smallest subnormal. Each floating-point operation on a subnormal costs a microcode
@@ -417,16 +470,18 @@ impl Scalars {
     /// * a subnormal second moment `v = j·2⁻¹⁴⁹` becomes `RN(β₂·j)·2⁻¹⁴⁹`, computed on the
     ///   integer `j` likewise ([`subnormal::scale`]).
     ///
-    /// Without `SUBNORMAL_V`, the caller knows `v` is not subnormal.
+    /// With AMSGRAD, `v̂` is only compared (no arithmetic), and a quiet lane's denominator
+    /// does not matter, so it is computed from 0, away from any subnormal.
+    ///
+    /// Without `SUBNORMAL_V`, the caller knows `v` is not subnormal. Returns `(p, m, v, v̂)`.
     #[inline(always)]
-    fn update_with_quiet_lane<const SUBNORMAL_V: bool>(
+    fn quiet_lane<const SUBNORMAL_V: bool, const AMSGRAD: bool>(
         &self,
         p: f32,
         g: f32,
-        m: f32,
-        v: f32,
+        (m, v, v_max): Moments3,
         m_is_subnormal: bool,
-    ) -> (f32, f32, f32) {
+    ) -> (f32, f32, f32, f32) {
         let decayed = if self.decoupled_factor != 1.0 {
             p * self.decoupled_factor
         } else {
@@ -439,13 +494,13 @@ impl Scalars {
         // Later (tens of thousands of steps after the unit died) the second moment reaches the
         // subnormals too, and sticks there as well (`β₂·k` rounds back to `k` for small `k`).
         let v_is_subnormal = SUBNORMAL_V && is_subnormal(v);
-        let (p, m_ordinary, v_ordinary) = self.update(
+        let (mut p, mut m_ordinary, mut v_ordinary) = (
             p,
-            g,
             if quiet { 0.0 } else { m },
             // The denominator does not matter when the numerator is 0 (`eps > 0`).
             if quiet & v_is_subnormal { 0.0 } else { v },
         );
+        self.moments(&mut p, g, &mut m_ordinary, &mut v_ordinary);
         // `k + 2²³` and the result are floats in `[2²³, 2²⁴)`, whose mantissa bits are the
         // integer above 2²³: no conversions needed.
         let magnitude = m.to_bits() & 0x007f_ffff;
@@ -456,17 +511,32 @@ impl Scalars {
             (m.to_bits() & 0x8000_0000) | (decayed_plus_2_23.to_bits() & 0x007f_ffff),
         );
         // `v·β₂`: the gradient term is `+0`.
-        let v = if SUBNORMAL_V {
-            let v_quiet = subnormal::scale(v, self.beta2);
-            if quiet & v_is_subnormal {
-                v_quiet
-            } else {
-                v_ordinary
-            }
+        let v = if SUBNORMAL_V && quiet & v_is_subnormal {
+            subnormal::scale(v, self.beta2)
         } else {
             v_ordinary
         };
-        (p, if quiet { m_quiet } else { m_ordinary }, v)
+        if AMSGRAD {
+            let v_max = new_max(v_max, v);
+            self.apply(&mut p, m_ordinary, if quiet { 0.0 } else { v_max });
+            (p, if quiet { m_quiet } else { m_ordinary }, v, v_max)
+        } else {
+            self.apply(&mut p, m_ordinary, v_ordinary);
+            (p, if quiet { m_quiet } else { m_ordinary }, v, v_max)
+        }
+    }
+}
+
+/// A lane's moments with AMSGrad: `(m, v, v̂)`.
+type Moments3 = (f32, f32, f32);
+
+/// `torch.maximum(v̂, v)`: `NaN` in `v` propagates.
+#[inline(always)]
+fn new_max(v_max: f32, v: f32) -> f32 {
+    if v > v_max || v.is_nan() {
+        v
+    } else {
+        v_max
     }
 }
 
@@ -706,6 +776,50 @@ mod tests {
                     assert_eq!(
                         (p[i].to_bits(), m[i].to_bits(), v[i].to_bits()),
                         (ep.to_bits(), em.to_bits(), ev.to_bits()),
+                        "config {c}, step {step}, element {i}: g {:e}",
+                        g[i]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn amsgrad_subnormal_shortcut_is_bit_exact() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let configs = [
+            Adam::new(1e-3).amsgrad(true),
+            Adam::new(0.5).betas(0.5, 0.9).amsgrad(true),
+            Adam::decoupled(1e-2).amsgrad(true),
+        ];
+        for (c, config) in configs.into_iter().enumerate() {
+            for step in [1u64, 10, 1000] {
+                let mut adam = config.clone();
+                adam.step = step - 1;
+                adam.begin_step();
+                let s = adam.scalars;
+                let n = 1000 + c;
+                let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
+                let g: Vec<f32> = (0..n)
+                    .map(|i| match i % 3 {
+                        0 => awkward_value(&mut rng),
+                        1 => 0.0,
+                        _ => -0.0,
+                    })
+                    .collect();
+                let mut m: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
+                let mut v: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
+                let mut v_max: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
+                let expected: Vec<(f32, Moments3)> = (0..n)
+                    .map(|i| s.update_amsgrad(p[i], g[i], (m[i], v[i], v_max[i])))
+                    .collect();
+                amsgrad_pass(&s, &mut p, &g, (&mut m, &mut v), &mut v_max);
+                for (i, &(ep, (em, ev, emax))) in expected.iter().enumerate() {
+                    let bits = |x: f32| x.to_bits();
+                    assert_eq!(
+                        [bits(p[i]), bits(m[i]), bits(v[i]), bits(v_max[i])],
+                        [bits(ep), bits(em), bits(ev), bits(emax)],
                         "config {c}, step {step}, element {i}: g {:e}",
                         g[i]
                     );
