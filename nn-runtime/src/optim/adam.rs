@@ -70,6 +70,11 @@ struct Scalars {
     eps: f32,
     /// Adam's L2 weight decay `wd` (`g ← g + wd·p`); 0 without.
     coupled_decay: f32,
+    /// The smallest parameter magnitude that a step from a subnormal first moment cannot move:
+    /// half an ulp of a normal `p` exceeds `|p|·2⁻²⁵`, and the step is below
+    /// `|s|·2⁻¹²⁶·(1 + 2⁻²³)/eps`, so `2·|s|·2⁻¹⁰¹/eps` (or the smallest normal) will do. A
+    /// weight that AdamW decays for a long time keeps the shortcut down to there.
+    quiet_parameter_floor: f32,
     /// AdamW's shrink factor (`p ← p·(1 − lr·wd)`); 1 without.
     ///
     /// NOTE: plain numbers, not an enum: the compiler may compute a branch's arithmetic before
@@ -410,14 +415,10 @@ impl Scalars {
     }
 
     /// Whether [`Scalars::quiet_lane`] may take its shortcut this step: `1 − β₁`
-    /// below one half (so the first moment is a single fma), a step size at most 2¹⁰, `eps` at
-    /// least 2⁻⁴⁰ (so the denominator is too), and no L2 term that would make a zero gradient
-    /// nonzero.
+    /// below one half (so the first moment is a single fma), `eps > 0` (so the denominator is
+    /// never 0), and no L2 term that would make a zero gradient nonzero.
     fn quiet_lanes_allowed(&self) -> bool {
-        self.one_minus_beta1 < 0.5
-            && self.neg_step_size.abs() <= 1024.0
-            && self.eps >= f32::powi(2.0, -40)
-            && self.coupled_decay == 0.0
+        self.one_minus_beta1 < 0.5 && self.eps > 0.0 && self.coupled_decay == 0.0
     }
 
     /// [`Scalars::update_amsgrad`], or [`Scalars::update`] (`v̂` passed through).
@@ -457,16 +458,17 @@ impl Scalars {
     /// smallest subnormal. Each floating-point operation on a subnormal costs a microcode
     /// assist, about a hundred cycles, which made such a pass several times slower.
     ///
-    /// For such a "quiet" lane (gradient ±0, first moment subnormal, |parameter| ≥ 2⁻⁴⁸ after
-    /// any decoupled decay):
+    /// For such a "quiet" lane (gradient ±0, first moment subnormal, |parameter| at least
+    /// `quiet_parameter_floor` after any decoupled decay):
     /// * the first moment is `fma(w, 0 − m, m)`, the exact `(1 − w)·m` rounded to the subnormal
     ///   grid, whose points are the integers `k·2⁻¹⁴⁹`. It is computed on the integer `k` (read
     ///   from the bits): `fma(w, −k, k + 2²³)` lies in `[2²³, 2²⁴)`, where floats are exactly
     ///   the integers, so its one rounding is that same round-to-nearest-even, and its mantissa
     ///   bits are the new `k`;
-    /// * the parameter step `(−s·m)/denom` is at most `2¹⁰·2⁻¹²⁶/2⁻⁴⁰ = 2⁻⁷⁶`, under half an
-    ///   ulp of a parameter of magnitude 2⁻⁴⁸ or more, so the parameter does not move: the
-    ///   ordinary update with `m = 0` gives the same parameter and second moment;
+    /// * the parameter step `(−s·m)/denom` is below `|s|·2⁻¹²⁶·(1 + 2⁻²³)/eps` (the
+    ///   denominator is at least `eps`), under half an ulp of a parameter above the floor, so
+    ///   the parameter does not move: the ordinary update with `m = 0` gives the same parameter
+    ///   and second moment;
     /// * a subnormal second moment `v = j·2⁻¹⁴⁹` becomes `RN(β₂·j)·2⁻¹⁴⁹`, computed on the
     ///   integer `j` likewise ([`subnormal::scale`]).
     ///
@@ -490,7 +492,7 @@ impl Scalars {
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (g.to_bits() << 1 == 0)
             & m_is_subnormal
-            & (decayed.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits());
+            & (decayed.to_bits() & 0x7fff_ffff >= self.quiet_parameter_floor.to_bits());
         // Later (tens of thousands of steps after the unit died) the second moment reaches the
         // subnormals too, and sticks there as well (`β₂·k` rounds back to `k` for small `k`).
         let v_is_subnormal = SUBNORMAL_V && is_subnormal(v);
@@ -551,13 +553,23 @@ impl Optimizer for Adam {
             (wd, true) => (0.0, (1.0 - self.lr * wd) as f32),
             (wd, false) => (wd as f32, 1.0),
         };
+        let neg_step_size = (-(self.lr / bias_correction1)) as f32;
+        let eps = self.eps as f32;
+        let quiet_parameter_floor = if eps > 0.0 {
+            let floor =
+                2.0 * f64::from(neg_step_size.abs()) * f64::powi(2.0, -101) / f64::from(eps);
+            floor.max(f64::from(f32::MIN_POSITIVE)) as f32
+        } else {
+            f32::INFINITY
+        };
         self.scalars = Scalars {
             one_minus_beta1: (1.0 - self.beta1) as f32,
             beta2: self.beta2 as f32,
             one_minus_beta2: (1.0 - self.beta2) as f32,
-            neg_step_size: (-(self.lr / bias_correction1)) as f32,
+            neg_step_size,
             bias_correction2_sqrt: ScalarDivisor::new(bias_correction2.sqrt() as f32),
-            eps: self.eps as f32,
+            eps,
+            quiet_parameter_floor,
             coupled_decay,
             decoupled_factor,
         };
