@@ -1,6 +1,6 @@
 //! Adam, and the machinery AdamW shares with it.
 
-use super::subnormal::{self, is_subnormal, TWO_23};
+use super::subnormal::{self, is_subnormal};
 use super::Optimizer;
 use crate::aligned::AlignedVec;
 
@@ -462,9 +462,7 @@ impl Scalars {
     /// `quiet_parameter_floor` after any decoupled decay):
     /// * the first moment is `fma(w, 0 − m, m)`, the exact `(1 − w)·m` rounded to the subnormal
     ///   grid, whose points are the integers `k·2⁻¹⁴⁹`. It is computed on the integer `k` (read
-    ///   from the bits): `fma(w, −k, k + 2²³)` lies in `[2²³, 2²⁴)`, where floats are exactly
-    ///   the integers, so its one rounding is that same round-to-nearest-even, and its mantissa
-    ///   bits are the new `k`;
+    ///   from the bits, [`subnormal::lerp_to_zero`]);
     /// * the parameter step `(−s·m)/denom` is below `|s|·2⁻¹²⁶·(1 + 2⁻²³)/eps` (the
     ///   denominator is at least `eps`), under half an ulp of a parameter above the floor, so
     ///   the parameter does not move: the ordinary update with `m = 0` gives the same parameter
@@ -503,15 +501,7 @@ impl Scalars {
             if quiet & v_is_subnormal { 0.0 } else { v },
         );
         self.moments(&mut p, g, &mut m_ordinary, &mut v_ordinary);
-        // `k + 2²³` and the result are floats in `[2²³, 2²⁴)`, whose mantissa bits are the
-        // integer above 2²³: no conversions needed.
-        let magnitude = m.to_bits() & 0x007f_ffff;
-        let k_plus_2_23 = f32::from_bits(TWO_23 | magnitude);
-        let k = k_plus_2_23 - f32::from_bits(TWO_23);
-        let decayed_plus_2_23 = self.one_minus_beta1.mul_add(-k, k_plus_2_23);
-        let m_quiet = f32::from_bits(
-            (m.to_bits() & 0x8000_0000) | (decayed_plus_2_23.to_bits() & 0x007f_ffff),
-        );
+        let m_quiet = subnormal::lerp_to_zero(m, self.one_minus_beta1);
         // `v·β₂`: the gradient term is `+0`.
         let v = if SUBNORMAL_V && quiet & v_is_subnormal {
             subnormal::scale(v, self.beta2)

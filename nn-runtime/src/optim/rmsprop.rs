@@ -230,12 +230,14 @@ fn elements<const CENTERED: bool, const MOMENTUM: bool>(
     } else {
         momentum_buffer
     };
-    let quiet_allowed = !CENTERED && s.quiet_lanes_allowed(MOMENTUM);
+    let quiet_allowed = s.quiet_lanes_allowed(CENTERED, MOMENTUM);
     let mut start = 0;
     while start < n {
         let end = (start + BLOCK).min(n);
         let subnormal_state = (start..end).fold(false, |any, i| {
-            any | is_subnormal(square_avg[i]) | (MOMENTUM && is_subnormal(momentum_buffer[i]))
+            any | is_subnormal(square_avg[i])
+                | (CENTERED && is_subnormal(grad_avg[i]))
+                | (MOMENTUM && is_subnormal(momentum_buffer[i]))
         });
         for i in start..end {
             let (mean, b) = (
@@ -244,7 +246,7 @@ fn elements<const CENTERED: bool, const MOMENTUM: bool>(
             );
             let state = (square_avg[i], mean, b);
             let (p, (v, mean, b)) = if quiet_allowed && subnormal_state {
-                s.update_with_quiet_lane::<MOMENTUM>(with_decay, value[i], grad[i], state)
+                s.update_with_quiet_lane::<CENTERED, MOMENTUM>(with_decay, value[i], grad[i], state)
             } else {
                 s.update::<CENTERED, MOMENTUM>(with_decay, value[i], grad[i], state)
             };
@@ -296,27 +298,33 @@ impl Scalars {
     }
 
     /// Whether [`Scalars::update_with_quiet_lane`] may take its shortcut: square average and
-    /// buffer that decay (`α < 1`, `μ < 1`), `eps > 0` (so the denominator is never 0) and a
-    /// learning rate of at most 2¹⁰.
-    fn quiet_lanes_allowed(&self, momentum: bool) -> bool {
+    /// buffer that decay (`α < 1`, `μ < 1`), `eps > 0` (so the denominator is never 0), a
+    /// learning rate of at most 2¹⁰, and when centered `1 − α < 0.5` (so the gradient average's
+    /// lerp is one fma from its start).
+    fn quiet_lanes_allowed(&self, centered: bool, momentum: bool) -> bool {
         self.alpha < 1.0
             && self.eps > 0.0
             && self.neg_lr.abs() <= 1024.0
             && (!momentum || self.momentum < 1.0)
+            && (!centered || self.one_minus_alpha < 0.5)
     }
 
-    /// [`Scalars::update`] (not centered), bit for bit, without arithmetic on the subnormal
-    /// state of a unit that no longer receives gradient ([`super::subnormal`]).
+    /// [`Scalars::update`], bit for bit, without arithmetic on the subnormal state of a unit
+    /// that no longer receives gradient ([`super::subnormal`]).
     ///
-    /// For a "quiet" lane (gradient ±0 after any weight decay, |parameter| ≥ 2⁻⁴⁸), the
-    /// quotient `g/denom` is a zero whatever the (positive) denominator, so:
+    /// For a "quiet" lane (gradient ±0 after any weight decay, |parameter| ≥ 2⁻⁴⁸, and when
+    /// centered a gradient average that is subnormal or zero), the quotient `g/denom` is a zero
+    /// whatever the (positive) denominator, so:
     /// * a subnormal `v` becomes `RN(v·α)`, computed on its integer, and the denominator is
     ///   computed from 0 instead;
+    /// * a subnormal gradient average `ḡ` becomes `lerp(ḡ, 0, 1 − α)`, computed on its
+    ///   integer, and the denominator is computed from 0 instead (`ḡ²` is below 2⁻²⁵², so
+    ///   `√(v − ḡ²)` is never `NaN`, with or without it);
     /// * a subnormal buffer `b` becomes `RN(b·μ) + (±0)`, computed on its integer (a zero takes
     ///   the sign of the sum), and the parameter, whose step `lr·b` is under half an ulp of it,
     ///   does not move: the update from `b = 0` gives the same parameter.
     #[inline(always)]
-    fn update_with_quiet_lane<const MOMENTUM: bool>(
+    fn update_with_quiet_lane<const CENTERED: bool, const MOMENTUM: bool>(
         &self,
         with_decay: bool,
         p: f32,
@@ -328,21 +336,32 @@ impl Scalars {
         } else {
             g
         };
+        let mean_is_subnormal = CENTERED && is_subnormal(mean);
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (zero_gradient.to_bits() << 1 == 0)
-            & (p.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits());
-        let (quiet_v, quiet_b) = (quiet & is_subnormal(v), quiet & is_subnormal(b));
+            & (p.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits())
+            & (!CENTERED || mean_is_subnormal | (mean.to_bits() << 1 == 0));
+        let (quiet_v, quiet_mean, quiet_b) = (
+            quiet & is_subnormal(v),
+            quiet & mean_is_subnormal,
+            quiet & is_subnormal(b),
+        );
         let state = (
             if quiet_v { 0.0 } else { v },
-            mean,
+            if quiet_mean { 0.0 } else { mean },
             if quiet_b { 0.0 } else { b },
         );
-        let (p, (v_ordinary, mean, b_ordinary)) =
-            self.update::<false, MOMENTUM>(with_decay, p, g, state);
+        let (p, (v_ordinary, mean_ordinary, b_ordinary)) =
+            self.update::<CENTERED, MOMENTUM>(with_decay, p, g, state);
         let v = if quiet_v {
             subnormal::scale(v, self.alpha)
         } else {
             v_ordinary
+        };
+        let mean = if quiet_mean {
+            subnormal::lerp_to_zero(mean, self.one_minus_alpha)
+        } else {
+            mean_ordinary
         };
         let b = if MOMENTUM && quiet_b {
             // `g/denom` is a zero with the sign of `g`.
@@ -454,6 +473,8 @@ mod tests {
             RMSprop::new(1e-2).momentum(0.3).weight_decay(0.01),
             RMSprop::new(1000.0).momentum(0.5),
             RMSprop::new(1e-2).centered(true).momentum(0.9),
+            RMSprop::new(1e-2).centered(true),
+            RMSprop::new(1e-3).centered(true).alpha(0.9).weight_decay(0.01),
             RMSprop::new(1e-2).eps(0.0),
         ];
         for (c, mut rmsprop) in configs.into_iter().enumerate() {

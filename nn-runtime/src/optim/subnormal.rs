@@ -32,6 +32,20 @@ pub(super) fn scale(x: f32, factor: f32) -> f32 {
     f32::from_bits((bits & 0x8000_0000) | (scaled.to_bits() - TWO_23))
 }
 
+/// `lerp(x, 0, weight) = fma(weight, 0 − x, x)` for a subnormal `x` and
+/// `0 ≤ weight < 0.5` (the branch of [`super::adam::lerp`] that starts from `x`), bit for bit:
+/// the exact `(1 − weight)·x` rounded to the subnormal grid, computed on the integer `k` as
+/// `fma(weight, −k, k + 2²³)`, which lies in `[2²³, 2²⁴)` and whose mantissa bits are the new
+/// `k`.
+#[inline(always)]
+pub(super) fn lerp_to_zero(x: f32, weight: f32) -> f32 {
+    let bits = x.to_bits();
+    let k_plus_2_23 = f32::from_bits(TWO_23 | (bits & 0x007f_ffff));
+    let k = k_plus_2_23 - f32::from_bits(TWO_23);
+    let decayed_plus_2_23 = weight.mul_add(-k, k_plus_2_23);
+    f32::from_bits((bits & 0x8000_0000) | (decayed_plus_2_23.to_bits() & 0x007f_ffff))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +60,18 @@ mod tests {
                         scale(x, factor).to_bits(),
                         (x * factor).to_bits(),
                         "{x:e} · {factor}"
+                    );
+                }
+            }
+        }
+        for weight in [0.0f32, 0.1, 0.01, 0.001, 0.25, 0.4999] {
+            for k in (1..2000).chain((0x007f_0000..0x0080_0000).step_by(97)) {
+                for sign in [0, 0x8000_0000u32] {
+                    let x = f32::from_bits(sign | k);
+                    assert_eq!(
+                        lerp_to_zero(x, weight).to_bits(),
+                        super::super::adam::lerp(x, 0.0, weight).to_bits(),
+                        "lerp({x:e}, 0, {weight})"
                     );
                 }
             }
