@@ -474,7 +474,10 @@ mod tests {
             RMSprop::new(1000.0).momentum(0.5),
             RMSprop::new(1e-2).centered(true).momentum(0.9),
             RMSprop::new(1e-2).centered(true),
-            RMSprop::new(1e-3).centered(true).alpha(0.9).weight_decay(0.01),
+            RMSprop::new(1e-3)
+                .centered(true)
+                .alpha(0.9)
+                .weight_decay(0.01),
             RMSprop::new(1e-2).eps(0.0),
         ];
         for (c, mut rmsprop) in configs.into_iter().enumerate() {
