@@ -490,7 +490,7 @@ impl Scalars {
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (g.to_bits() << 1 == 0)
             & m_is_subnormal
-            & (decayed.to_bits() & 0x7fff_ffff >= self.quiet_parameter_floor.to_bits());
+            & subnormal::magnitude_at_least(decayed, self.quiet_parameter_floor);
         // Later (tens of thousands of steps after the unit died) the second moment reaches the
         // subnormals too, and sticks there as well (`β₂·k` rounds back to `k` for small `k`).
         let v_is_subnormal = SUBNORMAL_V && is_subnormal(v);

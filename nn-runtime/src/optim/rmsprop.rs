@@ -234,18 +234,19 @@ fn elements<const CENTERED: bool, const MOMENTUM: bool>(
     let mut start = 0;
     while start < n {
         let end = (start + BLOCK).min(n);
-        let subnormal_state = (start..end).fold(false, |any, i| {
-            any | is_subnormal(square_avg[i])
-                | (CENTERED && is_subnormal(grad_avg[i]))
-                | (MOMENTUM && is_subnormal(momentum_buffer[i]))
-        });
+        let subnormal_state = quiet_allowed
+            && (start..end).fold(false, |any, i| {
+                any | is_subnormal(square_avg[i])
+                    | (CENTERED && is_subnormal(grad_avg[i]))
+                    | (MOMENTUM && is_subnormal(momentum_buffer[i]))
+            });
         for i in start..end {
             let (mean, b) = (
                 if CENTERED { grad_avg[i] } else { 0.0 },
                 if MOMENTUM { momentum_buffer[i] } else { 0.0 },
             );
             let state = (square_avg[i], mean, b);
-            let (p, (v, mean, b)) = if quiet_allowed && subnormal_state {
+            let (p, (v, mean, b)) = if subnormal_state {
                 s.update_with_quiet_lane::<CENTERED, MOMENTUM>(with_decay, value[i], grad[i], state)
             } else {
                 s.update::<CENTERED, MOMENTUM>(with_decay, value[i], grad[i], state)
@@ -267,6 +268,16 @@ fn elements<const CENTERED: bool, const MOMENTUM: bool>(
 type Lane = (f32, f32, f32);
 
 impl Scalars {
+    /// `g + wd·p`, or `g`.
+    #[inline(always)]
+    fn decayed(&self, with_decay: bool, p: f32, g: f32) -> f32 {
+        if with_decay {
+            self.weight_decay.mul_add(p, g)
+        } else {
+            g
+        }
+    }
+
     /// One element's update: the new parameter and state.
     #[inline(always)]
     fn update<const CENTERED: bool, const MOMENTUM: bool>(
@@ -276,11 +287,7 @@ impl Scalars {
         g: f32,
         (v, mean, b): Lane,
     ) -> (f32, Lane) {
-        let g = if with_decay {
-            self.weight_decay.mul_add(p, g)
-        } else {
-            g
-        };
+        let g = self.decayed(with_decay, p, g);
         let v = (self.one_minus_alpha * g).mul_add(g, v * self.alpha);
         let (mean, root) = if CENTERED {
             let mean = lerp(mean, g, self.one_minus_alpha);
@@ -331,15 +338,11 @@ impl Scalars {
         g: f32,
         (v, mean, b): Lane,
     ) -> (f32, Lane) {
-        let zero_gradient = if with_decay {
-            self.weight_decay.mul_add(p, g)
-        } else {
-            g
-        };
+        let zero_gradient = self.decayed(with_decay, p, g);
         let mean_is_subnormal = CENTERED && is_subnormal(mean);
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (zero_gradient.to_bits() << 1 == 0)
-            & (p.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits())
+            & subnormal::magnitude_at_least(p, f32::powi(2.0, -48))
             & (!CENTERED || mean_is_subnormal | (mean.to_bits() << 1 == 0));
         let (quiet_v, quiet_mean, quiet_b) = (
             quiet & is_subnormal(v),
@@ -365,12 +368,7 @@ impl Scalars {
         };
         let b = if MOMENTUM && quiet_b {
             // `g/denom` is a zero with the sign of `g`.
-            let scaled = subnormal::scale(b, self.momentum);
-            if scaled.to_bits() << 1 == 0 {
-                f32::from_bits(scaled.to_bits() & zero_gradient.to_bits())
-            } else {
-                scaled
-            }
+            subnormal::scale_plus_zero(b, self.momentum, zero_gradient)
         } else {
             b_ordinary
         };

@@ -255,17 +255,11 @@ impl Scalars {
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (zero_gradient.to_bits() << 1 == 0)
             & is_subnormal(b)
-            & (p.to_bits() & 0x7fff_ffff >= f32::powi(2.0, -48).to_bits());
+            & subnormal::magnitude_at_least(p, f32::powi(2.0, -48));
         let (p, b_ordinary) = self.update(variant, p, g, if quiet { 0.0 } else { b });
-        let scaled = subnormal::scale(b, self.momentum);
-        // `(1 − dampening)·(±0)` is a zero (no arithmetic on a subnormal), and `z₁ + z₂` of two
-        // zeros is `−0` only when both are.
+        // `(1 − dampening)·(±0)` is a zero (no arithmetic on a subnormal).
         let gradient_term = self.one_minus_dampening * zero_gradient;
-        let b_quiet = if scaled.to_bits() << 1 == 0 {
-            f32::from_bits(scaled.to_bits() & gradient_term.to_bits())
-        } else {
-            scaled
-        };
+        let b_quiet = subnormal::scale_plus_zero(b, self.momentum, gradient_term);
         (p, if quiet { b_quiet } else { b_ordinary })
     }
 }

@@ -32,6 +32,25 @@ pub(super) fn scale(x: f32, factor: f32) -> f32 {
     f32::from_bits((bits & 0x8000_0000) | (scaled.to_bits() - TWO_23))
 }
 
+/// `RN(x·factor) + zero` for a subnormal or zero `x`, `0 ≤ factor < 1` and a signed zero
+/// `zero` (what `fma(c, ±0, x·factor)` rounds to): [`scale`], whose zero, if it is one, takes
+/// the sign of the sum of two zeros, `−0` only when both are.
+#[inline(always)]
+pub(super) fn scale_plus_zero(x: f32, factor: f32, zero: f32) -> f32 {
+    let scaled = scale(x, factor);
+    if scaled.to_bits() << 1 == 0 {
+        f32::from_bits(scaled.to_bits() & zero.to_bits())
+    } else {
+        scaled
+    }
+}
+
+/// Whether `|x| ≥ bound` for a non-negative `bound`, from the bits (`NaN` counts as large).
+#[inline(always)]
+pub(super) fn magnitude_at_least(x: f32, bound: f32) -> bool {
+    x.to_bits() & 0x7fff_ffff >= bound.to_bits()
+}
+
 /// `lerp(x, 0, weight) = fma(weight, 0 − x, x)` for a subnormal `x` and
 /// `0 ≤ weight < 0.5` (the branch of [`super::adam::lerp`] that starts from `x`), bit for bit:
 /// the exact `(1 − weight)·x` rounded to the subnormal grid, computed on the integer `k` as
@@ -76,6 +95,22 @@ mod tests {
                 }
             }
         }
+        for k in 0..40u32 {
+            for (a, b) in [
+                (0, 0x8000_0000u32),
+                (0x8000_0000, 0),
+                (0, 0),
+                (0x8000_0000, 0x8000_0000),
+            ] {
+                let (x, zero) = (f32::from_bits(a | k), f32::from_bits(b));
+                assert_eq!(
+                    scale_plus_zero(x, 0.3, zero).to_bits(),
+                    1.0f32.mul_add(zero, x * 0.3).to_bits(),
+                    "{x:e}·0.3 + {zero}"
+                );
+            }
+        }
+        assert!(magnitude_at_least(-0.5, 0.5) && !magnitude_at_least(-0.25, 0.5));
         assert!(is_subnormal(f32::from_bits(1)) && is_subnormal(-f32::from_bits(0x007f_ffff)));
         assert!(!is_subnormal(0.0) && !is_subnormal(-0.0) && !is_subnormal(f32::MIN_POSITIVE));
         assert!(!is_subnormal(f32::NAN) && !is_subnormal(f32::INFINITY));
