@@ -615,7 +615,7 @@ impl Optimizer for Adam {
 mod tests {
     use super::*;
     use crate::optim::test_support::{
-        assert_zero_gradient_is_a_no_op, awkward_value, check_fixture, Model,
+        assert_zero_gradient_is_a_no_op, awkward_gradients, awkward_value, check_fixture, Model,
     };
     use proptest::prelude::*;
 
@@ -762,13 +762,7 @@ mod tests {
                 let s = adam.scalars;
                 let n = 1000 + c;
                 let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
-                let g: Vec<f32> = (0..n)
-                    .map(|i| match i % 3 {
-                        0 => awkward_value(&mut rng),
-                        1 => 0.0,
-                        _ => -0.0,
-                    })
-                    .collect();
+                let g = awkward_gradients(&mut rng, n, 0);
                 let mut m: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
                 let mut v: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
                 let expected: Vec<(f32, f32, f32)> =
@@ -803,13 +797,7 @@ mod tests {
                 let s = adam.scalars;
                 let n = 1000 + c;
                 let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
-                let g: Vec<f32> = (0..n)
-                    .map(|i| match i % 3 {
-                        0 => awkward_value(&mut rng),
-                        1 => 0.0,
-                        _ => -0.0,
-                    })
-                    .collect();
+                let g = awkward_gradients(&mut rng, n, 0);
                 let mut m: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
                 let mut v: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
                 let mut v_max: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();

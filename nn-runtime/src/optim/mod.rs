@@ -100,6 +100,19 @@ pub(crate) mod test_support {
         }
     }
 
+    /// `n` gradients for the subnormal shortcuts' tests: an awkward value, `+0` and `−0` in
+    /// turn, after `zeros` leading `+0`s.
+    pub(crate) fn awkward_gradients(rng: &mut impl rand::Rng, n: usize, zeros: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| match i % 3 {
+                _ if i < zeros => 0.0,
+                0 => awkward_value(rng),
+                1 => 0.0,
+                _ => -0.0,
+            })
+            .collect()
+    }
+
     /// A model with parameters named `param0`, `param1`, … (the fixtures have one).
     pub(crate) struct Model {
         pub(crate) values: Vec<Vec<f32>>,

@@ -455,8 +455,8 @@ impl Optimizer for RMSprop {
 mod tests {
     use super::*;
     use crate::optim::test_support::{
-        assert_zero_gradient_is_a_no_op, awkward_value, check_fixture, check_fixture_step_by_step,
-        Model,
+        assert_zero_gradient_is_a_no_op, awkward_gradients, awkward_value, check_fixture,
+        check_fixture_step_by_step, Model,
     };
     use proptest::prelude::*;
 
@@ -485,14 +485,7 @@ mod tests {
             let with_decay = rmsprop.weight_decay != 0.0;
             let n = 1000 + c;
             let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
-            let g: Vec<f32> = (0..n)
-                .map(|i| match i % 3 {
-                    _ if i < 16 => 0.0,
-                    0 => awkward_value(&mut rng),
-                    1 => 0.0,
-                    _ => -0.0,
-                })
-                .collect();
+            let g = awkward_gradients(&mut rng, n, 16);
             let mut v: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
             let optional = |on: bool, rng: &mut rand::rngs::StdRng| -> Vec<f32> {
                 let len = if on { n } else { 0 };

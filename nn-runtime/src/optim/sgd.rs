@@ -328,7 +328,7 @@ impl Optimizer for SGD {
 mod tests {
     use super::*;
     use crate::optim::test_support::{
-        assert_zero_gradient_is_a_no_op, awkward_value, check_fixture, Model,
+        assert_zero_gradient_is_a_no_op, awkward_gradients, awkward_value, check_fixture, Model,
     };
     use proptest::prelude::*;
 
@@ -355,14 +355,7 @@ mod tests {
             };
             let n = 1000 + c;
             let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
-            let g: Vec<f32> = (0..n)
-                .map(|i| match i % 3 {
-                    _ if i < 16 => 0.0,
-                    0 => awkward_value(&mut rng),
-                    1 => 0.0,
-                    _ => -0.0,
-                })
-                .collect();
+            let g = awkward_gradients(&mut rng, n, 16);
             let mut b: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
             // A block of negative buffers whose product with a small μ rounds to −0, while the
             // gradient term is +0: the sum is +0.
