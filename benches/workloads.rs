@@ -63,40 +63,26 @@ fn large(c: &mut Criterion) {
 /// The seed step with each optimizer, after 10k steps: by then the state of units that no
 /// longer receive gradient has decayed into the subnormals, where arithmetic would be slow.
 fn optimizers(c: &mut Criterion) {
+    seed_train_with(c, "seed_train_sgd_momentum", SGD::new(0.1).momentum(0.9));
+    seed_train_with(c, "seed_train_rmsprop", RMSprop::new(0.01));
+    seed_train_with(c, "seed_train_adam_amsgrad", Adam::new(0.01).amsgrad(true));
+    seed_train_with(c, "seed_train_adamw", AdamW::new(0.01));
+}
+
+fn seed_train_with<O: Optimizer>(c: &mut Criterion, name: &str, mut optimizer: O) {
     let x = Batch::<64>::random(32, 1);
     let y = Batch::<2>::random(32, 2);
     let loss = BCELoss::new();
-    let mut run = |name: &str, optimizer: &mut dyn FnMut(&mut SimpleNN) -> f32| {
-        let mut model = SimpleNN::seeded(0);
-        for _ in 0..10_000 {
-            optimizer(&mut model);
-        }
-        c.bench_function(name, |b| b.iter(|| optimizer(&mut model)));
+    let mut model = SimpleNN::seeded(0);
+    let mut step = |model: &mut SimpleNN| {
+        model
+            .train_step(black_box(&x), &y, &loss, &mut optimizer)
+            .unwrap()
     };
-    let mut sgd = SGD::new(0.1).momentum(0.9);
-    run("seed_train_sgd_momentum", &mut |model| {
-        model
-            .train_step(black_box(&x), &y, &loss, &mut sgd)
-            .unwrap()
-    });
-    let mut rmsprop = RMSprop::new(0.01);
-    run("seed_train_rmsprop", &mut |model| {
-        model
-            .train_step(black_box(&x), &y, &loss, &mut rmsprop)
-            .unwrap()
-    });
-    let mut amsgrad = Adam::new(0.01).amsgrad(true);
-    run("seed_train_adam_amsgrad", &mut |model| {
-        model
-            .train_step(black_box(&x), &y, &loss, &mut amsgrad)
-            .unwrap()
-    });
-    let mut adamw = AdamW::new(0.01);
-    run("seed_train_adamw", &mut |model| {
-        model
-            .train_step(black_box(&x), &y, &loss, &mut adamw)
-            .unwrap()
-    });
+    for _ in 0..10_000 {
+        step(&mut model);
+    }
+    c.bench_function(name, |b| b.iter(|| step(&mut model)));
 }
 
 criterion_group! {
