@@ -60,14 +60,8 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
 
     /// Sets the weight from its values in PyTorch's `[OUT, IN]` order.
     fn set_weight(&mut self, values: &[f32]) {
-        match Self::LAYOUT {
-            WeightLayout::OutIn => self.weight.copy_from_slice(values),
-            WeightLayout::InOut => {
-                for (w, &v) in self.weight_mut().iter_mut().zip(values) {
-                    *w = v;
-                }
-            }
-        }
+        let values = ArrayView2::from_shape((OUT, IN), values).expect("OUT × IN values");
+        self.weight_mut().assign(&values);
     }
 
     /// `stored`, a weight or its gradient, as a `[OUT, IN]` view.
@@ -239,13 +233,11 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
         bias_name: &str,
         visitor: &mut TensorVisitor<'_>,
     ) {
-        match Self::LAYOUT {
-            WeightLayout::OutIn => visitor(weight_name, &[OUT, IN], &self.weight),
-            WeightLayout::InOut => {
-                let pytorch: Vec<f32> = self.weight().iter().copied().collect();
-                visitor(weight_name, &[OUT, IN], &pytorch);
-            }
-        }
+        // A copy only when the weight is stored transposed.
+        let view = self.weight();
+        let weight = view.as_standard_layout();
+        let weight = weight.as_slice().expect("a standard layout is contiguous");
+        visitor(weight_name, &[OUT, IN], weight);
         visitor(bias_name, &[OUT], &self.bias);
     }
 
