@@ -452,9 +452,9 @@ impl Scalars {
         (p, (m, v, v_max))
     }
 
-    /// [`Scalars::update`] (with `AMSGRAD`, [`Scalars::update_amsgrad`]), bit for bit, without arithmetic on a subnormal first moment where
-    /// the gradient is zero: the state of a unit that no longer receives gradient (a dead
-    /// ReLU), whose first moment decays towards zero and stays stuck at a few multiples of the
+    /// [`Scalars::update`] (with `AMSGRAD`, [`Scalars::update_amsgrad`]), bit for bit,
+    /// without arithmetic on a subnormal first moment where the gradient is zero: the state of
+    /// a unit that no longer receives gradient (a dead ReLU), whose first moment decays towards zero and stays stuck at a few multiples of the
     /// smallest subnormal. Each floating-point operation on a subnormal costs a microcode
     /// assist, about a hundred cycles, which made such a pass several times slower.
     ///
@@ -508,14 +508,14 @@ impl Scalars {
         } else {
             v_ordinary
         };
-        if AMSGRAD {
+        let (v_max, denominator) = if AMSGRAD {
             let v_max = new_max(v_max, v);
-            self.apply(&mut p, m_ordinary, if quiet { 0.0 } else { v_max });
-            (p, if quiet { m_quiet } else { m_ordinary }, v, v_max)
+            (v_max, if quiet { 0.0 } else { v_max })
         } else {
-            self.apply(&mut p, m_ordinary, v_ordinary);
-            (p, if quiet { m_quiet } else { m_ordinary }, v, v_max)
-        }
+            (v_max, v_ordinary)
+        };
+        self.apply(&mut p, m_ordinary, denominator);
+        (p, if quiet { m_quiet } else { m_ordinary }, v, v_max)
     }
 }
 
