@@ -358,24 +358,13 @@ fn elements<const AMSGRAD: bool>(
         if quiet_allowed && subnormal.iter().fold(false, |any, &s| any | s) {
             // The second moments reach the subnormals only long after the first: test for
             // them once per block, and only here.
-            if v.iter().fold(false, |any, &v| any | is_subnormal(v)) {
-                for i in 0..BLOCK {
-                    (p[i], m[i], v[i], v_max[i]) = s.quiet_lane::<true, AMSGRAD>(
-                        p[i],
-                        g[i],
-                        (m[i], v[i], v_max[i]),
-                        subnormal[i],
-                    );
-                }
-            } else {
-                for i in 0..BLOCK {
-                    (p[i], m[i], v[i], v_max[i]) = s.quiet_lane::<false, AMSGRAD>(
-                        p[i],
-                        g[i],
-                        (m[i], v[i], v_max[i]),
-                        subnormal[i],
-                    );
-                }
+            let v_subnormal = v.iter().fold(false, |any, &v| any | is_subnormal(v));
+            let lanes = (p, g, (m, v, v_max), &subnormal);
+            match (v_subnormal, s.decoupled_factor != 1.0) {
+                (true, true) => s.quiet_lanes::<true, AMSGRAD, true>(lanes),
+                (true, false) => s.quiet_lanes::<true, AMSGRAD, false>(lanes),
+                (false, true) => s.quiet_lanes::<false, AMSGRAD, true>(lanes),
+                (false, false) => s.quiet_lanes::<false, AMSGRAD, false>(lanes),
             }
         } else {
             for i in 0..BLOCK {
@@ -393,7 +382,7 @@ fn elements<const AMSGRAD: bool>(
         let (p, (m, v, v_max)) = if quiet_allowed {
             let subnormal = is_subnormal(exp_avg[i]);
             let (p, m, v, v_max) =
-                s.quiet_lane::<true, AMSGRAD>(value[i], grad[i], moments, subnormal);
+                s.quiet_lane::<true, AMSGRAD, true>(value[i], grad[i], moments, subnormal);
             (p, (m, v, v_max))
         } else {
             s.update_any::<AMSGRAD>(value[i], grad[i], moments)
@@ -452,56 +441,97 @@ impl Scalars {
         (p, (m, v, v_max))
     }
 
+    /// [`Scalars::quiet_lane`] for each lane of a block; `subnormal` tells which first moments
+    /// are. `DECAY`: AdamW's decay may be on (`decoupled_factor ≠ 1`).
+    #[inline(always)]
+    fn quiet_lanes<const SUBNORMAL_V: bool, const AMSGRAD: bool, const DECAY: bool>(
+        &self,
+        (p, g, (m, v, v_max), subnormal): QuietBlock<'_>,
+    ) {
+        for i in 0..BLOCK {
+            (p[i], m[i], v[i], v_max[i]) = self.quiet_lane::<SUBNORMAL_V, AMSGRAD, DECAY>(
+                p[i],
+                g[i],
+                (m[i], v[i], v_max[i]),
+                subnormal[i],
+            );
+        }
+    }
+
     /// [`Scalars::update`] (with `AMSGRAD`, [`Scalars::update_amsgrad`]), bit for bit,
     /// without arithmetic on a subnormal first moment where the gradient is zero: the state of
     /// a unit that no longer receives gradient (a dead ReLU), whose first moment decays towards zero and stays stuck at a few multiples of the
     /// smallest subnormal. Each floating-point operation on a subnormal costs a microcode
     /// assist, about a hundred cycles, which made such a pass several times slower.
     ///
-    /// For such a "quiet" lane (gradient ±0, first moment subnormal, |parameter| at least
-    /// `quiet_parameter_floor` after any decoupled decay):
+    /// For such a "quiet" lane (gradient ±0, first moment subnormal):
     /// * the first moment is `fma(w, 0 − m, m)`, the exact `(1 − w)·m` rounded to the subnormal
     ///   grid, whose points are the integers `k·2⁻¹⁴⁹`. It is computed on the integer `k` (read
     ///   from the bits, [`subnormal::lerp_to_zero`]);
-    /// * the parameter step `(−s·m)/denom` is below `|s|·2⁻¹²⁶·(1 + 2⁻²³)/eps` (the
-    ///   denominator is at least `eps`), under half an ulp of a parameter above the floor, so
-    ///   the parameter does not move: the ordinary update with `m = 0` gives the same parameter
-    ///   and second moment;
+    /// * the parameter, after any decoupled decay (`RN(p·(1 − lr·wd))`, on the integer for a
+    ///   subnormal `p`), does not move, in either of two cases:
+    ///   - the numerator `RN(−s·m)` is 0: `|s|·k < ½` for the new `k`, the usual case of a
+    ///     moment stuck at a few units. The step is then ±0, and adding it leaves a nonzero
+    ///     parameter as it is;
+    ///   - the parameter is at least `quiet_parameter_floor`: the step is below
+    ///     `|s|·2⁻¹²⁶·(1 + 2⁻²³)/eps` (the denominator is at least `eps`), under half its ulp.
+    ///
+    ///   Either way the denominator cannot be `NaN`: a `NaN` second moment needs a `NaN`
+    ///   gradient, which leaves the first moment `NaN` for ever, never subnormal;
     /// * a subnormal second moment `v = j·2⁻¹⁴⁹` becomes `RN(β₂·j)·2⁻¹⁴⁹`, computed on the
     ///   integer `j` likewise ([`subnormal::scale`]).
+    ///
+    /// The first case is tested only with `DECAY` (AdamW's decay may be on): it matters there,
+    /// because the decay takes a dead unit's weights below the floor after a few hundred
+    /// thousand steps, and into the subnormals later. Without it parameters do not shrink.
     ///
     /// With AMSGRAD, `v̂` is only compared (no arithmetic), and a quiet lane's denominator
     /// does not matter, so it is computed from 0, away from any subnormal.
     ///
     /// Without `SUBNORMAL_V`, the caller knows `v` is not subnormal. Returns `(p, m, v, v̂)`.
     #[inline(always)]
-    fn quiet_lane<const SUBNORMAL_V: bool, const AMSGRAD: bool>(
+    fn quiet_lane<const SUBNORMAL_V: bool, const AMSGRAD: bool, const DECAY: bool>(
         &self,
         p: f32,
         g: f32,
         (m, v, v_max): Moments3,
         m_is_subnormal: bool,
     ) -> (f32, f32, f32, f32) {
-        let decayed = if self.decoupled_factor != 1.0 {
-            p * self.decoupled_factor
-        } else {
+        // Both sides of each `if` are computed (the block is vector code): neither multiplies
+        // a subnormal.
+        let p_is_subnormal = DECAY && is_subnormal(p);
+        let decayed = if !DECAY || self.decoupled_factor == 1.0 {
             p
+        } else {
+            let product = if p_is_subnormal { 0.0 } else { p } * self.decoupled_factor;
+            if p_is_subnormal {
+                subnormal::scale(p, self.decoupled_factor)
+            } else {
+                product
+            }
         };
+        let m_quiet = subnormal::lerp_to_zero(m, self.one_minus_beta1);
+        // `k` as a float is exact (`k < 2²³`), and rounding is monotonic: the product is below
+        // ½ exactly when `|s|·k` is.
+        let units = (m_quiet.to_bits() & 0x007f_ffff) as f32;
+        let no_numerator =
+            DECAY & (units * self.neg_step_size.abs() < 0.5) & (decayed.to_bits() << 1 != 0);
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (g.to_bits() << 1 == 0)
             & m_is_subnormal
-            & subnormal::magnitude_at_least(decayed, self.quiet_parameter_floor);
+            & (no_numerator | subnormal::magnitude_at_least(decayed, self.quiet_parameter_floor));
         // Later (tens of thousands of steps after the unit died) the second moment reaches the
         // subnormals too, and sticks there as well (`β₂·k` rounds back to `k` for small `k`).
         let v_is_subnormal = SUBNORMAL_V && is_subnormal(v);
-        let (mut p, mut m_ordinary, mut v_ordinary) = (
-            p,
+        let (mut p_ordinary, mut m_ordinary, mut v_ordinary) = (
+            // A quiet lane's parameter is `decayed`: the ordinary update only gives it the
+            // second moment, from any normal parameter.
+            if DECAY & quiet { 1.0 } else { p },
             if quiet { 0.0 } else { m },
             // The denominator does not matter when the numerator is 0 (`eps > 0`).
             if quiet & v_is_subnormal { 0.0 } else { v },
         );
-        self.moments(&mut p, g, &mut m_ordinary, &mut v_ordinary);
-        let m_quiet = subnormal::lerp_to_zero(m, self.one_minus_beta1);
+        self.moments(&mut p_ordinary, g, &mut m_ordinary, &mut v_ordinary);
         // `v·β₂`: the gradient term is `+0`.
         let v = if SUBNORMAL_V && quiet & v_is_subnormal {
             subnormal::scale(v, self.beta2)
@@ -514,13 +544,27 @@ impl Scalars {
         } else {
             (v_max, v_ordinary)
         };
-        self.apply(&mut p, m_ordinary, denominator);
+        self.apply(&mut p_ordinary, m_ordinary, denominator);
+        let p = if DECAY & quiet { decayed } else { p_ordinary };
         (p, if quiet { m_quiet } else { m_ordinary }, v, v_max)
     }
 }
 
 /// A lane's moments with AMSGrad: `(m, v, v̂)`.
 type Moments3 = (f32, f32, f32);
+
+/// A block for [`Scalars::quiet_lanes`]: parameters, gradients, moments `(m, v, v̂)`, and
+/// which first moments are subnormal.
+type QuietBlock<'a> = (
+    &'a mut [f32; BLOCK],
+    &'a [f32; BLOCK],
+    (
+        &'a mut [f32; BLOCK],
+        &'a mut [f32; BLOCK],
+        &'a mut [f32; BLOCK],
+    ),
+    &'a [bool; BLOCK],
+);
 
 /// `torch.maximum(v̂, v)`: `NaN` in `v` propagates.
 #[inline(always)]
@@ -833,6 +877,48 @@ mod tests {
             [smallest, 4.0 * smallest, 4.0 * smallest, -3.0 * smallest]
         );
         assert_eq!(p, [0.5; 4]);
+    }
+
+    #[test]
+    fn adamw_decays_a_dead_unit_into_the_subnormals_bit_for_bit() {
+        // A dead unit under AdamW: stuck first moment, zero gradient, and a weight that the
+        // decay takes below the shortcut's floor and then into the subnormals. Step by step,
+        // the pass must give the plain formula's bits.
+        let mut adam = Adam::decoupled(1e-2).weight_decay(0.5);
+        let smallest = f32::from_bits(1);
+        let n = 3 * BLOCK;
+        let mut p: Vec<f32> = (0..n)
+            .map(|i| match i % 4 {
+                0 => f32::powi(2.0, -70),
+                1 => -f32::powi(2.0, -100) * 1.5,
+                2 => f32::MIN_POSITIVE * 1.25,
+                _ => -smallest * (1000 + i) as f32,
+            })
+            .collect();
+        let mut m: Vec<f32> = (0..n).map(|i| smallest * (i % 6 * 37) as f32).collect();
+        let mut v: Vec<f32> = (0..n).map(|i| 1e-30 * (i + 1) as f32).collect();
+        // A live lane in each block keeps the blocks mixed.
+        let g: Vec<f32> = (0..n)
+            .map(|i| if i % BLOCK == 7 { 1e-3 } else { 0.0 })
+            .collect();
+        for step in 1..=200 {
+            adam.begin_step();
+            let s = adam.scalars;
+            let expected: Vec<(f32, f32, f32)> =
+                (0..n).map(|i| s.update(p[i], g[i], m[i], v[i])).collect();
+            adam_pass(&s, &mut p, &g, &mut m, &mut v);
+            for (i, &(ep, em, ev)) in expected.iter().enumerate() {
+                assert_eq!(
+                    (p[i].to_bits(), m[i].to_bits(), v[i].to_bits()),
+                    (ep.to_bits(), em.to_bits(), ev.to_bits()),
+                    "step {step}, element {i}"
+                );
+            }
+        }
+        assert!(
+            p.iter().any(|&p| is_subnormal(p)),
+            "some weights end subnormal"
+        );
     }
 
     proptest! {
