@@ -62,7 +62,15 @@ fn mean_bce(p: &[f32], t: &[f32]) -> f32 {
         .zip(t)
         .map(|(&p, &t)| {
             let (p, t) = (f64::from(p), f64::from(t));
-            (t - 1.0) * (-p).ln_1p().max(LOG_FLOOR) - t * p.ln().max(LOG_FLOOR)
+            // A hard label multiplies one of the two logarithms by zero: it is not computed
+            // (for `p` in `[0, 1]` the clamped logarithm is finite, so the term is zero).
+            let log_1mp = if t == 1.0 {
+                0.0
+            } else {
+                (-p).ln_1p().max(LOG_FLOOR)
+            };
+            let log_p = if t == 0.0 { 0.0 } else { p.ln().max(LOG_FLOOR) };
+            (t - 1.0) * log_1mp - t * log_p
         })
         .sum();
     (sum / p.len() as f64) as f32
