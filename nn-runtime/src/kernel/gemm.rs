@@ -31,6 +31,9 @@ const PREFETCH: usize = 64;
 /// tiles of a block of rows.
 const KC: usize = 256;
 
+/// Depth below which a tile is too short for prefetching its lines of `C` to pay.
+const PREFETCH_K: usize = 16;
+
 /// How the accumulators of a block of `C` start.
 #[derive(Clone, Copy)]
 pub(super) enum Init {
@@ -555,7 +558,7 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
     let lanes = S::LANES;
     let valid = |j: usize| t.width.saturating_sub(j * lanes).min(lanes);
     let mut acc = [[S::zero(); NV]; R];
-    if !matches!(t.init, Init::Load) {
+    if !matches!(t.init, Init::Load) && t.k >= PREFETCH_K {
         // `C` is only written, at the end: have its lines on the way meanwhile.
         for i in 0..R {
             for j in (0..NV * lanes).step_by(16) {
