@@ -17,7 +17,8 @@ use crate::batch::Batch;
 /// saturated wrong prediction is finite; the 1e-12 floor in the denominator makes its gradient
 /// ±1e12/N rather than infinite, and exactly 0 where `p = t ∈ {0, 1}`. `ln(1 − p)` is computed
 /// as `ln_1p(−p)`. Inputs must lie in `[0, 1]` (PyTorch raises an error otherwise; here they
-/// are not checked and give NaN).
+/// are not checked, and outside it the loss is meaningless: the clamp turns a `NaN` logarithm
+/// into −100, so it is often finite).
 ///
 /// **After a sigmoid** ([`Fusion::Sigmoid`]),
 /// [`loss_and_grad_through`](Loss::loss_and_grad_through) returns the gradient with respect to
