@@ -769,11 +769,8 @@ pub(super) unsafe fn dot_forward<S: Vector, const R: usize, const NW: usize>(
             } else if R == 1 {
                 S::store_n(z.add(m0 * n + n0), sums, cols);
             } else {
-                let mut out = [0.0f32; 16];
-                S::store(out.as_mut_ptr(), sums);
                 for r in 0..rows {
-                    let v = S::load_n(out.as_ptr().add(r * NW), cols);
-                    S::store_n(z.add((m0 + r) * n + n0), v, cols);
+                    S::store_lanes(z.add((m0 + r) * n + n0), sums, r * NW, cols);
                 }
             }
             m0 += rows;

@@ -30,6 +30,12 @@ pub(super) trait Vector: Copy {
     unsafe fn store(p: *mut f32, v: Self::V);
     /// Writes the first `n ≤ LANES` lanes to `p`; memory above is not touched.
     unsafe fn store_n(p: *mut f32, v: Self::V, n: usize);
+    /// Writes lanes `first..first + n` (`≤ LANES`) to `p[..n]`; memory above is not touched.
+    unsafe fn store_lanes(p: *mut f32, v: Self::V, first: usize, n: usize) {
+        let mut lanes = [0.0f32; 16];
+        Self::store(lanes.as_mut_ptr(), v);
+        Self::store_n(p, Self::load_n(lanes.as_ptr().add(first), n), n);
+    }
     /// `a·b + c` (fused where the CPU has FMA).
     unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a + b`.
@@ -304,6 +310,16 @@ mod x86 {
         #[inline(always)]
         unsafe fn store_n(p: *mut f32, v: __m512, n: usize) {
             _mm512_mask_storeu_ps(p, mask16(n), v);
+        }
+        #[inline(always)]
+        unsafe fn store_lanes(p: *mut f32, v: __m512, first: usize, n: usize) {
+            // Lanes moved down in the register: through memory, the masked load would wait for
+            // the whole vector's store to reach the cache (no store forwarding to it).
+            let from = _mm512_add_epi32(
+                _mm512_set1_epi32(first as i32),
+                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+            );
+            _mm512_mask_storeu_ps(p, mask16(n), _mm512_permutexvar_ps(from, v));
         }
         #[inline(always)]
         unsafe fn mul_add(a: __m512, b: __m512, c: __m512) -> __m512 {
