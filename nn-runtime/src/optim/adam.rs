@@ -800,27 +800,49 @@ mod tests {
         ];
         for (c, config) in configs.into_iter().enumerate() {
             for step in [1u64, 2, 10, 1000] {
-                let mut adam = config.clone();
-                adam.step = step - 1;
-                adam.begin_step();
-                let s = adam.scalars;
-                let n = 1000 + c;
-                let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
-                let g = awkward_gradients(&mut rng, n, 0);
-                let mut m: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
-                let mut v: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
-                let expected: Vec<(f32, f32, f32)> =
-                    (0..n).map(|i| s.update(p[i], g[i], m[i], v[i])).collect();
-                adam_pass(&s, &mut p, &g, &mut m, &mut v);
-                for (i, &(ep, em, ev)) in expected.iter().enumerate() {
-                    assert_eq!(
-                        (p[i].to_bits(), m[i].to_bits(), v[i].to_bits()),
-                        (ep.to_bits(), em.to_bits(), ev.to_bits()),
-                        "config {c}, step {step}, element {i}: g {:e}",
-                        g[i]
-                    );
-                }
+                let (s, mut p, g, mut m, mut v) = awkward_lanes(&config, step, 1000 + c, &mut rng);
+                let lanes = (&mut p[..], &g[..], &mut m[..], &mut v[..]);
+                assert_pass_is_exact(&s, lanes, &format!("config {c}, step {step}"));
             }
+        }
+    }
+
+    /// `config`'s scalars for step `step`, and `n` lanes of awkward parameters, gradients and
+    /// moments `(p, g, m, v)` for the subnormal shortcuts.
+    fn awkward_lanes(
+        config: &Adam,
+        step: u64,
+        n: usize,
+        rng: &mut impl rand::Rng,
+    ) -> (Scalars, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+        let mut adam = config.clone();
+        adam.step = step - 1;
+        adam.begin_step();
+        let p = (0..n).map(|_| awkward_value(rng)).collect();
+        let g = awkward_gradients(rng, n, 0);
+        let m = (0..n).map(|_| awkward_value(rng)).collect();
+        let v = (0..n).map(|_| awkward_value(rng).abs()).collect();
+        (adam.scalars, p, g, m, v)
+    }
+
+    /// Runs [`adam_pass`] over the lanes and checks each against [`Scalars::update`], bit for
+    /// bit.
+    fn assert_pass_is_exact(
+        s: &Scalars,
+        (p, g, m, v): (&mut [f32], &[f32], &mut [f32], &mut [f32]),
+        context: &str,
+    ) {
+        let expected: Vec<(f32, f32, f32)> = (0..p.len())
+            .map(|i| s.update(p[i], g[i], m[i], v[i]))
+            .collect();
+        adam_pass(s, p, g, m, v);
+        for (i, &(ep, em, ev)) in expected.iter().enumerate() {
+            assert_eq!(
+                (p[i].to_bits(), m[i].to_bits(), v[i].to_bits()),
+                (ep.to_bits(), em.to_bits(), ev.to_bits()),
+                "{context}, element {i}: g {:e}",
+                g[i]
+            );
         }
     }
 
@@ -835,15 +857,8 @@ mod tests {
         ];
         for (c, config) in configs.into_iter().enumerate() {
             for step in [1u64, 10, 1000] {
-                let mut adam = config.clone();
-                adam.step = step - 1;
-                adam.begin_step();
-                let s = adam.scalars;
                 let n = 1000 + c;
-                let mut p: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
-                let g = awkward_gradients(&mut rng, n, 0);
-                let mut m: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng)).collect();
-                let mut v: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
+                let (s, mut p, g, mut m, mut v) = awkward_lanes(&config, step, n, &mut rng);
                 let mut v_max: Vec<f32> = (0..n).map(|_| awkward_value(&mut rng).abs()).collect();
                 let expected: Vec<(f32, Moments3)> = (0..n)
                     .map(|i| s.update_amsgrad(p[i], g[i], (m[i], v[i], v_max[i])))
@@ -903,17 +918,8 @@ mod tests {
             .collect();
         for step in 1..=200 {
             adam.begin_step();
-            let s = adam.scalars;
-            let expected: Vec<(f32, f32, f32)> =
-                (0..n).map(|i| s.update(p[i], g[i], m[i], v[i])).collect();
-            adam_pass(&s, &mut p, &g, &mut m, &mut v);
-            for (i, &(ep, em, ev)) in expected.iter().enumerate() {
-                assert_eq!(
-                    (p[i].to_bits(), m[i].to_bits(), v[i].to_bits()),
-                    (ep.to_bits(), em.to_bits(), ev.to_bits()),
-                    "step {step}, element {i}"
-                );
-            }
+            let lanes = (&mut p[..], &g[..], &mut m[..], &mut v[..]);
+            assert_pass_is_exact(&adam.scalars, lanes, &format!("step {step}"));
         }
         assert!(
             p.iter().any(|&p| is_subnormal(p)),
