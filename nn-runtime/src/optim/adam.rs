@@ -1,7 +1,7 @@
 //! Adam, and the machinery AdamW shares with it.
 
 use super::subnormal::{self, is_subnormal};
-use super::Optimizer;
+use super::{l2_decayed, Optimizer};
 use crate::aligned::AlignedVec;
 
 /// Adam (Kingma & Ba, 2015), PyTorch's `torch.optim.Adam(params, lr, betas=(0.9, 0.999),
@@ -258,11 +258,7 @@ impl Scalars {
     /// The weight decay, then the moment updates; returns nothing, updates in place.
     #[inline(always)]
     fn moments(&self, p: &mut f32, g: f32, m: &mut f32, v: &mut f32) {
-        let g = if self.coupled_decay != 0.0 {
-            self.coupled_decay.mul_add(*p, g)
-        } else {
-            g
-        };
+        let g = l2_decayed(self.coupled_decay != 0.0, self.coupled_decay, *p, g);
         if self.decoupled_factor != 1.0 {
             *p *= self.decoupled_factor;
         }

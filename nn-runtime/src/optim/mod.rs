@@ -23,6 +23,16 @@ pub use rmsprop::RMSprop;
 pub use schedule::{CosineAnnealingLR, LrScheduler, StepLR};
 pub use sgd::SGD;
 
+/// `g + wd·p`, PyTorch's L2 weight decay folded into the gradient, or `g` without it.
+#[inline(always)]
+fn l2_decayed(with_decay: bool, weight_decay: f32, p: f32, g: f32) -> f32 {
+    if with_decay {
+        weight_decay.mul_add(p, g)
+    } else {
+        g
+    }
+}
+
 /// Receives each parameter tensor of a model in turn.
 pub trait ParameterVisitor {
     /// One parameter tensor (`fc1.weight`, PyTorch's name) and its gradient, both as the layer

@@ -2,7 +2,7 @@
 
 use super::adam::lerp;
 use super::subnormal::{self, is_subnormal};
-use super::Optimizer;
+use super::{l2_decayed, Optimizer};
 
 /// RMSprop (Hinton, 2012), PyTorch's `torch.optim.RMSprop(params, lr, alpha=0.99, eps=1e-8,
 /// weight_decay=0, momentum=0, centered=False)`.
@@ -268,16 +268,6 @@ fn elements<const CENTERED: bool, const MOMENTUM: bool>(
 type Lane = (f32, f32, f32);
 
 impl Scalars {
-    /// `g + wd·p`, or `g`.
-    #[inline(always)]
-    fn decayed(&self, with_decay: bool, p: f32, g: f32) -> f32 {
-        if with_decay {
-            self.weight_decay.mul_add(p, g)
-        } else {
-            g
-        }
-    }
-
     /// One element's update: the new parameter and state.
     #[inline(always)]
     fn update<const CENTERED: bool, const MOMENTUM: bool>(
@@ -287,7 +277,7 @@ impl Scalars {
         g: f32,
         (v, mean, b): Lane,
     ) -> (f32, Lane) {
-        let g = self.decayed(with_decay, p, g);
+        let g = l2_decayed(with_decay, self.weight_decay, p, g);
         let v = (self.one_minus_alpha * g).mul_add(g, v * self.alpha);
         let (mean, root) = if CENTERED {
             let mean = lerp(mean, g, self.one_minus_alpha);
@@ -338,7 +328,7 @@ impl Scalars {
         g: f32,
         (v, mean, b): Lane,
     ) -> (f32, Lane) {
-        let zero_gradient = self.decayed(with_decay, p, g);
+        let zero_gradient = l2_decayed(with_decay, self.weight_decay, p, g);
         let mean_is_subnormal = CENTERED && is_subnormal(mean);
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (zero_gradient.to_bits() << 1 == 0)

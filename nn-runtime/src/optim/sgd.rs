@@ -1,7 +1,7 @@
 //! Stochastic gradient descent, with optional momentum.
 
 use super::subnormal::{self, is_subnormal};
-use super::Optimizer;
+use super::{l2_decayed, Optimizer};
 
 /// Stochastic gradient descent, PyTorch's `torch.optim.SGD(params, lr, momentum=0,
 /// dampening=0, weight_decay=0, nesterov=False)`.
@@ -155,20 +155,12 @@ crate::simd::multiversion! {
     ) => momentum_elements;
 }
 
-/// `g + wd·p`, or `g`.
-#[inline(always)]
-fn decayed(s: &Scalars, with_decay: bool, p: f32, g: f32) -> f32 {
-    if with_decay {
-        s.weight_decay.mul_add(p, g)
-    } else {
-        g
-    }
-}
-
 #[inline(always)]
 fn plain_elements(s: &Scalars, with_decay: bool, value: &mut [f32], grad: &[f32]) {
     for (p, &g) in value.iter_mut().zip(grad) {
-        *p = s.neg_lr.mul_add(decayed(s, with_decay, *p, g), *p);
+        *p = s
+            .neg_lr
+            .mul_add(l2_decayed(with_decay, s.weight_decay, *p, g), *p);
     }
 }
 
@@ -219,7 +211,7 @@ impl Scalars {
     /// One element's update with momentum, in PyTorch's order: the new parameter and buffer.
     #[inline(always)]
     fn update(&self, variant: Variant, p: f32, g: f32, b: f32) -> (f32, f32) {
-        let g = decayed(self, variant.with_decay, p, g);
+        let g = l2_decayed(variant.with_decay, self.weight_decay, p, g);
         let b = if variant.first {
             g
         } else {
@@ -251,7 +243,7 @@ impl Scalars {
     ///   which does not move: the update with `b = 0` gives the same parameter.
     #[inline(always)]
     fn update_with_quiet_lane(&self, variant: Variant, p: f32, g: f32, b: f32) -> (f32, f32) {
-        let zero_gradient = decayed(self, variant.with_decay, p, g);
+        let zero_gradient = l2_decayed(variant.with_decay, self.weight_decay, p, g);
         // `&` rather than `&&`: no branches, so that the block stays vector code.
         let quiet = (zero_gradient.to_bits() << 1 == 0)
             & is_subnormal(b)
