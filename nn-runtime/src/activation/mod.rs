@@ -7,8 +7,9 @@
 //!   functions ([`Softmax`], [`LogSoftmax`]) fit too. Every [`Activation`] is a [`RowActivation`].
 //!
 //! Generated code keeps both the input and the output of every activation, so a derivative can
-//! use whichever is cheaper (`y·(1 − y)` for [`Sigmoid`], the input for [`ReLU`]) and nothing is
-//! recomputed in the backward pass.
+//! use whichever is cheaper (`y·(1 − y)` for [`Sigmoid`]) and nothing is recomputed in the
+//! backward pass. The one exception is [`ReLU`]: the forward product applies it as it stores its
+//! results, so its input is never written, and its derivative reads the output (`y > 0`).
 
 mod celu;
 mod elu;
@@ -113,6 +114,11 @@ pub trait Activation {
     /// Which combined gradient a following loss may use. Leave the default.
     #[doc(hidden)]
     const FUSION: Fusion = Fusion::None;
+
+    /// Whether this is [`ReLU`], which a forward product applies as it stores its results.
+    /// Leave the default.
+    #[doc(hidden)]
+    const RELU: bool = false;
 }
 
 /// A function applied to each row of a batch: what generated code calls for every activation.
@@ -127,6 +133,12 @@ pub trait Activation {
 pub trait RowActivation {
     /// Which combined gradient a following loss may use.
     const FUSION: Fusion;
+
+    /// Whether this is [`ReLU`]: a forward product then stores `max(z, 0)` straight into the
+    /// output, and the input `z` is not written; [`backward_row`](Self::backward_row) reads
+    /// only `output`.
+    #[doc(hidden)]
+    const RELU: bool = false;
 
     /// The name shown in a model summary.
     fn display_name(&self) -> &'static str;
@@ -171,6 +183,7 @@ pub trait RowActivation {
 #[diagnostic::do_not_recommend]
 impl<A: Activation> RowActivation for A {
     const FUSION: Fusion = A::FUSION;
+    const RELU: bool = A::RELU;
 
     fn display_name(&self) -> &'static str {
         self.name()
@@ -185,8 +198,10 @@ impl<A: Activation> RowActivation for A {
 
     #[inline(always)]
     fn backward_row(&self, input: &[f32], output: &[f32], grad: &mut [f32]) {
-        for ((g, &x), &y) in grad.iter_mut().zip(input).zip(output) {
-            *g *= self.derivative(x, y);
+        let n = grad.len();
+        let (input, output) = (&input[..n], &output[..n]);
+        for i in 0..n {
+            grad[i] *= self.derivative(input[i], output[i]);
         }
     }
 }

@@ -27,14 +27,18 @@ impl Activation for ReLU {
         }
     }
 
+    /// From the output alone (`y > 0` exactly when `x > 0`): the forward product of a layer
+    /// followed by ReLU applies it as it stores, and does not keep `x`.
     #[inline]
-    fn derivative(&self, x: f32, _y: f32) -> f32 {
-        if x > 0.0 {
+    fn derivative(&self, _x: f32, y: f32) -> f32 {
+        if y > 0.0 {
             1.0
         } else {
             0.0
         }
     }
+
+    const RELU: bool = true;
 }
 
 #[cfg(test)]

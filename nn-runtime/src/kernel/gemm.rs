@@ -76,6 +76,9 @@ pub(super) struct Gemm {
     pub c: *mut f32,
     pub ldc: usize,
     pub init: Init,
+    /// Store `max(C, 0)` (ReLU) instead of `C`: the activation of a forward pass, applied
+    /// while the results are still in registers.
+    pub relu: bool,
 }
 
 // SAFETY: a `Gemm` is only plain pointers and sizes; the threads that share one (a caller and
@@ -117,7 +120,13 @@ impl Gemm {
             c,
             ldc,
             init,
+            relu: false,
         }
+    }
+
+    /// The same product, storing `max(C, 0)` (ReLU) instead of `C`.
+    pub(super) fn with_relu(self) -> Self {
+        Gemm { relu: true, ..self }
     }
 
     /// Whether `B` is read in place: packing costs about as much as one pass of `MR` rows over
@@ -187,6 +196,7 @@ impl Gemm {
             bks,
             width,
             init,
+            relu: self.relu && k0 + kc == self.k,
         };
         let c = self.c.add(first * self.ldc + n0);
         row_blocks::<S, MR, NV>(end - first, block_a, layout, &tile, c, self.ldc);
@@ -484,6 +494,8 @@ struct Tile {
     /// Valid columns of the panel (`≤ NR`).
     width: usize,
     init: Init,
+    /// Store `max(C, 0)`: the last block of `K` of a product with [`Gemm::relu`].
+    relu: bool,
 }
 
 /// The `rows` rows of one panel: full `MR` tiles, then the rest in tiles of 8, 4, 2, 1 rows.
@@ -616,6 +628,7 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
     for (i, row) in acc.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
             let p = c.add(i * ldc + j * lanes);
+            let v = if t.relu { S::relu(v) } else { v };
             if EDGE {
                 S::store_n(p, v, valid(j));
             } else {

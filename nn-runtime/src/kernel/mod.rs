@@ -338,6 +338,7 @@ struct DotForward {
 #[inline(always)]
 unsafe fn forward_impl<S: Vector>(
     p: Ptrs,
+    relu: bool,
     scratch: &mut Vec<f32>,
     products: Products,
     rows_done: RowsDone<'_>,
@@ -375,7 +376,19 @@ unsafe fn forward_impl<S: Vector>(
         WeightLayout::OutIn => MatB::Cols { ptr: w, ld: k },
         WeightLayout::InOut => MatB::Rows { ptr: w, ld: n },
     };
-    let gemm = Gemm::new((m, n, k), a, b, (z, n), Init::Bias(b_bias));
+    let [_, activated] = p.dst;
+    let mut nothing_left = |_, _| {};
+    let (gemm, rows_done): (Gemm, RowsDone<'_>) = if relu && !activated.is_null() {
+        // ReLU as the results are stored, straight into `a`: `z` is not written (the
+        // derivative reads only `a`), and nothing is left to do per block of rows.
+        let gemm = Gemm::new((m, n, k), a, b, (activated, n), Init::Bias(b_bias));
+        (gemm.with_relu(), &mut nothing_left)
+    } else {
+        (
+            Gemm::new((m, n, k), a, b, (z, n), Init::Bias(b_bias)),
+            rows_done,
+        )
+    };
     if n <= S::LANES {
         // One register of outputs: taller tiles of single registers.
         (products.narrow)(&gemm, scratch, rows_done);
@@ -580,7 +593,7 @@ macro_rules! instantiate {
             ) {
                 // The closure is written here so that it is compiled for this instruction set.
                 let mut rows_done = |first, end| activate_rows(p, act, first, end);
-                forward_impl::<$S>(p, scratch, PRODUCTS, &mut rows_done)
+                forward_impl::<$S>(p, A::RELU, scratch, PRODUCTS, &mut rows_done)
             }
 
             /// # Safety

@@ -87,16 +87,27 @@ fn check_layout(level: Level, rows: usize, inputs: usize, outputs: usize, layout
     assert_close(&what("forward z"), &z, &expected, t(inputs), t(inputs));
     let mut z = vec![f32::NAN; rows * outputs];
     let mut a = vec![f32::NAN; rows * outputs];
-    forward_at(level, dims, &x, &stored_w, &b, &mut z, Some(&mut a), &ReLU);
-    assert_close(
-        &what("forward z (ReLU)"),
-        &z,
-        &expected,
-        t(inputs),
-        t(inputs),
+    forward_at(
+        level,
+        dims,
+        &x,
+        &stored_w,
+        &b,
+        &mut z,
+        Some(&mut a),
+        &Identity,
     );
+    let close = |name: &str, values: &[f32], expected: &[f32]| {
+        assert_close(&what(name), values, expected, t(inputs), t(inputs));
+    };
+    close("forward z (activated)", &z, &expected);
+    close("forward a (activated)", &a, &expected);
+    // ReLU is applied as the product stores (or after it, for dot products); `z` is only
+    // scratch then.
+    let mut a = vec![f32::NAN; rows * outputs];
+    forward_at(level, dims, &x, &stored_w, &b, &mut z, Some(&mut a), &ReLU);
     let relu: Vec<f32> = expected.iter().map(|v| v.max(0.0)).collect();
-    assert_close(&what("forward a (ReLU)"), &a, &relu, t(inputs), t(inputs));
+    close("forward a (ReLU)", &a, &relu);
 
     // weight gradient, overwritten then accumulated
     let dw_expected = product(
@@ -206,6 +217,50 @@ fn every_level_agrees_with_f64_loops_on_large_shapes() {
             check(level, 128, 512, 256);
             check(level, 61, 100, 300);
             check(level, 300, 129, 97);
+        }
+    }
+}
+
+#[test]
+fn relu_lets_nan_through_and_clamps_the_rest() {
+    for level in available_levels() {
+        for (rows, inputs, outputs) in [(5, 3, 40), (5, 3, 7), (5, 0, 20), (33, 64, 128)] {
+            for layout in [WeightLayout::OutIn, WeightLayout::InOut] {
+                let dims = Dims {
+                    rows,
+                    inputs,
+                    outputs,
+                    layout,
+                };
+                let mut x = vec![1.0; rows * inputs];
+                if inputs > 0 {
+                    x[inputs] = f32::NAN; // row 1
+                }
+                let w = vec![1.0; outputs * inputs];
+                // Even outputs end at `inputs + 0.5`, odd ones at −0.5.
+                let b: Vec<f32> = (0..outputs)
+                    .map(|j| {
+                        if j % 2 == 0 {
+                            0.5
+                        } else {
+                            -(inputs as f32) - 0.5
+                        }
+                    })
+                    .collect();
+                let (mut z, mut a) = (vec![0.0; rows * outputs], vec![0.0; rows * outputs]);
+                forward_at(level, dims, &x, &w, &b, &mut z, Some(&mut a), &ReLU);
+                for (i, &v) in a.iter().enumerate() {
+                    let (row, j) = (i / outputs, i % outputs);
+                    let what = format!("{level:?} {dims:?}: a[{row}][{j}] = {v}");
+                    if row == 1 && inputs > 0 {
+                        assert!(v.is_nan(), "{what}");
+                    } else if j % 2 == 0 {
+                        assert_eq!(v, inputs as f32 + 0.5, "{what}");
+                    } else {
+                        assert_eq!(v.to_bits(), 0, "{what}");
+                    }
+                }
+            }
         }
     }
 }

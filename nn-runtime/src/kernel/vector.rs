@@ -40,6 +40,8 @@ pub(super) trait Vector: Copy {
     unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a + b`.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// ReLU of each lane, `x < 0 ? 0 : x`: `NaN` and `−0` pass through, as in [`crate::ReLU`].
+    unsafe fn relu(v: Self::V) -> Self::V;
     /// Lane `i` of the result is the sum of the lanes of `acc[i / NW][i % NW]`
     /// (`R·NW == LANES`).
     unsafe fn sums<const R: usize, const NW: usize>(acc: &[[Self::V; NW]; R]) -> Self::V;
@@ -122,6 +124,10 @@ impl Vector for Portable {
         std::array::from_fn(|i| a[i] + b[i])
     }
     #[inline(always)]
+    unsafe fn relu(v: [f32; 4]) -> [f32; 4] {
+        v.map(|x| if x < 0.0 { 0.0 } else { x })
+    }
+    #[inline(always)]
     unsafe fn sums<const R: usize, const NW: usize>(acc: &[[[f32; 4]; NW]; R]) -> [f32; 4] {
         std::array::from_fn(|i| {
             let v = acc[i / NW][i % NW];
@@ -190,6 +196,11 @@ mod x86 {
         #[inline(always)]
         unsafe fn add(a: __m256, b: __m256) -> __m256 {
             _mm256_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn relu(v: __m256) -> __m256 {
+            // `max` returns its second operand when either is `NaN`, or both are zeros.
+            _mm256_max_ps(_mm256_setzero_ps(), v)
         }
         #[inline(always)]
         unsafe fn prefetch(p: *const f32) {
@@ -328,6 +339,11 @@ mod x86 {
         #[inline(always)]
         unsafe fn add(a: __m512, b: __m512) -> __m512 {
             _mm512_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn relu(v: __m512) -> __m512 {
+            // `max` returns its second operand when either is `NaN`, or both are zeros.
+            _mm512_max_ps(_mm512_setzero_ps(), v)
         }
         #[inline(always)]
         unsafe fn prefetch(p: *const f32) {

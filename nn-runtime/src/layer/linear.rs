@@ -147,6 +147,10 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
 
     /// `z = x·Wᵀ + b` and `a = activation(z)` in one pass over the output rows.
     ///
+    /// With [`ReLU`](crate::ReLU), the product stores `max(z, 0)` straight into `a`, and `z`
+    /// may be left as it was: ReLU's derivative reads only `a`. Use
+    /// [`forward_into`](Self::forward_into) for `z` itself.
+    ///
     /// # Panics
     /// If a buffer is shorter than `rows` rows.
     pub fn forward_activate<A: RowActivation>(
@@ -290,10 +294,11 @@ mod tests {
 
         let mut z = vec![0.0; rows * OUT];
         let mut a = vec![0.0; rows * OUT];
-        layer.forward_activate(rows, &x, &mut z, &mut a, &ReLU);
+        layer.forward_into(rows, &x, &mut z);
         let weight: Vec<f32> = layer.weight().iter().copied().collect();
         let expected = reference_forward(&weight, &layer.bias, &x, IN, OUT);
         crate::testing::assert_close("z", &z, &expected, 1e-5, 1e-5);
+        layer.forward_activate(rows, &x, &mut z, &mut a, &ReLU);
         let relu: Vec<f32> = expected.iter().map(|v| v.max(0.0)).collect();
         crate::testing::assert_close("a", &a, &relu, 1e-5, 1e-5);
 
