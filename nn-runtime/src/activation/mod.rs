@@ -135,8 +135,9 @@ pub trait RowActivation {
     const FUSION: Fusion;
 
     /// Whether this is [`ReLU`]: a forward product then stores `max(z, 0)` straight into the
-    /// output, and the input `z` is not written; [`backward_row`](Self::backward_row) reads
-    /// only `output`.
+    /// output, and the input `z` is not written; an input-gradient product stores its result
+    /// where the output is above zero, and `+0` elsewhere (a select, like PyTorch's
+    /// `threshold_backward`). [`backward_row`](Self::backward_row) reads only `output`.
     #[doc(hidden)]
     const RELU: bool = false;
 

@@ -448,6 +448,7 @@ unsafe fn weight_grad_impl<S: Vector>(
 #[inline(always)]
 unsafe fn input_grad_impl(
     p: Ptrs,
+    relu: bool,
     scratch: &mut Vec<f32>,
     products: Products,
     rows_done: RowsDone<'_>,
@@ -458,7 +459,7 @@ unsafe fn input_grad_impl(
         outputs,
         layout,
     } = p.dims;
-    let [dz, w, _, _, _] = p.src;
+    let [dz, w, _, _, prev_a] = p.src;
     let [dx, _] = p.dst;
     let shape = (rows, inputs, outputs);
     let b = match layout {
@@ -479,7 +480,12 @@ unsafe fn input_grad_impl(
         (dx, inputs),
         Init::Zero,
     );
-    (products.wide)(&gemm, scratch, rows_done);
+    if relu {
+        // ReLU's derivative as the results are stored: nothing is left to do per block.
+        (products.wide)(&gemm.where_positive(prev_a), scratch, &mut |_, _| {});
+    } else {
+        (products.wide)(&gemm, scratch, rows_done);
+    }
 }
 
 /// `a = act(z)` for rows `first..end` of a forward pass (nothing without `a`).
@@ -612,7 +618,7 @@ macro_rules! instantiate {
                 scratch: &mut Vec<f32>,
             ) {
                 let mut rows_done = |first, end| derive_rows(p, act, first, end);
-                input_grad_impl(p, scratch, PRODUCTS, &mut rows_done)
+                input_grad_impl(p, A::RELU, scratch, PRODUCTS, &mut rows_done)
             }
         }
     };

@@ -178,6 +178,18 @@ fn check_layout(level: Level, rows: usize, inputs: usize, outputs: usize, layout
         .map(|(&g, &y)| g * y * (1.0 - y))
         .collect();
     assert_close(&what("dx (sigmoid)"), &dx, &through, t(outputs), t(outputs));
+    // ReLU's derivative is applied as the product stores, from its output alone: `prev_z`
+    // is scratch, and zero lanes of the output (about half) get a zero gradient.
+    let relu: Vec<f32> = prev_z.iter().map(|&v| v.max(0.0)).collect();
+    let through: Vec<f32> = dx_expected
+        .iter()
+        .zip(&relu)
+        .map(|(&d, &y)| if y > 0.0 { d } else { 0.0 })
+        .collect();
+    let mut dx = vec![f32::NAN; rows * inputs];
+    let scratch = vec![f32::NAN; rows * inputs];
+    input_grad_at(level, dims, &dz, &stored_w, &scratch, &relu, &ReLU, &mut dx);
+    assert_close(&what("dx (ReLU)"), &dx, &through, t(outputs), t(outputs));
 }
 
 #[test]

@@ -42,6 +42,9 @@ pub(super) trait Vector: Copy {
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     /// ReLU of each lane, `x < 0 ? 0 : x`: `NaN` and `−0` pass through, as in [`crate::ReLU`].
     unsafe fn relu(v: Self::V) -> Self::V;
+    /// Each lane of `v` where that of `y` is above zero, else `+0`: ReLU's backward pass
+    /// (`y` its output), a select like PyTorch's `threshold_backward`.
+    unsafe fn where_positive(y: Self::V, v: Self::V) -> Self::V;
     /// Lane `i` of the result is the sum of the lanes of `acc[i / NW][i % NW]`
     /// (`R·NW == LANES`).
     unsafe fn sums<const R: usize, const NW: usize>(acc: &[[Self::V; NW]; R]) -> Self::V;
@@ -128,6 +131,10 @@ impl Vector for Portable {
         v.map(|x| if x < 0.0 { 0.0 } else { x })
     }
     #[inline(always)]
+    unsafe fn where_positive(y: [f32; 4], v: [f32; 4]) -> [f32; 4] {
+        std::array::from_fn(|i| if y[i] > 0.0 { v[i] } else { 0.0 })
+    }
+    #[inline(always)]
     unsafe fn sums<const R: usize, const NW: usize>(acc: &[[[f32; 4]; NW]; R]) -> [f32; 4] {
         std::array::from_fn(|i| {
             let v = acc[i / NW][i % NW];
@@ -201,6 +208,10 @@ mod x86 {
         unsafe fn relu(v: __m256) -> __m256 {
             // `max` returns its second operand when either is `NaN`, or both are zeros.
             _mm256_max_ps(_mm256_setzero_ps(), v)
+        }
+        #[inline(always)]
+        unsafe fn where_positive(y: __m256, v: __m256) -> __m256 {
+            _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(y, _mm256_setzero_ps()), v)
         }
         #[inline(always)]
         unsafe fn prefetch(p: *const f32) {
@@ -344,6 +355,10 @@ mod x86 {
         unsafe fn relu(v: __m512) -> __m512 {
             // `max` returns its second operand when either is `NaN`, or both are zeros.
             _mm512_max_ps(_mm512_setzero_ps(), v)
+        }
+        #[inline(always)]
+        unsafe fn where_positive(y: __m512, v: __m512) -> __m512 {
+            _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(y, _mm512_setzero_ps()), v)
         }
         #[inline(always)]
         unsafe fn prefetch(p: *const f32) {
