@@ -205,6 +205,21 @@ impl<A: Activation> RowActivation for A {
             grad[i] *= self.derivative(input[i], output[i]);
         }
     }
+
+    // All whole rows as one run of elements: a row of a narrow layer (two outputs for the
+    // seed network) is too short to become vector code by itself.
+    #[inline(always)]
+    fn forward_rows(&self, input: &[f32], output: &mut [f32], width: usize) {
+        let len = input.len().min(output.len()) / width.max(1) * width;
+        self.forward_row(&input[..len], &mut output[..len]);
+    }
+
+    // All whole rows as one run of elements, as `forward_rows`.
+    #[inline(always)]
+    fn backward_rows(&self, input: &[f32], output: &[f32], grad: &mut [f32], width: usize) {
+        let len = grad.len() / width.max(1) * width;
+        self.backward_row(input, output, &mut grad[..len]);
+    }
 }
 
 /// Checks shared by the tests of every activation: the PyTorch fixture, finite differences and
