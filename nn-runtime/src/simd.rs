@@ -60,23 +60,23 @@ pub(crate) fn available_levels() -> Vec<Level> {
     all[first..].to_vec()
 }
 
-/// Defines `fn $name(args)` that runs `$body(args)` (an `#[inline(always)]` function) compiled
-/// for the best instruction set of this CPU.
+/// Defines `fn $name(args) -> ret` that runs `$body(args)` (an `#[inline(always)]` function)
+/// compiled for the best instruction set of this CPU.
 macro_rules! multiversion {
     (
         $(#[$meta:meta])*
-        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path;
+        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:path;
     ) => {
         $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-            fn avx512($($arg: $ty),*) {
+            fn avx512($($arg: $ty),*) $(-> $ret)? {
                 $body($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
-            fn avx2($($arg: $ty),*) {
+            fn avx2($($arg: $ty),*) $(-> $ret)? {
                 $body($($arg),*)
             }
             match $crate::simd::level() {
