@@ -4,10 +4,11 @@ use super::Activation;
 
 /// Rectified linear unit, PyTorch's `torch.nn.ReLU()`: `y = max(x, 0)`.
 ///
-/// Derivative: 1 where `x > 0`, else 0 (PyTorch's choice at the kink `x = 0`). In a network,
-/// both passes run inside the layer's matrix products: the forward product stores `max(z, 0)`,
-/// and the backward product keeps the gradient where the output is above zero and stores `+0`
-/// elsewhere, a select as in PyTorch (so a `NaN` gradient of an inactive unit becomes 0).
+/// Derivative: 1 where `x > 0`, else 0 (PyTorch's choice at the kink `x = 0`). Between two
+/// linear layers, both passes run inside the layers' matrix products: the forward product
+/// stores `max(z, 0)`, and the next layer's input-gradient product keeps its result where the
+/// output is above zero and stores `+0` elsewhere, a select as in PyTorch (so a `NaN` gradient
+/// of an inactive unit becomes 0 there).
 ///
 /// ```
 /// use nn_runtime::{Activation, ReLU};
