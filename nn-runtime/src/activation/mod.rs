@@ -199,8 +199,10 @@ impl<A: Activation> RowActivation for A {
 
     #[inline(always)]
     fn backward_row(&self, input: &[f32], output: &[f32], grad: &mut [f32]) {
-        let n = grad.len();
-        let (input, output) = (&input[..n], &output[..n]);
+        // Indexed over one length, checked once: a zip of three slices here was left scalar
+        // when the derivative read only the output.
+        let n = grad.len().min(input.len()).min(output.len());
+        let (input, output, grad) = (&input[..n], &output[..n], &mut grad[..n]);
         for i in 0..n {
             grad[i] *= self.derivative(input[i], output[i]);
         }
@@ -217,7 +219,7 @@ impl<A: Activation> RowActivation for A {
     // All whole rows as one run of elements, as `forward_rows`.
     #[inline(always)]
     fn backward_rows(&self, input: &[f32], output: &[f32], grad: &mut [f32], width: usize) {
-        let len = grad.len() / width.max(1) * width;
+        let len = grad.len().min(input.len()).min(output.len()) / width.max(1) * width;
         self.backward_row(input, output, &mut grad[..len]);
     }
 }

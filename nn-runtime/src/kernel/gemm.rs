@@ -284,7 +284,8 @@ impl Gemm {
     ///
     /// # Safety
     /// The CPU supports `S`; `a`, `b` and `c` are valid for the sizes and strides (`c` for
-    /// writing, not overlapping the others); a `Bias` pointer is valid for `n` values;
+    /// writing, not overlapping the others); a `Bias` pointer is valid for `n` values, and a
+    /// `positive` one for reading like `c`;
     /// `helper`, if any, is [`Gemm::shared`] for `S`, `MR`, `NV`. `A`'s strides are `rs == 1`
     /// or `cs == 1`.
     #[inline(always)]
@@ -588,6 +589,7 @@ unsafe fn tile_any<S: Vector, const MR: usize, const R: usize, const NV: usize>(
 /// One `R × NR` block of `C`, in registers for the whole `K` loop: `A(i, k)` is
 /// `a[i + k·lda]`, or `a[i·lda + k]` with `ROWS`; `B(k, j)` is `t.b[k·t.bks + j]`. With `EDGE`,
 /// only `t.width` columns are loaded from `B` and stored to `C`.
+/// `positive` is [`Tile::positive`] moved to the tile's first row (null without).
 #[inline(always)]
 unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, const ROWS: bool>(
     a: *const f32,
