@@ -153,12 +153,13 @@ mod tests {
         // Every power of two, its neighbours and the mantissa boundary at √2 around it.
         for e in -1022..1023 {
             let power = f64::powi(2.0, e);
+            let sqrt_2 = std::f64::consts::SQRT_2;
             for m in [
                 1.0,
                 1.0 + f64::EPSILON,
                 2.0 - f64::EPSILON,
-                1.414_213_562_373_095,
-                1.414_213_562_373_096,
+                f64::from_bits(sqrt_2.to_bits() - 1),
+                sqrt_2,
             ] {
                 check(power * m);
             }
