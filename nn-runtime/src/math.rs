@@ -42,6 +42,59 @@ pub(crate) fn exp(x: f32) -> f32 {
     p * power(half) * power(n_bits - half)
 }
 
+/// `eˣ − 1` in `f32`, within two ulp, accurate near 0 (where `exp(x) − 1` would cancel);
+/// `+∞` gives `+∞`, `−∞` gives −1, NaN stays NaN.
+///
+/// `x = n·ln 2 + r` as in [`exp`], `eʳ − 1` from its Taylor series to degree 8, then
+/// `2ⁿ·(eʳ − 1) + (2ⁿ − 1)` in one fma: `2ⁿ − 1` is exact for `−24 ≤ n ≤ 24`, and for `n = 0`
+/// the result is the series itself. From `n = 25`, `−1` is below half an ulp: the result is
+/// [`exp`]. Below `x = −30` the result rounds to −1, and `x` is clamped there.
+#[inline(always)]
+pub(crate) fn exp_m1(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    const ROUND: f32 = 12_582_912.0;
+    let clamped = x.clamp(-30.0, 30.0);
+    let shifted = clamped.mul_add(std::f32::consts::LOG2_E, ROUND);
+    let n = shifted - ROUND;
+    let n_bits = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
+    let r = (-n).mul_add(LN2_HI, clamped);
+    let r = (-n).mul_add(LN2_LO, r);
+    // eʳ − 1 = r·(1 + r/2 + r²/6 + … + r⁷/8!).
+    let mut p: f32 = 1.0 / 40320.0;
+    for coefficient in [
+        1.0 / 5040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+    ] {
+        p = p.mul_add(r, coefficient);
+    }
+    let p = p * r;
+    let power = f32::from_bits(((n_bits + 127) as u32) << 23);
+    let near = power.mul_add(p, power - 1.0);
+    if n_bits >= 25 {
+        exp(x)
+    } else if n_bits == 0 {
+        // The series alone: `fma(1, −0, +0)` would turn −0 into +0.
+        p
+    } else {
+        near
+    }
+}
+
+/// `tanh x` in `f32`, within two ulp: `−u / (u + 2)` with `u = eᵗ − 1`, `t = −2|x|`
+/// ([`exp_m1`], so small `x` keep their relative accuracy), and the sign of `x` (±0 stay
+/// ±0). `±∞` give ±1, NaN stays NaN.
+#[inline(always)]
+pub(crate) fn tanh(x: f32) -> f32 {
+    let u = exp_m1(-2.0 * x.abs());
+    (-u / (u + 2.0)).copysign(x)
+}
+
 /// `ln x` in `f64` for a positive normal `x`, within a few ulp; `ln(+∞) = +∞`. Zero,
 /// negative, subnormal and `NaN` inputs give meaningless finite values: callers clamp first.
 ///
@@ -138,6 +191,59 @@ mod tests {
         assert_eq!(exp(88.72), f64::from(88.72f32).exp() as f32);
         // The smallest subnormal: e^-103.28 ≈ 2⁻¹⁴⁹.
         assert_eq!(exp(-103.27), f32::from_bits(1));
+    }
+
+    /// The largest ulp distance of `f` from the `f64` reference over `x` in `[from, to)`,
+    /// about a million points, denser near zero.
+    fn worst_ulps(
+        f: impl Fn(f32) -> f32,
+        reference: impl Fn(f64) -> f64,
+        from: f32,
+        to: f32,
+    ) -> (u32, f32) {
+        let mut worst = (0, 0.0);
+        let mut x = from;
+        while x < to {
+            let expected = reference(f64::from(x)) as f32;
+            let got = f(x);
+            let error = if got == expected {
+                0
+            } else if got.signum() != expected.signum() {
+                u32::MAX
+            } else {
+                ulps(got, expected)
+            };
+            if error > worst.0 {
+                worst = (error, x);
+            }
+            x += (x.abs() * 2e-5).max(1e-7);
+        }
+        worst
+    }
+
+    #[test]
+    fn exp_m1_is_within_two_ulp() {
+        let worst = worst_ulps(exp_m1, f64::exp_m1, -40.0, 89.0);
+        assert!(worst.0 <= 2, "{} ulp at x = {:e}", worst.0, worst.1);
+        assert_eq!(exp_m1(0.0), 0.0);
+        assert_eq!(exp_m1(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(exp_m1(1e-30), 1e-30);
+        assert_eq!(exp_m1(f32::NEG_INFINITY), -1.0);
+        assert_eq!(exp_m1(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_m1(89.0), f32::INFINITY);
+        assert!(exp_m1(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn tanh_is_within_two_ulp() {
+        let worst = worst_ulps(tanh, f64::tanh, -20.0, 20.0);
+        assert!(worst.0 <= 2, "{} ulp at x = {:e}", worst.0, worst.1);
+        assert_eq!(tanh(0.0).to_bits(), 0);
+        assert_eq!(tanh(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(tanh(1e-30), 1e-30);
+        assert_eq!((tanh(100.0), tanh(-100.0)), (1.0, -1.0));
+        assert_eq!((tanh(f32::INFINITY), tanh(f32::NEG_INFINITY)), (1.0, -1.0));
+        assert!(tanh(f32::NAN).is_nan());
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl Activation for CELU {
         if x > 0.0 {
             x
         } else {
-            self.alpha * (x / self.alpha).exp_m1()
+            self.alpha * crate::math::exp_m1(x / self.alpha)
         }
     }
 
@@ -53,7 +53,7 @@ impl Activation for CELU {
         if x > 0.0 {
             1.0
         } else {
-            (x / self.alpha).exp()
+            crate::math::exp(x / self.alpha)
         }
     }
 }

@@ -44,7 +44,7 @@ impl Activation for ELU {
         if x > 0.0 {
             x
         } else {
-            self.alpha * x.exp_m1()
+            self.alpha * crate::math::exp_m1(x)
         }
     }
 
@@ -53,7 +53,7 @@ impl Activation for ELU {
         if x > 0.0 {
             1.0
         } else {
-            self.alpha * x.exp()
+            self.alpha * crate::math::exp(x)
         }
     }
 }

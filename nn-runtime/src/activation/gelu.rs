@@ -57,7 +57,7 @@ impl Activation for GELU {
     fn forward(&self, x: f32) -> f32 {
         if self.approximate {
             let inner = SQRT_2_OVER_PI * (x + KAPPA * (x * x * x));
-            0.5 * x * (1.0 + inner.tanh())
+            0.5 * x * (1.0 + crate::math::tanh(inner))
         } else {
             let x = f64::from(x);
             (x * normal_cdf(x)) as f32
@@ -69,7 +69,7 @@ impl Activation for GELU {
         if self.approximate {
             let x_sq = x * x;
             let inner = SQRT_2_OVER_PI * (x + KAPPA * (x_sq * x));
-            let t = inner.tanh();
+            let t = crate::math::tanh(inner);
             let sech_sq = 1.0 - t * t;
             // Once tanh saturates, the second term is 0 (and not 0·∞ for |x| ≳ 1e19).
             let second = if sech_sq == 0.0 {

@@ -30,7 +30,7 @@ impl Activation for SELU {
         if x > 0.0 {
             LAMBDA * x
         } else {
-            LAMBDA_ALPHA * x.exp_m1()
+            LAMBDA_ALPHA * crate::math::exp_m1(x)
         }
     }
 
@@ -39,7 +39,7 @@ impl Activation for SELU {
         if x > 0.0 {
             LAMBDA
         } else {
-            LAMBDA_ALPHA * x.exp()
+            LAMBDA_ALPHA * crate::math::exp(x)
         }
     }
 }

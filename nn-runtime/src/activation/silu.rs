@@ -21,9 +21,9 @@ pub struct SiLU;
 #[inline]
 fn sigmoid(x: f32) -> f32 {
     if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+        1.0 / (1.0 + crate::math::exp(-x))
     } else {
-        let e = x.exp();
+        let e = crate::math::exp(x);
         e / (1.0 + e)
     }
 }

@@ -19,7 +19,7 @@ pub struct Tanh;
 impl Activation for Tanh {
     #[inline]
     fn forward(&self, x: f32) -> f32 {
-        x.tanh()
+        crate::math::tanh(x)
     }
 
     #[inline]
