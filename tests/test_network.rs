@@ -50,6 +50,28 @@ mod without_prelude {
     }
 }
 
+/// Networks named like the type parameters of the generated `train_step`.
+mod named_like_type_parameters {
+    use nn::prelude::*;
+
+    network! { pub struct L { Linear(3, 4) -> ReLU -> Linear(4, 2) } }
+    network! { pub struct O { Linear(3, 2) } }
+}
+
+#[test]
+fn networks_named_like_type_parameters_train() {
+    use named_like_type_parameters::{L, O};
+    let x = Batch::<3>::random(5, 1);
+    let target = Batch::<2>::random(5, 2);
+    let loss = L::seeded(0).train_step(&x, &target, &MSELoss::new(), &mut Adam::new(0.01));
+    assert!(loss.unwrap().is_finite());
+    // Through the `Network` trait as well, whose `train_step` has the parameters `L` and `O`.
+    let mut model = O::seeded(0);
+    let mut adam = Adam::new(0.01);
+    let loss = Network::train_step(&mut model, &x, &target, &MSELoss::new(), &mut adam);
+    assert!(loss.unwrap().is_finite());
+}
+
 #[test]
 fn the_issue_examples_compile_and_have_their_constants() {
     let model = nn::network!(Linear(4, 8) -> ELU(1.0) -> Linear(8, 1));

@@ -246,11 +246,11 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
         #[automatically_derived]
         impl ::nn::__private::Network<#input, #output> for #name {
             fn forward(&self, x: &::nn::__private::Batch<#input>) -> ::nn::__private::Batch<#output> {
-                #name::forward(self, x)
+                Self::forward(self, x)
             }
 
             fn forward_into(&mut self, x: &::nn::__private::Batch<#input>, out: &mut ::nn::__private::Batch<#output>) {
-                #name::forward_into(self, x, out);
+                Self::forward_into(self, x, out);
             }
 
             fn train_step<L: ::nn::__private::Loss<#output>, O: ::nn::__private::Optimizer>(
@@ -260,15 +260,17 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
                 loss: &L,
                 optimizer: &mut O,
             ) -> ::core::result::Result<f32, ::nn::__private::Error> {
-                #name::train_step(self, x, target, loss, optimizer)
+                // `Self`, not the network's name: a network called `L` or `O` would be taken
+                // for the type parameters here.
+                Self::train_step(self, x, target, loss, optimizer)
             }
 
             fn forward_train(&mut self, x: &::nn::__private::Batch<#input>) -> ::nn::__private::Batch<#output> {
-                #name::forward_train(self, x)
+                Self::forward_train(self, x)
             }
 
             fn backward(&mut self, grad_output: &::nn::__private::Batch<#output>) -> ::core::result::Result<(), ::nn::__private::Error> {
-                #name::backward(self, grad_output)
+                Self::backward(self, grad_output)
             }
         }
     }

@@ -150,14 +150,14 @@ fn network() {
                 &self,
                 x: &::nn::__private::Batch<4>,
             ) -> ::nn::__private::Batch<1> {
-                Network::forward(self, x)
+                Self::forward(self, x)
             }
             fn forward_into(
                 &mut self,
                 x: &::nn::__private::Batch<4>,
                 out: &mut ::nn::__private::Batch<1>,
             ) {
-                Network::forward_into(self, x, out);
+                Self::forward_into(self, x, out);
             }
             fn train_step<L: ::nn::__private::Loss<1>, O: ::nn::__private::Optimizer>(
                 &mut self,
@@ -166,19 +166,19 @@ fn network() {
                 loss: &L,
                 optimizer: &mut O,
             ) -> ::core::result::Result<f32, ::nn::__private::Error> {
-                Network::train_step(self, x, target, loss, optimizer)
+                Self::train_step(self, x, target, loss, optimizer)
             }
             fn forward_train(
                 &mut self,
                 x: &::nn::__private::Batch<4>,
             ) -> ::nn::__private::Batch<1> {
-                Network::forward_train(self, x)
+                Self::forward_train(self, x)
             }
             fn backward(
                 &mut self,
                 grad_output: &::nn::__private::Batch<1>,
             ) -> ::core::result::Result<(), ::nn::__private::Error> {
-                Network::backward(self, grad_output)
+                Self::backward(self, grad_output)
             }
         }
         impl Network {

@@ -161,14 +161,14 @@ impl ::nn::__private::NamedTensors for Deeper {
 #[automatically_derived]
 impl ::nn::__private::Network<20, 3> for Deeper {
     fn forward(&self, x: &::nn::__private::Batch<20>) -> ::nn::__private::Batch<3> {
-        Deeper::forward(self, x)
+        Self::forward(self, x)
     }
     fn forward_into(
         &mut self,
         x: &::nn::__private::Batch<20>,
         out: &mut ::nn::__private::Batch<3>,
     ) {
-        Deeper::forward_into(self, x, out);
+        Self::forward_into(self, x, out);
     }
     fn train_step<L: ::nn::__private::Loss<3>, O: ::nn::__private::Optimizer>(
         &mut self,
@@ -177,19 +177,19 @@ impl ::nn::__private::Network<20, 3> for Deeper {
         loss: &L,
         optimizer: &mut O,
     ) -> ::core::result::Result<f32, ::nn::__private::Error> {
-        Deeper::train_step(self, x, target, loss, optimizer)
+        Self::train_step(self, x, target, loss, optimizer)
     }
     fn forward_train(
         &mut self,
         x: &::nn::__private::Batch<20>,
     ) -> ::nn::__private::Batch<3> {
-        Deeper::forward_train(self, x)
+        Self::forward_train(self, x)
     }
     fn backward(
         &mut self,
         grad_output: &::nn::__private::Batch<3>,
     ) -> ::core::result::Result<(), ::nn::__private::Error> {
-        Deeper::backward(self, grad_output)
+        Self::backward(self, grad_output)
     }
 }
 impl Deeper {

@@ -140,14 +140,14 @@ impl ::nn::__private::NamedTensors for SimpleNN {
 #[automatically_derived]
 impl ::nn::__private::Network<64, 2> for SimpleNN {
     fn forward(&self, x: &::nn::__private::Batch<64>) -> ::nn::__private::Batch<2> {
-        SimpleNN::forward(self, x)
+        Self::forward(self, x)
     }
     fn forward_into(
         &mut self,
         x: &::nn::__private::Batch<64>,
         out: &mut ::nn::__private::Batch<2>,
     ) {
-        SimpleNN::forward_into(self, x, out);
+        Self::forward_into(self, x, out);
     }
     fn train_step<L: ::nn::__private::Loss<2>, O: ::nn::__private::Optimizer>(
         &mut self,
@@ -156,19 +156,19 @@ impl ::nn::__private::Network<64, 2> for SimpleNN {
         loss: &L,
         optimizer: &mut O,
     ) -> ::core::result::Result<f32, ::nn::__private::Error> {
-        SimpleNN::train_step(self, x, target, loss, optimizer)
+        Self::train_step(self, x, target, loss, optimizer)
     }
     fn forward_train(
         &mut self,
         x: &::nn::__private::Batch<64>,
     ) -> ::nn::__private::Batch<2> {
-        SimpleNN::forward_train(self, x)
+        Self::forward_train(self, x)
     }
     fn backward(
         &mut self,
         grad_output: &::nn::__private::Batch<2>,
     ) -> ::core::result::Result<(), ::nn::__private::Error> {
-        SimpleNN::backward(self, grad_output)
+        Self::backward(self, grad_output)
     }
 }
 impl SimpleNN {
