@@ -95,6 +95,33 @@ pub(crate) fn tanh(x: f32) -> f32 {
     (-u / (u + 2.0)).copysign(x)
 }
 
+/// `ln(1 + x)` in `f32` for `x` in `[0, 1]` (what softplus needs: `x = e⁻ᶻ`), within two ulp,
+/// and `x` itself for `x` too small for the series to matter.
+///
+/// `ln(1 + x) = 2·atanh(s)` with `s = x/(2 + x) ≤ 1/3`: the odd series of `atanh` to `s¹⁷`
+/// (truncation below 2⁻²⁶ relative). `s` is one division, so small `x` keep their relative
+/// accuracy.
+#[inline(always)]
+pub(crate) fn ln_1p(x: f32) -> f32 {
+    let s = x / (2.0 + x);
+    let s2 = s * s;
+    // `2s + 2s·s²·(1/3 + s²/5 + …)`, the small part added to the exact `2s` in one rounding.
+    let mut series: f32 = 1.0 / 17.0;
+    for coefficient in [
+        1.0 / 15.0,
+        1.0 / 13.0,
+        1.0 / 11.0,
+        1.0 / 9.0,
+        1.0 / 7.0,
+        1.0 / 5.0,
+        1.0 / 3.0,
+    ] {
+        series = series.mul_add(s2, coefficient);
+    }
+    let two_s = 2.0 * s;
+    two_s.mul_add(s2 * series, two_s)
+}
+
 /// `ln x` in `f64` for a positive normal `x`, within a few ulp; `ln(+∞) = +∞`. Zero,
 /// negative, subnormal and `NaN` inputs give meaningless finite values: callers clamp first.
 ///
@@ -244,6 +271,14 @@ mod tests {
         assert_eq!((tanh(100.0), tanh(-100.0)), (1.0, -1.0));
         assert_eq!((tanh(f32::INFINITY), tanh(f32::NEG_INFINITY)), (1.0, -1.0));
         assert!(tanh(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn ln_1p_is_within_two_ulp_on_the_unit_interval() {
+        let worst = worst_ulps(ln_1p, f64::ln_1p, 0.0, 1.0);
+        assert!(worst.0 <= 2, "{} ulp at x = {:e}", worst.0, worst.1);
+        assert_eq!(ln_1p(1.0), std::f32::consts::LN_2);
+        assert_eq!((ln_1p(0.0), ln_1p(1e-30)), (0.0, 1e-30));
     }
 
     #[test]

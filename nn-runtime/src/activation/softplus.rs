@@ -1,6 +1,7 @@
 //! Softplus.
 
 use super::Activation;
+use crate::math;
 
 /// Softplus, PyTorch's `torch.nn.Softplus(beta=1.0, threshold=20.0)`:
 /// `y = ln(1 + e^(βx))/β` where `βx ≤ threshold`, else `y = x`.
@@ -49,7 +50,7 @@ impl Activation for Softplus {
         if z > self.threshold {
             x
         } else {
-            (z.max(0.0) + (-z.abs()).exp().ln_1p()) / self.beta
+            (z.max(0.0) + math::ln_1p(math::exp(-z.abs()))) / self.beta
         }
     }
 
@@ -59,9 +60,9 @@ impl Activation for Softplus {
         if z > self.threshold {
             1.0
         } else if z >= 0.0 {
-            1.0 / (1.0 + (-z).exp())
+            1.0 / (1.0 + math::exp(-z))
         } else {
-            let e = z.exp();
+            let e = math::exp(z);
             e / (1.0 + e)
         }
     }
