@@ -39,7 +39,7 @@ impl Default for ELU {
 }
 
 impl Activation for ELU {
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         if x > 0.0 {
             x
@@ -48,7 +48,7 @@ impl Activation for ELU {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, x: f32, _y: f32) -> f32 {
         if x > 0.0 {
             1.0

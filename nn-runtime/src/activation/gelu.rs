@@ -53,7 +53,7 @@ const KAPPA: f32 = 0.044_715;
 const FRAC_1_SQRT_2PI: f64 = 0.5 * FRAC_2_SQRT_PI * FRAC_1_SQRT_2;
 
 impl Activation for GELU {
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         if self.approximate {
             let inner = SQRT_2_OVER_PI * (x + KAPPA * (x * x * x));
@@ -64,7 +64,7 @@ impl Activation for GELU {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, x: f32, _y: f32) -> f32 {
         if self.approximate {
             let x_sq = x * x;

@@ -1,6 +1,7 @@
 //! Mish.
 
 use super::Activation;
+use crate::math;
 
 /// Mish, PyTorch's `torch.nn.Mish()`: `y = x·tanh(softplus(x))`, `softplus(x) = ln(1 + eˣ)`.
 ///
@@ -19,31 +20,31 @@ use super::Activation;
 pub struct Mish;
 
 /// `ln(1 + eˣ)`, without overflow and accurate for large negative `x`.
-#[inline]
+#[inline(always)]
 fn softplus(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
+    x.max(0.0) + math::ln_1p(math::exp(-x.abs()))
 }
 
 /// The logistic sigmoid, without overflow on either side.
-#[inline]
+#[inline(always)]
 fn sigmoid(x: f32) -> f32 {
     if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+        1.0 / (1.0 + math::exp(-x))
     } else {
-        let e = x.exp();
+        let e = math::exp(x);
         e / (1.0 + e)
     }
 }
 
 impl Activation for Mish {
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
-        x * softplus(x).tanh()
+        x * math::tanh(softplus(x))
     }
 
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, x: f32, _y: f32) -> f32 {
-        let t = softplus(x).tanh();
+        let t = math::tanh(softplus(x));
         t + x * sigmoid(x) * (1.0 - t * t)
     }
 }

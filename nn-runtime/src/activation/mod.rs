@@ -10,6 +10,11 @@
 //! use whichever is cheaper (`y·(1 − y)` for [`Sigmoid`]) and nothing is recomputed in the
 //! backward pass. The one exception is [`ReLU`]: the forward product applies it as it stores its
 //! results, so its input is never written, and its derivative reads the output (`y > 0`).
+//!
+//! The built-in activations that need `exp`, `tanh` or a logarithm use the crate's own (in
+//! `math`), which are a few fused multiply-adds each, and are `#[inline(always)]`: inlined,
+//! they are compiled with the kernels' instruction set and become vector code; a copy compiled
+//! on its own would target the baseline CPU, where each fused multiply-add is a library call.
 
 mod celu;
 mod elu;

@@ -25,7 +25,7 @@ const LAMBDA_ALPHA: f32 = (1.050_700_987_355_480_5_f64 * 1.673_263_242_354_377_2
 pub struct SELU;
 
 impl Activation for SELU {
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         if x > 0.0 {
             LAMBDA * x
@@ -34,7 +34,7 @@ impl Activation for SELU {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, x: f32, _y: f32) -> f32 {
         if x > 0.0 {
             LAMBDA

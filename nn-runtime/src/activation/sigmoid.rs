@@ -20,12 +20,12 @@ impl Activation for Sigmoid {
     const FUSION: Fusion = Fusion::Sigmoid;
 
     // With the crate's `math::exp`, so that a row of it is vector code.
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         1.0 / (1.0 + crate::math::exp(-x))
     }
 
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, _x: f32, y: f32) -> f32 {
         y * (1.0 - y)
     }

@@ -18,7 +18,7 @@ use super::Activation;
 pub struct SiLU;
 
 /// The logistic sigmoid, without overflow on either side.
-#[inline]
+#[inline(always)]
 fn sigmoid(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + crate::math::exp(-x))
@@ -29,12 +29,12 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 impl Activation for SiLU {
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         x * sigmoid(x)
     }
 
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, x: f32, _y: f32) -> f32 {
         let s = sigmoid(x);
         s * (1.0 + x * (1.0 - s))

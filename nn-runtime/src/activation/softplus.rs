@@ -44,7 +44,7 @@ impl Default for Softplus {
 }
 
 impl Activation for Softplus {
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         let z = x * self.beta;
         if z > self.threshold {
@@ -54,7 +54,7 @@ impl Activation for Softplus {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, x: f32, _y: f32) -> f32 {
         let z = x * self.beta;
         if z > self.threshold {

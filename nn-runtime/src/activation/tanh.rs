@@ -17,12 +17,12 @@ use super::Activation;
 pub struct Tanh;
 
 impl Activation for Tanh {
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         crate::math::tanh(x)
     }
 
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, _x: f32, y: f32) -> f32 {
         1.0 - y * y
     }
