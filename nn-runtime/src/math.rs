@@ -4,81 +4,100 @@
 //! on the value itself, so a loop of it compiles to vector instructions, and [`exp_in_place`]
 //! runs such a loop compiled for the best instruction set of this CPU.
 
+/// `ln 2` to 15 bits (0x3f317200), so `n·LN2_HI` is exact for `|n| < 2⁹`.
+const LN2_HI: f32 = 0.693_145_75;
+/// `ln 2 − LN2_HI`.
+const LN2_LO: f32 = 1.428_606_8e-6;
+/// Adding 1.5·2²³ rounds a float below 2²² to an integer (to even), held in the low bits.
+const ROUND: f32 = 12_582_912.0;
+
+/// `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2` (Cody–Waite: `ln 2` in two parts): `(n, r)`, for `x`
+/// already clamped to a range where `n` fits a float's exponent.
+#[inline(always)]
+fn reduce(x: f32) -> (i32, f32) {
+    let shifted = x.mul_add(std::f32::consts::LOG2_E, ROUND);
+    let n = shifted - ROUND;
+    let r = (-n).mul_add(LN2_HI, x);
+    (
+        shifted.to_bits() as i32 - ROUND.to_bits() as i32,
+        (-n).mul_add(LN2_LO, r),
+    )
+}
+
+/// `2ᵉ` for `e` in the normal range `[−126, 127]`, from the bits.
+#[inline(always)]
+fn pow2(e: i32) -> f32 {
+    f32::from_bits(((e + 127) as u32) << 23)
+}
+
+/// The polynomial with these coefficients (highest degree first) at `x`, by Horner's rule in
+/// fmas. The coefficients as a list: a loop computing them was left a loop, and kept the loop
+/// around it from becoming vector code.
+#[inline(always)]
+fn horner<const N: usize>(x: f32, coefficients: [f32; N]) -> f32 {
+    let mut p = coefficients[0];
+    for &coefficient in &coefficients[1..] {
+        p = p.mul_add(x, coefficient);
+    }
+    p
+}
+
 /// `eˣ` in `f32`, within one ulp of the correctly rounded result, subnormal results included;
 /// `exp(+∞) = +∞`, `exp(−∞) = 0`, NaN stays NaN.
 ///
-/// `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2` (Cody–Waite: `ln 2` in two parts, the first short
-/// enough that `n·ln2_hi` is exact), `eʳ` from its Taylor series to degree 7 (truncation under
-/// 0.1 ulp), then scaled by `2ⁿ` in two exact halves so that results below the normal range
-/// round once, as subnormals.
+/// [`reduce`]d to `r`, `eʳ` from its Taylor series to degree 7 (truncation under 0.1 ulp),
+/// then scaled by `2ⁿ` in two exact halves so that results below the normal range round once,
+/// as subnormals.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
-    // 0x3f317200: ln 2 to 15 bits, so n·LN2_HI is exact for |n| < 2⁹.
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    // Adding 1.5·2²³ rounds a float below 2²² to an integer (to even), held in the low bits.
-    const ROUND: f32 = 12_582_912.0;
     // Beyond these, eˣ is +∞ or rounds to 0; clamping keeps n in [−150, 129].
-    let x = x.clamp(-104.0, 89.0);
-    let shifted = x.mul_add(std::f32::consts::LOG2_E, ROUND);
-    let n = shifted - ROUND;
-    let n_bits = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
-    let r = (-n).mul_add(LN2_HI, x);
-    let r = (-n).mul_add(LN2_LO, r);
-    let mut p: f32 = 1.0 / 5040.0;
-    for coefficient in [
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
-        p = p.mul_add(r, coefficient);
-    }
-    let half = n_bits >> 1;
-    let power = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
-    p * power(half) * power(n_bits - half)
+    let (n, r) = reduce(x.clamp(-104.0, 89.0));
+    let p = horner(
+        r,
+        [
+            1.0 / 5040.0,
+            1.0 / 720.0,
+            1.0 / 120.0,
+            1.0 / 24.0,
+            1.0 / 6.0,
+            0.5,
+            1.0,
+            1.0,
+        ],
+    );
+    let half = n >> 1;
+    p * pow2(half) * pow2(n - half)
 }
 
 /// `eˣ − 1` in `f32`, within two ulp, accurate near 0 (where `exp(x) − 1` would cancel);
 /// `+∞` gives `+∞`, `−∞` gives −1, NaN stays NaN.
 ///
-/// `x = n·ln 2 + r` as in [`exp`], `eʳ − 1` from its Taylor series to degree 8, then
+/// [`reduce`]d as in [`exp`], `eʳ − 1` from its Taylor series to degree 8, then
 /// `2ⁿ·(eʳ − 1) + (2ⁿ − 1)` in one fma: `2ⁿ − 1` is exact for `−24 ≤ n ≤ 24`, and for `n = 0`
 /// the result is the series itself. From `n = 25`, `−1` is below half an ulp: the result is
 /// [`exp`]. Below `x = −30` the result rounds to −1, and `x` is clamped there.
 #[inline(always)]
 pub(crate) fn exp_m1(x: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    const ROUND: f32 = 12_582_912.0;
-    let clamped = x.clamp(-30.0, 30.0);
-    let shifted = clamped.mul_add(std::f32::consts::LOG2_E, ROUND);
-    let n = shifted - ROUND;
-    let n_bits = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
-    let r = (-n).mul_add(LN2_HI, clamped);
-    let r = (-n).mul_add(LN2_LO, r);
+    let (n, r) = reduce(x.clamp(-30.0, 30.0));
     // eʳ − 1 = r·(1 + r/2 + r²/6 + … + r⁷/8!).
-    let mut p: f32 = 1.0 / 40320.0;
-    for coefficient in [
-        1.0 / 5040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-    ] {
-        p = p.mul_add(r, coefficient);
-    }
-    let p = p * r;
-    let power = f32::from_bits(((n_bits + 127) as u32) << 23);
+    let p = r * horner(
+        r,
+        [
+            1.0 / 40320.0,
+            1.0 / 5040.0,
+            1.0 / 720.0,
+            1.0 / 120.0,
+            1.0 / 24.0,
+            1.0 / 6.0,
+            0.5,
+            1.0,
+        ],
+    );
+    let power = pow2(n);
     let near = power.mul_add(p, power - 1.0);
-    if n_bits >= 25 {
+    if n >= 25 {
         exp(x)
-    } else if n_bits == 0 {
+    } else if n == 0 {
         // The series alone: `fma(1, −0, +0)` would turn −0 into +0.
         p
     } else {
@@ -106,18 +125,19 @@ pub(crate) fn ln_1p(x: f32) -> f32 {
     let s = x / (2.0 + x);
     let s2 = s * s;
     // `2s + 2s·s²·(1/3 + s²/5 + …)`, the small part added to the exact `2s` in one rounding.
-    let mut series: f32 = 1.0 / 17.0;
-    for coefficient in [
-        1.0 / 15.0,
-        1.0 / 13.0,
-        1.0 / 11.0,
-        1.0 / 9.0,
-        1.0 / 7.0,
-        1.0 / 5.0,
-        1.0 / 3.0,
-    ] {
-        series = series.mul_add(s2, coefficient);
-    }
+    let series = horner(
+        s2,
+        [
+            1.0 / 17.0,
+            1.0 / 15.0,
+            1.0 / 13.0,
+            1.0 / 11.0,
+            1.0 / 9.0,
+            1.0 / 7.0,
+            1.0 / 5.0,
+            1.0 / 3.0,
+        ],
+    );
     let two_s = 2.0 * s;
     two_s.mul_add(s2 * series, two_s)
 }

@@ -456,8 +456,8 @@ impl Scalars {
 
     /// [`Scalars::update`] (with `AMSGRAD`, [`Scalars::update_amsgrad`]), bit for bit,
     /// without arithmetic on a subnormal first moment where the gradient is zero: the state of
-    /// a unit that no longer receives gradient (a dead ReLU), whose first moment decays towards zero and stays stuck at a few multiples of the
-    /// smallest subnormal. Each floating-point operation on a subnormal costs a microcode
+    /// a unit that no longer receives gradient (a dead ReLU), whose first moment decays towards
+    /// zero and stays stuck at a few multiples of the smallest subnormal. Each floating-point operation on a subnormal costs a microcode
     /// assist, about a hundred cycles, which made such a pass several times slower.
     ///
     /// For such a "quiet" lane (gradient ±0, first moment subnormal):
