@@ -24,8 +24,8 @@ pub mod prelude {
         SmoothL1Loss,
     };
     pub use nn_runtime::optim::{
-        clip_grad_norm, Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer, Parameters,
-        RMSprop, StepLR, SGD,
+        check_finite, clip_grad_norm, Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer,
+        Parameters, RMSprop, StepLR, SGD,
     };
     pub use nn_runtime::{
         evaluate, Batch, Control, Dropout, EpochReport, Error, Labels, Linear, NamedTensors,
@@ -41,8 +41,10 @@ pub mod __private {
         load_safetensors, save_safetensors, NamedTensors, TensorVisitor, TensorVisitorMut,
     };
     pub use nn_runtime::loss::Loss;
-    pub use nn_runtime::optim::{Optimizer, ParameterVisitor, Parameters};
-    pub use nn_runtime::{write_summary, AlignedVec, Batch, Dropout, Error, Linear, Network};
+    pub use nn_runtime::optim::{check_finite, Optimizer, ParameterVisitor, Parameters};
+    pub use nn_runtime::{
+        write_summary, AlignedVec, Batch, Buffers, Dropout, Error, Linear, Network,
+    };
     pub use rand::rngs::StdRng;
     pub use rand::{Rng, RngCore, SeedableRng};
 }

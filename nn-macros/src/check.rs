@@ -3,12 +3,16 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp, Visibility};
 
 use crate::errors::Errors;
 use crate::layers::{self, ArgKind, Constructor, Kind, LayerSpec};
-use crate::model::{CustomActivation, LinearLayer, Network, Op, OpKind, Stage, Width, WidthCheck};
+use crate::model::{
+    ConstCheck, CustomActivation, LinearLayer, Network, Op, OpKind, Stage, TypeParams, Width,
+};
+use crate::names::{self, Names};
 use crate::parse::{LayerCall, NetworkInput};
 use crate::suggest;
 
@@ -35,10 +39,11 @@ pub(crate) fn network(input: &NetworkInput) -> syn::Result<Network> {
             _ => Vec::new(),
         })
         .collect();
-    let width_checks = check_widths(layers, &resolved, &arguments, &mut errors);
+    let mut const_checks = check_widths(layers, &resolved, &arguments, &mut errors);
+    const_checks.extend(check_const_widths_positive(&arguments));
     errors.finish()?;
 
-    Ok(build(input, &resolved, &arguments, width_checks))
+    Ok(build(input, &resolved, &arguments, const_checks))
 }
 
 /// What a layer name refers to.
@@ -71,9 +76,11 @@ fn resolve(layer: &LayerCall, errors: &mut Errors) -> Resolved {
     }
 }
 
-/// Labels name parameters, so each is unique and only layers with parameters take one.
+/// Labels name parameters, so each is unique, only layers with parameters take one, and each is
+/// a name a field can have.
 ///
-/// Rejects `fc1: Linear(1, 2) -> fc1: Linear(2, 3)` and `act: ReLU`.
+/// Rejects `fc1: Linear(1, 2) -> fc1: Linear(2, 3)`, `act: ReLU` and `type: Linear(1, 2)`
+/// (which `r#type:` writes).
 fn check_labels(layers: &[LayerCall], resolved: &[Resolved], errors: &mut Errors) {
     let mut seen: Vec<&Ident> = Vec::new();
     for (layer, kind) in layers.iter().zip(resolved) {
@@ -86,6 +93,18 @@ fn check_labels(layers: &[LayerCall], resolved: &[Resolved], errors: &mut Errors
                 format!(
                     "`{label}` labels `{name}`, which has no parameters; only `Linear` layers take a label"
                 ),
+            );
+        }
+        let written = label.to_string();
+        if names::never_a_name(&written) {
+            errors.push(
+                label.span(),
+                format!("`{written}` cannot be a label; choose another name"),
+            );
+        } else if names::is_keyword(&written) {
+            errors.push(
+                label.span(),
+                format!("`{written}` is a Rust keyword; write `r#{written}` to use it as a label"),
             );
         }
         if seen.contains(&label) {
@@ -330,7 +349,7 @@ fn check_widths(
     resolved: &[Resolved],
     arguments: &[Vec<Argument>],
     errors: &mut Errors,
-) -> Vec<WidthCheck> {
+) -> Vec<ConstCheck> {
     let mut checks = Vec::new();
     // The width flowing out of the last `Linear`, and how to name that layer in a message.
     let mut current: Option<(Width, String)> = None;
@@ -353,14 +372,14 @@ fn check_widths(
                 (Width::Literal(..), Width::Literal(..)) => {}
                 // Linear(20, HIDDEN) -> Linear(HIDDEN, 3): the same constant, nothing to check.
                 (Width::Const(..), Width::Const(..)) if inputs.text() == previous.text() => {}
-                _ => checks.push(WidthCheck {
-                    inputs: inputs.clone(),
-                    previous: previous.clone(),
+                _ => checks.push(ConstCheck {
+                    condition: quote!(#inputs == #previous),
                     message: format!(
                         "{name} takes `{}` inputs, but {previous_name} before it yields `{}`, a different width",
                         inputs.text(),
                         previous.text()
                     ),
+                    span: inputs.span(),
                 }),
             }
         }
@@ -368,6 +387,30 @@ fn check_widths(
             Some(Argument::Width(outputs)) => Some((outputs.clone(), name)),
             _ => None,
         };
+    }
+    checks
+}
+
+/// A width given as a constant must be at least 1, as a literal must; the compiler checks it.
+///
+/// Rejects `const Z: usize = 0;` with `Linear(Z, 4)`.
+fn check_const_widths_positive(arguments: &[Vec<Argument>]) -> Vec<ConstCheck> {
+    let mut seen = Vec::new();
+    let mut checks = Vec::new();
+    for width in arguments.iter().flatten() {
+        let Argument::Width(width @ Width::Const(_)) = width else {
+            continue;
+        };
+        let text = width.text();
+        if seen.contains(&text) {
+            continue;
+        }
+        checks.push(ConstCheck {
+            condition: quote!(#width >= 1),
+            message: format!("a width must be at least 1, but `{text}` is 0"),
+            span: width.span(),
+        });
+        seen.push(text);
     }
     checks
 }
@@ -396,14 +439,40 @@ fn call_text(layer: &LayerCall) -> String {
     }
 }
 
+/// Locals of the generated functions, which buffer bindings must not shadow.
+const GENERATED_LOCALS: &[&str] = &[
+    "network",
+    "x",
+    "rows",
+    "buffers",
+    "input",
+    "output",
+    "value",
+    "target",
+    "loss",
+    "optimizer",
+    "out",
+    "grad_output",
+    "accumulate",
+    "seed",
+    "rng",
+    "path",
+    "visitor",
+    "forward_with",
+    "record_forward",
+    "backward_with",
+];
+
 /// Turns the checked chain into the model `expand` writes out.
 fn build(
     input: &NetworkInput,
     resolved: &[Resolved],
     arguments: &[Vec<Argument>],
-    width_checks: Vec<WidthCheck>,
+    const_checks: Vec<ConstCheck>,
 ) -> Network {
     let layers = &input.chain.layers;
+    // A label is written as an identifier (`r#type`) and named without its `r#` (`type.weight`).
+    let label_text = |layer: &LayerCall| layer.label.as_ref().map(|l| l.unraw().to_string());
     let base_names: Vec<String> = layers
         .iter()
         .zip(resolved)
@@ -414,18 +483,22 @@ fn build(
                     .name
                     .segments
                     .last()
-                    .map(|s| s.ident.to_string())
+                    .map(|s| s.ident.unraw().to_string())
                     .unwrap_or_default(),
             ),
         })
         .collect();
+    // Struct fields: the labels as written, then generated names that avoid them.
+    let mut fields = Names::new(layers.iter().filter_map(label_text));
+    // Buffers are bound to locals named after their layers, apart from the functions' own.
+    let mut buffers = Names::new(GENERATED_LOCALS);
     // A buffer is named after its layer; where a name repeats, the position tells them apart.
-    let buffer_name = |index: usize| {
+    let buffer_name = |buffers: &mut Names, index: usize| {
         let base = &base_names[index];
         if base_names.iter().filter(|b| *b == base).count() > 1 {
-            format_ident!("{}{}", base, index, span = Span::mixed_site())
+            buffers.fresh(&format!("{base}{index}"))
         } else {
-            format_ident!("{}", base, span = Span::mixed_site())
+            buffers.fresh(base)
         }
     };
 
@@ -439,19 +512,21 @@ fn build(
                     Argument::Width(w) => w.clone(),
                     _ => Width::Literal(1, Span::call_site()),
                 };
-                let (field, key) = match &layer.label {
-                    Some(label) => (label.clone(), label.to_string()),
-                    None => (format_ident!("linear{}", index), index.to_string()),
+                let (field, key) = match (&layer.label, label_text(layer)) {
+                    (Some(label), Some(text)) => (label.clone(), text),
+                    _ => (fields.fresh(&format!("linear{index}")), index.to_string()),
                 };
+                let z = buffers.fresh(&field.unraw().to_string());
                 stages.push(Stage {
                     linear: LinearLayer {
-                        grad: format_ident!("d_{}", field, span = Span::mixed_site()),
+                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                        z,
                         field,
                         weight_key: format!("{key}.weight"),
                         bias_key: format!("{key}.bias"),
                         inputs: width(0),
                         outputs: width(1),
-                        display: match &layer.label {
+                        display: match label_text(layer) {
                             Some(label) => format!("{label} ({display})"),
                             None => display,
                         },
@@ -460,11 +535,11 @@ fn build(
                 });
             }
             Resolved::Builtin(spec) => {
-                let buffer = buffer_name(index);
+                let buffer = buffer_name(&mut buffers, index);
                 let kind = match spec.kind {
                     Kind::Dropout => OpKind::Dropout {
-                        field: format_ident!("dropout{}", index),
-                        mask: format_ident!("{}_mask", buffer),
+                        field: fields.fresh(&format!("dropout{index}")),
+                        mask: buffers.fresh(&format!("{}_mask", buffer.unraw())),
                         p: match &args[0] {
                             Argument::Number(p) => p.clone(),
                             _ => quote!(0.5f32),
@@ -492,8 +567,8 @@ fn build(
                     }
                     None => quote!(#path),
                 };
-                let function = format_ident!("activation{}", index, span = Span::mixed_site());
-                let call = quote!(Self::#function());
+                let function = format_ident!("activation{}", index);
+                let call = quote!(#function());
                 custom_activations.push(CustomActivation {
                     function,
                     value,
@@ -501,7 +576,7 @@ fn build(
                 });
                 if let Some(stage) = stages.last_mut() {
                     stage.ops.push(Op {
-                        buffer: buffer_name(index),
+                        buffer: buffer_name(&mut buffers, index),
                         kind: OpKind::Activation { value: call },
                         display,
                     });
@@ -512,7 +587,7 @@ fn build(
 
     let spec = layers
         .iter()
-        .map(|layer| match &layer.label {
+        .map(|layer| match label_text(layer) {
             Some(label) => format!("{label}: {}", call_text(layer)),
             None => call_text(layer),
         })
@@ -532,6 +607,22 @@ fn build(
             true,
         ),
     };
+    // Type parameters must not shadow a type or constant the call names (`struct R`, `Linear(L, 4)`).
+    let mut used = names::identifiers(
+        layers
+            .iter()
+            .map(|l| l.to_token_stream())
+            .collect::<TokenStream>(),
+    );
+    used.insert(name.to_string());
+    let mut type_names = Names::new(used);
+    let type_params = TypeParams {
+        rng: type_names.fresh("R"),
+        loss: type_names.fresh("L"),
+        optimizer: type_names.fresh("O"),
+        path: type_names.fresh("P"),
+        visitor: type_names.fresh("V"),
+    };
     let input_width = stages.first().map(|s| s.linear.inputs.clone());
     let output_width = stages.last().map(|s| s.linear.outputs.clone());
     Network {
@@ -543,8 +634,10 @@ fn build(
         output: output_width.unwrap_or(Width::Literal(1, Span::call_site())),
         stages,
         spec,
-        width_checks,
+        const_checks,
         custom_activations,
+        buffers_field: fields.fresh("buffers"),
+        type_params,
     }
 }
 
@@ -701,9 +794,9 @@ mod tests {
     fn const_widths_are_left_to_the_compiler() {
         let input: NetworkInput = syn::parse_str("Linear(20, HIDDEN) -> Linear(OTHER, 3)").unwrap();
         let network = network(&input).unwrap();
-        assert_eq!(network.width_checks.len(), 1);
+        assert_eq!(network.const_checks.len(), 3);
         assert_eq!(
-            network.width_checks[0].message,
+            network.const_checks[0].message,
             "`Linear(OTHER, 3)` takes `OTHER` inputs, but `Linear(20, HIDDEN)` before it yields `HIDDEN`, a different width"
         );
     }
@@ -721,6 +814,7 @@ mod tests {
         assert_eq!(keys, ["0.weight", "2.weight", "4.weight"]);
         assert_eq!(network.stages[1].linear.field, "linear2");
         assert_eq!(network.stages[0].ops[0].buffer, "relu1");
+        assert_eq!(network.const_checks.len(), 0);
         assert_eq!(snake_case("MySwish"), "my_swish");
     }
 }

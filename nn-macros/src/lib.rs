@@ -10,6 +10,7 @@ mod errors;
 mod expand;
 mod layers;
 mod model;
+mod names;
 mod parse;
 #[cfg(test)]
 mod snapshots;

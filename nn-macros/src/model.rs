@@ -17,10 +17,63 @@ pub(crate) struct Network {
     pub stages: Vec<Stage>,
     /// The chain as written, for documentation: `fc1: Linear(64, 128) -> ReLU -> …`.
     pub spec: String,
-    /// Width agreements that involve constants, left to the compiler.
-    pub width_checks: Vec<WidthCheck>,
+    /// Facts about constant widths, left to the compiler.
+    pub const_checks: Vec<ConstCheck>,
     /// Custom activations, each built by a function of its own.
     pub custom_activations: Vec<CustomActivation>,
+    /// The struct field holding the buffers, `buffers` unless a label took that name.
+    pub buffers_field: Ident,
+    /// Names for the generated type parameters that no type in the call uses.
+    pub type_params: TypeParams,
+}
+
+/// The generated methods' type parameters: `R: Rng`, `L: Loss`, `O: Optimizer`, `P: AsRef<Path>`,
+/// `V: ParameterVisitor`, or other letters where the call names a type or constant so.
+pub(crate) struct TypeParams {
+    pub rng: Ident,
+    pub loss: Ident,
+    pub optimizer: Ident,
+    pub path: Ident,
+    pub visitor: Ident,
+}
+
+/// One buffer of the network's `Buffers`: the local it is bound
+/// to in the passes, and its values per row.
+pub(crate) struct Slot<'a> {
+    pub binding: &'a Ident,
+    pub width: &'a Width,
+}
+
+impl Network {
+    /// Every buffer, in the order the network's `Buffers` holds them: per stage, the `Linear`'s
+    /// output, each op's output (and a dropout's mask), then the `Linear`'s output gradient.
+    pub fn slots(&self) -> Vec<Slot<'_>> {
+        let mut slots = Vec::new();
+        for stage in &self.stages {
+            let width = &stage.linear.outputs;
+            slots.push(Slot {
+                binding: &stage.linear.z,
+                width,
+            });
+            for op in &stage.ops {
+                slots.push(Slot {
+                    binding: &op.buffer,
+                    width,
+                });
+                if let OpKind::Dropout { mask, .. } = &op.kind {
+                    slots.push(Slot {
+                        binding: mask,
+                        width,
+                    });
+                }
+            }
+            slots.push(Slot {
+                binding: &stage.linear.grad,
+                width,
+            });
+        }
+        slots
+    }
 }
 
 /// A width: an integer the macro knows, or a constant only the compiler can evaluate.
@@ -42,6 +95,14 @@ impl ToTokens for Width {
 }
 
 impl Width {
+    /// Where the width was written.
+    pub fn span(&self) -> Span {
+        match self {
+            Width::Literal(_, span) => *span,
+            Width::Const(expr) => syn::spanned::Spanned::span(expr),
+        }
+    }
+
     /// The width as written: `128` or `HIDDEN`.
     pub fn text(&self) -> String {
         match self {
@@ -59,8 +120,10 @@ pub(crate) struct Stage {
 
 /// A `Linear` layer.
 pub(crate) struct LinearLayer {
-    /// The struct field, and the name of the buffer holding its output `z`.
+    /// The struct field.
     pub field: Ident,
+    /// The buffer holding its output `z`.
+    pub z: Ident,
     /// The buffer holding the gradient with respect to `z`.
     pub grad: Ident,
     /// PyTorch state-dict keys: `fc1.weight`, or `0.weight` as `nn.Sequential` names them.
@@ -101,9 +164,10 @@ pub(crate) struct CustomActivation {
     pub path: Path,
 }
 
-/// `assert!(inputs == previous)`, for widths given as constants.
-pub(crate) struct WidthCheck {
-    pub inputs: Width,
-    pub previous: Width,
+/// `assert!(condition, message)` at compile time, for widths given as constants: the compiler
+/// reports the message at `span`, the constant the user wrote.
+pub(crate) struct ConstCheck {
+    pub condition: TokenStream,
     pub message: String,
+    pub span: Span,
 }

@@ -13,6 +13,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -126,9 +127,11 @@ fn parse_chain(input: ParseStream) -> syn::Result<Chain> {
 }
 
 fn parse_layer(input: ParseStream) -> syn::Result<LayerCall> {
-    // `fc1: Linear(…)`: a label is an identifier followed by a single colon.
-    let label = if input.peek(Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
-        let label: Ident = input.parse()?;
+    // `fc1: Linear(…)`: a label is an identifier followed by a single colon. Keywords are read
+    // too (`type: Linear(…)`), so that `check` can say how to write them.
+    let label = if input.peek(Ident::peek_any) && input.peek2(Token![:]) && !input.peek2(Token![::])
+    {
+        let label = Ident::parse_any(input)?;
         input.parse::<Token![:]>()?;
         Some(label)
     } else {

@@ -54,6 +54,37 @@ pub enum Error {
         /// The value that was computed.
         value: f32,
     },
+    /// A parameter whose gradient came out NaN or infinite, so that no update was made.
+    NonFiniteGradient {
+        /// The parameter's PyTorch name, e.g. `fc1.weight`.
+        parameter: String,
+    },
+    /// A parameter that holds a NaN or an infinity, so that no update was made.
+    NonFiniteParameter {
+        /// The parameter's PyTorch name, e.g. `fc1.weight`.
+        parameter: String,
+    },
+    /// A training step of [`Trainer`](crate::Trainer) that failed; the model keeps the weights
+    /// of the last step that succeeded.
+    Batch {
+        /// The epoch, counted from 1.
+        epoch: usize,
+        /// The mini-batch within the epoch, counted from 1.
+        batch: usize,
+        /// The rows of the data set that made up the mini-batch, in the order they were used.
+        rows: Vec<usize>,
+        /// What went wrong.
+        cause: Box<Error>,
+    },
+    /// A tensor in a weights file that holds a NaN or an infinity.
+    NonFiniteTensor {
+        /// The tensor's name in the file.
+        name: String,
+        /// The position of the first such value, row-major.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
     /// A value outside the range a hyperparameter allows.
     InvalidArgument {
         /// The argument, e.g. `"dropout probability"`.
@@ -129,6 +160,32 @@ impl fmt::Display for Error {
             }
             Error::EmptyBatch => write!(f, "the batch has no rows"),
             Error::NonFiniteLoss { value } => write!(f, "the loss is not finite ({value})"),
+            Error::NonFiniteGradient { parameter } => {
+                write!(
+                    f,
+                    "the gradient of `{parameter}` is not finite; no parameter was updated"
+                )
+            }
+            Error::NonFiniteParameter { parameter } => {
+                write!(
+                    f,
+                    "`{parameter}` holds a NaN or an infinity; no parameter was updated"
+                )
+            }
+            Error::Batch {
+                epoch,
+                batch,
+                rows,
+                cause,
+            } => {
+                write!(f, "epoch {epoch}, batch {batch} (rows ")?;
+                write_rows(f, rows)?;
+                write!(f, "): {cause}")
+            }
+            Error::NonFiniteTensor { name, index, value } => write!(
+                f,
+                "tensor `{name}` holds {value} at index {index}; weights must be finite"
+            ),
             Error::InvalidArgument { name, message } => write!(f, "invalid {name}: {message}"),
             Error::Io { path, message } => write!(f, "cannot access `{path}`: {message}"),
             Error::Format { message } => write!(f, "not a valid safetensors file: {message}"),
@@ -154,7 +211,43 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl Error {
+    /// Whether a training step failed because a loss, a gradient or a parameter was NaN or
+    /// infinite (bad data, or a learning rate too large), rather than because its arguments did
+    /// not fit the network.
+    pub fn is_non_finite(&self) -> bool {
+        matches!(
+            self,
+            Error::NonFiniteLoss { .. }
+                | Error::NonFiniteGradient { .. }
+                | Error::NonFiniteParameter { .. }
+        )
+    }
+}
+
+/// `3, 17, 5` for up to eight rows, `3, 17, 5, 9, 1, 0, 12, 4, … (32 rows)` for more.
+fn write_rows(f: &mut fmt::Formatter<'_>, rows: &[usize]) -> fmt::Result {
+    const SHOWN: usize = 8;
+    for (i, row) in rows.iter().take(SHOWN).enumerate() {
+        if i > 0 {
+            write!(f, ", ")?;
+        }
+        write!(f, "{row}")?;
+    }
+    if rows.len() > SHOWN {
+        write!(f, ", … ({} rows)", rows.len())?;
+    }
+    Ok(())
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Batch { cause, .. } => Some(cause.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 /// `Result` with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

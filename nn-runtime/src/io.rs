@@ -59,7 +59,8 @@ pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Res
 /// # Errors
 /// [`Error::Io`] when the file cannot be read; [`Error::Format`] when it is not safetensors
 /// (truncated, say); [`Error::MissingTensor`], [`Error::UnexpectedTensor`],
-/// [`Error::TensorShape`] or [`Error::TensorDtype`] when its tensors do not fit the model.
+/// [`Error::TensorShape`] or [`Error::TensorDtype`] when its tensors do not fit the model;
+/// [`Error::NonFiniteTensor`] when a weight is NaN or infinite.
 pub fn load_safetensors<M: NamedTensors + ?Sized>(model: &mut M, path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).map_err(|e| Error::Io {
         path: path.display().to_string(),
@@ -97,7 +98,7 @@ pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[
                 expected: shape.to_vec(),
                 found: view.shape().to_vec(),
             }),
-            Ok(_) => None,
+            Ok(view) => non_finite(name, view.data()),
         };
     });
     if let Some(error) = problem {
@@ -118,6 +119,20 @@ pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[
         }
     });
     Ok(())
+}
+
+/// [`Error::NonFiniteTensor`] for the first NaN or infinity among little-endian `f32` bytes: such
+/// a weight would turn every output and gradient of the network into NaN.
+fn non_finite(name: &str, bytes: &[u8]) -> Option<Error> {
+    const EXPONENT: u32 = 0x7f80_0000;
+    bytes.chunks_exact(4).enumerate().find_map(|(index, b)| {
+        let bits = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        (bits & EXPONENT == EXPONENT).then(|| Error::NonFiniteTensor {
+            name: name.to_owned(),
+            index,
+            value: f32::from_bits(bits),
+        })
+    })
 }
 
 /// A tensor read from a file: its shape and its values, row-major.

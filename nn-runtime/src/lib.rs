@@ -16,7 +16,9 @@ pub mod activation;
 #[allow(unsafe_code)]
 mod aligned;
 pub mod batch;
+mod buffers;
 pub mod error;
+mod finite;
 pub mod io;
 mod kernel;
 pub mod layer;
@@ -29,11 +31,12 @@ mod summary;
 #[doc(hidden)]
 pub mod testing;
 mod train;
-mod workspace;
 
 pub use activation::*;
 pub use aligned::AlignedVec;
 pub use batch::{Batch, Labels};
+#[doc(hidden)]
+pub use buffers::Buffers;
 pub use error::{Error, Result};
 pub use io::NamedTensors;
 pub use layer::{Dropout, Linear};
@@ -43,4 +46,3 @@ pub use optim::*;
 #[doc(hidden)]
 pub use summary::write_summary;
 pub use train::{evaluate, Control, EpochReport, Evaluation, Trainer};
-pub use workspace::Workspace;

@@ -21,6 +21,9 @@ pub struct EpochReport {
     pub loss: f32,
     /// The fraction of samples whose largest output is the label, for label targets.
     pub accuracy: Option<f32>,
+    /// Mini-batches left out because their loss or gradients were not finite, with
+    /// [`Trainer::skip_non_finite`]; the loss and accuracy are over the other rows.
+    pub skipped: usize,
 }
 
 impl std::fmt::Display for EpochReport {
@@ -33,6 +36,9 @@ impl std::fmt::Display for EpochReport {
         )?;
         if let Some(accuracy) = self.accuracy {
             write!(f, ", Accuracy: {:.2}%", accuracy * 100.0)?;
+        }
+        if self.skipped > 0 {
+            write!(f, ", Skipped batches: {}", self.skipped)?;
         }
         Ok(())
     }
@@ -71,6 +77,7 @@ pub struct Trainer {
     batch_size: Option<usize>,
     shuffle_seed: Option<u64>,
     print: bool,
+    skip_non_finite: bool,
 }
 
 impl Trainer {
@@ -81,6 +88,7 @@ impl Trainer {
             batch_size: None,
             shuffle_seed: None,
             print: true,
+            skip_non_finite: false,
         }
     }
 
@@ -102,6 +110,14 @@ impl Trainer {
         self
     }
 
+    /// Leaves out a mini-batch whose loss or gradients are not finite (a NaN in the data, say)
+    /// and goes on, counting it in the epoch's [`EpochReport::skipped`]. By default training
+    /// stops there with [`Error::Batch`].
+    pub fn skip_non_finite(mut self) -> Self {
+        self.skip_non_finite = true;
+        self
+    }
+
     /// The number of epochs.
     pub fn epochs(&self) -> usize {
         self.epochs
@@ -110,7 +126,10 @@ impl Trainer {
     /// Trains `model` on `(x, target)`; returns one report per epoch.
     ///
     /// # Errors
-    /// As [`Network::train_step`]: a target that does not fit, or a non-finite loss.
+    /// As [`Network::train_step`] for a target that does not fit. A mini-batch whose loss or
+    /// gradients are not finite stops training with [`Error::Batch`], which names the epoch and
+    /// the batch's rows; the model keeps the weights of the last step that succeeded (or, with
+    /// [`skip_non_finite`](Trainer::skip_non_finite), the batch is left out).
     pub fn fit<M, L, O, const IN: usize, const OUT: usize>(
         &self,
         model: &mut M,
@@ -135,7 +154,7 @@ impl Trainer {
     /// As [`fit`](Trainer::fit), calling `after_epoch` after each epoch, which may stop training.
     ///
     /// # Errors
-    /// As [`Network::train_step`].
+    /// As [`fit`](Trainer::fit).
     pub fn fit_with<M, L, O, F, const IN: usize, const OUT: usize>(
         &self,
         model: &mut M,
@@ -163,14 +182,31 @@ impl Trainer {
                 order.shuffle(rng);
             }
             let (mut total, mut correct, mut counted) = (0.0f64, 0usize, false);
-            for chunk in order.chunks(size) {
-                let step_loss = if chunk.len() == rows && rng.is_none() {
-                    model.train_step(x, target, loss, optimizer)?
+            let (mut trained_rows, mut skipped) = (0usize, 0usize);
+            for (batch, chunk) in order.chunks(size).enumerate() {
+                let step = if chunk.len() == rows && rng.is_none() {
+                    model.train_step(x, target, loss, optimizer)
                 } else {
                     x.gather_into(chunk, &mut batch_x);
                     target.gather_into(chunk, &mut batch_target);
-                    model.train_step(&batch_x, &batch_target, loss, optimizer)?
+                    model.train_step(&batch_x, &batch_target, loss, optimizer)
                 };
+                let step_loss = match step {
+                    Ok(value) => value,
+                    Err(error) if error.is_non_finite() && self.skip_non_finite => {
+                        skipped += 1;
+                        continue;
+                    }
+                    Err(cause) => {
+                        return Err(Error::Batch {
+                            epoch,
+                            batch: batch + 1,
+                            rows: chunk.to_vec(),
+                            cause: Box::new(cause),
+                        })
+                    }
+                };
+                trained_rows += chunk.len();
                 total += f64::from(step_loss) * chunk.len() as f64;
                 if target.has_classes() {
                     counted = true;
@@ -183,11 +219,13 @@ impl Trainer {
                     correct += ts.correct(output.as_slice(), OUT);
                 }
             }
+            // With every batch skipped there is no loss to report: NaN says so.
             let report = EpochReport {
                 epoch,
                 epochs: self.epochs,
-                loss: (total / rows as f64) as f32,
-                accuracy: counted.then(|| correct as f32 / rows as f32),
+                loss: (total / trained_rows as f64) as f32,
+                accuracy: counted.then(|| correct as f32 / trained_rows as f32),
+                skipped,
             };
             if self.print {
                 println!("{report}");

@@ -6,10 +6,11 @@
 //! pass of the `Linear` after it. The network's own input gets no gradient.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
+use super::bind_slots;
 use super::forward::{training_input, training_output};
-use crate::model::{Network, Op, OpKind, Stage};
+use crate::model::{Network, Op, OpKind, Stage, TypeParams};
 
 /// The last op of the network if it is an activation: it is differentiated with the loss.
 fn loss_activation(network: &Network) -> Option<&Op> {
@@ -27,12 +28,19 @@ fn activation_value(op: &Op) -> &TokenStream {
 
 pub(crate) fn expand(network: &Network) -> TokenStream {
     let name = &network.name;
-    let buffers = format_ident!("{}Buffers", name);
+    let TypeParams {
+        loss: l,
+        optimizer: o,
+        ..
+    } = &network.type_params;
+    let buffers = &network.buffers_field;
+    let slots = proc_macro2::Literal::usize_unsuffixed(network.slots().len());
     let (input_width, output_width) = (&network.input, &network.output);
     let last_stage = network.stages.last().expect("checked: at least one layer");
     let d_output = &last_stage.linear.grad;
     let output = training_output(last_stage);
     let backward = backward_statements(network);
+    let bind_backward = bind_slots(network, quote!(slots), &backward);
 
     // The loss, its gradient taken through the last activation (or through the identity).
     let (final_activation, final_input) = match loss_activation(network) {
@@ -45,52 +53,61 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
         }
         None => (quote!(::nn::__private::Identity), output.clone()),
     };
+    let loss_gradient = quote! {
+        let value = loss.loss_and_grad_through(&#final_activation, #final_input, #output, target, #d_output);
+    };
+    let bind_loss = bind_slots(network, quote!(buffers.slots_mut()), &loss_gradient);
+    let copy_output = quote!(output.as_mut_slice().copy_from_slice(#output););
+    let bind_output = bind_slots(network, quote!(buffers.slots_mut()), &copy_output);
+    let output_gradient = quote! {
+        #d_output.copy_from_slice(grad_output.as_slice());
+        ::nn::__private::RowActivation::backward_rows(&#final_activation, #final_input, #output, #d_output, #output_width);
+    };
+    let bind_output_gradient = bind_slots(network, quote!(&mut *slots), &output_gradient);
 
     quote! {
-        impl #name {
-            /// Adds each parameter's gradient (or, without `accumulate`, overwrites it), given in
-            /// `buffers` the gradient with respect to the input of the last activation.
-            fn backward_with(&mut self, x: &[f32], buffers: &mut #buffers, accumulate: bool) {
-                let rows = buffers.rows;
-                #(#backward)*
-            }
+        /// Adds each parameter's gradient (or, without `accumulate`, overwrites it), given in
+        /// `slots` the gradient with respect to the input of the last activation.
+        fn backward_with(network: &mut #name, x: &[f32], rows: usize, slots: &mut [::nn::__private::AlignedVec; #slots], accumulate: bool) {
+            #bind_backward
+            #backward
+        }
 
+        impl #name {
             /// One training step: forward, loss, backward and the optimizer's update, as
             /// PyTorch's `zero_grad(); loss = criterion(model(x), target); loss.backward();
             /// optimizer.step()`. Returns the loss before the update.
             ///
             /// # Errors
-            /// When the target does not fit `x`, or the loss is not finite; the parameters are
-            /// left unchanged then.
-            pub fn train_step<L, O>(
+            /// When the target does not fit `x`, or the loss or a gradient is not finite; the
+            /// parameters and the optimizer's state are left unchanged then.
+            pub fn train_step<#l, #o>(
                 &mut self,
                 x: &::nn::__private::Batch<#input_width>,
-                target: &L::Target,
-                loss: &L,
-                optimizer: &mut O,
+                target: &#l::Target,
+                loss: &#l,
+                optimizer: &mut #o,
             ) -> ::core::result::Result<f32, ::nn::__private::Error>
             where
-                L: ::nn::__private::Loss<#output_width>,
-                O: ::nn::__private::Optimizer,
+                #l: ::nn::__private::Loss<#output_width>,
+                #o: ::nn::__private::Optimizer,
             {
                 let rows = x.rows();
                 loss.check_target(target, rows)?;
-                let mut buffers = ::core::mem::take(&mut self.buffers);
+                let mut buffers = ::core::mem::take(&mut self.#buffers);
                 buffers.resize(rows);
-                self.record_forward(x.as_slice(), &mut buffers);
-                let value = loss.loss_and_grad_through(
-                    &#final_activation,
-                    &buffers.#final_input,
-                    &buffers.#output,
-                    target,
-                    &mut buffers.#d_output,
-                );
+                record_forward(self, x.as_slice(), &mut buffers);
+                #bind_loss
+                #loss_gradient
                 if !value.is_finite() {
-                    self.buffers = buffers;
+                    self.#buffers = buffers;
                     return ::core::result::Result::Err(::nn::__private::Error::NonFiniteLoss { value });
                 }
-                self.backward_with(x.as_slice(), &mut buffers, false);
-                self.buffers = buffers;
+                backward_with(self, x.as_slice(), rows, buffers.slots_mut(), false);
+                self.#buffers = buffers;
+                // A NaN or an infinity in a gradient would spread into every parameter and the
+                // optimizer's state: no update then.
+                ::nn::__private::check_finite(self)?;
                 optimizer.step(self);
                 ::core::result::Result::Ok(value)
             }
@@ -101,14 +118,14 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
                 &mut self,
                 x: &::nn::__private::Batch<#input_width>,
             ) -> ::nn::__private::Batch<#output_width> {
-                let mut buffers = ::core::mem::take(&mut self.buffers);
+                let mut buffers = ::core::mem::take(&mut self.#buffers);
                 buffers.resize(x.rows());
-                buffers.input.clear();
-                buffers.input.extend_from_slice(x.as_slice());
-                self.record_forward(x.as_slice(), &mut buffers);
+                buffers.record_input(x.as_slice());
+                record_forward(self, x.as_slice(), &mut buffers);
                 let mut output = ::nn::__private::Batch::zeros(x.rows());
-                output.as_mut_slice().copy_from_slice(&buffers.#output);
-                self.buffers = buffers;
+                #bind_output
+                #copy_output
+                self.#buffers = buffers;
                 output
             }
 
@@ -123,26 +140,19 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
                 &mut self,
                 grad_output: &::nn::__private::Batch<#output_width>,
             ) -> ::core::result::Result<(), ::nn::__private::Error> {
-                let rows = self.buffers.rows;
-                if grad_output.rows() != rows || self.buffers.input.len() != rows * #input_width {
+                let rows = grad_output.rows();
+                if self.#buffers.recorded_rows(#input_width) != ::core::option::Option::Some(rows) {
                     return ::core::result::Result::Err(::nn::__private::Error::RowMismatch {
-                        input: rows,
-                        target: grad_output.rows(),
+                        input: self.#buffers.rows(),
+                        target: rows,
                     });
                 }
-                let mut buffers = ::core::mem::take(&mut self.buffers);
-                buffers.#d_output.copy_from_slice(grad_output.as_slice());
-                ::nn::__private::RowActivation::backward_rows(
-                    &#final_activation,
-                    &buffers.#final_input,
-                    &buffers.#output,
-                    &mut buffers.#d_output,
-                    #output_width,
-                );
-                let input = ::core::mem::take(&mut buffers.input);
-                self.backward_with(&input, &mut buffers, true);
-                buffers.input = input;
-                self.buffers = buffers;
+                let mut buffers = ::core::mem::take(&mut self.#buffers);
+                let (input, slots) = buffers.input_and_slots_mut();
+                #bind_output_gradient
+                #output_gradient
+                backward_with(self, input, rows, slots, true);
+                self.#buffers = buffers;
                 ::core::result::Result::Ok(())
             }
         }
@@ -150,7 +160,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
 }
 
 /// The statements of the backward pass, last layer first.
-fn backward_statements(network: &Network) -> Vec<TokenStream> {
+fn backward_statements(network: &Network) -> TokenStream {
     let mut statements = Vec::new();
     let stages = &network.stages;
     for (k, stage) in stages.iter().enumerate().rev() {
@@ -168,10 +178,10 @@ fn backward_statements(network: &Network) -> Vec<TokenStream> {
             let output = &op.buffer;
             statements.push(match &op.kind {
                 OpKind::Activation { value } => quote! {
-                    ::nn::__private::RowActivation::backward_rows(&#value, &buffers.#input, &buffers.#output, &mut buffers.#d, #width);
+                    ::nn::__private::RowActivation::backward_rows(&#value, #input, #output, #d, #width);
                 },
                 OpKind::Dropout { mask, .. } => quote! {
-                    ::nn::__private::Dropout::backward(&buffers.#mask, &mut buffers.#d);
+                    ::nn::__private::Dropout::backward(#mask, #d);
                 },
             });
         }
@@ -180,11 +190,11 @@ fn backward_statements(network: &Network) -> Vec<TokenStream> {
             0 => quote!(x),
             _ => {
                 let previous = training_output(&stages[k - 1]);
-                quote!(&buffers.#previous)
+                quote!(#previous)
             }
         };
         statements.push(quote! {
-            self.#linear.backward_params(rows, #input, &buffers.#d, accumulate);
+            network.#linear.backward_params(rows, #input, #d, accumulate);
         });
         if k > 0 {
             let before = &stages[k - 1];
@@ -198,15 +208,15 @@ fn backward_statements(network: &Network) -> Vec<TokenStream> {
                     op.buffer.clone(),
                 )
             } else {
-                let z = &before.linear.field;
+                let z = &before.linear.z;
                 (quote!(::nn::__private::Identity), z.clone(), z.clone())
             };
             statements.push(quote! {
-                self.#linear.backward_input(rows, &buffers.#d, &buffers.#fold_input, &buffers.#fold_output, &#value, &mut buffers.#d_before);
+                network.#linear.backward_input(rows, #d, #fold_input, #fold_output, &#value, #d_before);
             });
         }
     }
-    statements
+    quote!(#(#statements)*)
 }
 
 /// Whether a stage's last op is an activation, whose derivative the next `Linear` folds in.

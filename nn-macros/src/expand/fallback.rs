@@ -73,9 +73,9 @@ pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
             /// Not available: the declaration has errors.
             pub const PARAMS: usize = 0;
             /// Not available: the declaration has errors.
-            pub fn seeded(seed: u64) -> Self { #name }
+            pub fn seeded(seed: u64) -> Self { Self }
             /// Not available: the declaration has errors.
-            pub fn new<R: ?Sized>(rng: &mut R) -> Self { #name }
+            pub fn new<R: ?Sized>(rng: &mut R) -> Self { Self }
             #forward
             /// Not available: the declaration has errors.
             pub fn backward<T>(&mut self, grad: T) -> ::core::result::Result<(), ::nn::__private::Error> { ::core::unreachable!() }

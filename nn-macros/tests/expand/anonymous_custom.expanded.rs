@@ -7,349 +7,343 @@ fn network() {
             pub linear0: ::nn::__private::Linear<4, 8>,
             ///`Linear(8, 1)`: weight `[1, 8]`, bias `[1]`.
             pub linear3: ::nn::__private::Linear<8, 1>,
-            buffers: NetworkBuffers,
+            /// Each layer's output and gradient from the last pass, reused between steps.
+            buffers: ::nn::__private::Buffers<6>,
         }
-        ///Each layer's output and gradient from the last pass of [`Network`], reused between steps.
-        #[derive(Clone, Debug, Default)]
-        struct NetworkBuffers {
-            rows: usize,
-            input: ::std::vec::Vec<f32>,
-            linear0: ::nn::__private::AlignedVec,
-            elu: ::nn::__private::AlignedVec,
-            swish: ::nn::__private::AlignedVec,
-            d_linear0: ::nn::__private::AlignedVec,
-            linear3: ::nn::__private::AlignedVec,
-            d_linear3: ::nn::__private::AlignedVec,
-        }
-        #[automatically_derived]
-        impl ::core::cmp::PartialEq for NetworkBuffers {
-            /// Scratch memory: any two are equal, so that a derived `PartialEq` compares weights.
-            fn eq(&self, _other: &Self) -> bool {
-                true
-            }
-        }
-        impl NetworkBuffers {
-            /// Sizes every buffer for `rows` rows; memory is kept when the batch shrinks.
-            fn resize(&mut self, rows: usize) {
-                self.rows = rows;
-                self.linear0.resize(rows * 8);
-                self.elu.resize(rows * 8);
-                self.swish.resize(rows * 8);
-                self.d_linear0.resize(rows * 8);
-                self.linear3.resize(rows * 1);
-                self.d_linear3.resize(rows * 1);
-            }
-        }
-        impl Network {
+        const _: () = {
             ///Builds `Swish`.
             fn activation2() -> impl ::nn::__private::RowActivation {
                 Swish
             }
-            /// Features per input row.
-            pub const INPUT: usize = 4;
-            /// Features per output row.
-            pub const OUTPUT: usize = 1;
-            /// Trainable parameters, weights and biases.
-            pub const PARAMS: usize = 4 * 8 + 8 + 8 * 1 + 1;
-            /// A network initialised as PyTorch initialises each layer, drawing from `rng`.
-            pub fn new<R: ::nn::__private::Rng + ?Sized>(rng: &mut R) -> Self {
-                Network {
-                    linear0: ::nn::__private::Linear::new(rng),
-                    linear3: ::nn::__private::Linear::new(rng),
-                    buffers: ::core::default::Default::default(),
+            impl Network {
+                /// Features per input row.
+                pub const INPUT: usize = 4;
+                /// Features per output row.
+                pub const OUTPUT: usize = 1;
+                /// Trainable parameters, weights and biases.
+                pub const PARAMS: usize = 4 * 8 + 8 + 8 * 1 + 1;
+                /// A network initialised as PyTorch initialises each layer, drawing from `rng`.
+                pub fn new<R: ::nn::__private::Rng + ?Sized>(rng: &mut R) -> Self {
+                    Self {
+                        linear0: ::nn::__private::Linear::new(rng),
+                        linear3: ::nn::__private::Linear::new(rng),
+                        buffers: ::nn::__private::Buffers::new([8, 8, 8, 8, 1, 1]),
+                    }
+                }
+                /// A network initialised from a seeded generator: the same seed, the same weights.
+                pub fn seeded(seed: u64) -> Self {
+                    Self::new(
+                        &mut <::nn::__private::StdRng as ::nn::__private::SeedableRng>::seed_from_u64(
+                            seed,
+                        ),
+                    )
+                }
+                /// Inference in evaluation mode (dropout off), like PyTorch's `model.eval(); model(x)`.
+                pub fn forward(
+                    &self,
+                    x: &::nn::__private::Batch<4>,
+                ) -> ::nn::__private::Batch<1> {
+                    let mut buffers = self.buffers.fresh();
+                    buffers.resize(x.rows());
+                    forward_with(self, x.as_slice(), &mut buffers);
+                    let mut output = ::nn::__private::Batch::zeros(x.rows());
+                    let [_, _, _, _, linear3, _] = buffers.slots_mut();
+                    output.as_mut_slice().copy_from_slice(linear3);
+                    output
+                }
+                /// Inference in evaluation mode into `out`, reusing this network's buffers: once warm
+                /// for a batch size, a call allocates nothing.
+                pub fn forward_into(
+                    &mut self,
+                    x: &::nn::__private::Batch<4>,
+                    out: &mut ::nn::__private::Batch<1>,
+                ) {
+                    let mut buffers = ::core::mem::take(&mut self.buffers);
+                    buffers.resize(x.rows());
+                    forward_with(self, x.as_slice(), &mut buffers);
+                    out.set_rows(x.rows());
+                    let [_, _, _, _, linear3, _] = buffers.slots_mut();
+                    out.as_mut_slice().copy_from_slice(linear3);
+                    self.buffers = buffers;
+                }
+                /// Sets every gradient to zero.
+                pub fn zero_grad(&mut self) {
+                    ::nn::__private::Parameters::zero_grad(self);
+                }
+                /// Saves the weights as safetensors with PyTorch's names (`fc1.weight`, …). The file
+                /// is replaced whole or not at all: a failed save leaves the old one as it was.
+                ///
+                /// # Errors
+                /// When the file cannot be written.
+                pub fn save_safetensors<P: ::core::convert::AsRef<::std::path::Path>>(
+                    &self,
+                    path: P,
+                ) -> ::core::result::Result<(), ::nn::__private::Error> {
+                    ::nn::__private::save_safetensors(self, path.as_ref())
+                }
+                /// Loads weights saved by [`save_safetensors`](Self::save_safetensors) or by PyTorch
+                /// (`safetensors.torch.save_file(model.state_dict(), path)`).
+                ///
+                /// # Errors
+                /// When the file cannot be read, is not safetensors, or its tensors do not match
+                /// this network's names, shapes and dtype, or hold a NaN or an infinity; the
+                /// network is unchanged then.
+                pub fn load_safetensors<P: ::core::convert::AsRef<::std::path::Path>>(
+                    &mut self,
+                    path: P,
+                ) -> ::core::result::Result<(), ::nn::__private::Error> {
+                    ::nn::__private::load_safetensors(self, path.as_ref())
                 }
             }
-            /// A network initialised from a seeded generator: the same seed, the same weights.
-            pub fn seeded(seed: u64) -> Self {
-                Self::new(
-                    &mut <::nn::__private::StdRng as ::nn::__private::SeedableRng>::seed_from_u64(
-                        seed,
-                    ),
-                )
+            #[automatically_derived]
+            impl ::nn::__private::Parameters for Network {
+                fn visit_parameters<V: ::nn::__private::ParameterVisitor + ?Sized>(
+                    &mut self,
+                    visitor: &mut V,
+                ) {
+                    self.linear0.visit_parameters("0.weight", "0.bias", visitor);
+                    self.linear3.visit_parameters("3.weight", "3.bias", visitor);
+                }
             }
-            /// Inference in evaluation mode (dropout off), like PyTorch's `model.eval(); model(x)`.
-            pub fn forward(
-                &self,
-                x: &::nn::__private::Batch<4>,
-            ) -> ::nn::__private::Batch<1> {
-                let mut buffers = NetworkBuffers::default();
-                buffers.resize(x.rows());
-                self.forward_with(x.as_slice(), &mut buffers);
-                let mut output = ::nn::__private::Batch::zeros(x.rows());
-                output.as_mut_slice().copy_from_slice(&buffers.linear3);
-                output
+            #[automatically_derived]
+            impl ::nn::__private::NamedTensors for Network {
+                fn visit_tensors(
+                    &self,
+                    visitor: &mut ::nn::__private::TensorVisitor<'_>,
+                ) {
+                    self.linear0.visit_tensors("0.weight", "0.bias", visitor);
+                    self.linear3.visit_tensors("3.weight", "3.bias", visitor);
+                }
+                fn visit_tensors_mut(
+                    &mut self,
+                    visitor: &mut ::nn::__private::TensorVisitorMut<'_>,
+                ) {
+                    self.linear0.visit_tensors_mut("0.weight", "0.bias", visitor);
+                    self.linear3.visit_tensors_mut("3.weight", "3.bias", visitor);
+                }
             }
-            /// Inference in evaluation mode into `out`, reusing this network's buffers: once warm
-            /// for a batch size, a call allocates nothing.
-            pub fn forward_into(
-                &mut self,
-                x: &::nn::__private::Batch<4>,
-                out: &mut ::nn::__private::Batch<1>,
+            #[automatically_derived]
+            impl ::nn::__private::Network<4, 1> for Network {
+                fn forward(
+                    &self,
+                    x: &::nn::__private::Batch<4>,
+                ) -> ::nn::__private::Batch<1> {
+                    Self::forward(self, x)
+                }
+                fn forward_into(
+                    &mut self,
+                    x: &::nn::__private::Batch<4>,
+                    out: &mut ::nn::__private::Batch<1>,
+                ) {
+                    Self::forward_into(self, x, out);
+                }
+                fn train_step<
+                    L: ::nn::__private::Loss<1>,
+                    O: ::nn::__private::Optimizer,
+                >(
+                    &mut self,
+                    x: &::nn::__private::Batch<4>,
+                    target: &L::Target,
+                    loss: &L,
+                    optimizer: &mut O,
+                ) -> ::core::result::Result<f32, ::nn::__private::Error> {
+                    Self::train_step(self, x, target, loss, optimizer)
+                }
+                fn forward_train(
+                    &mut self,
+                    x: &::nn::__private::Batch<4>,
+                ) -> ::nn::__private::Batch<1> {
+                    Self::forward_train(self, x)
+                }
+                fn backward(
+                    &mut self,
+                    grad_output: &::nn::__private::Batch<1>,
+                ) -> ::core::result::Result<(), ::nn::__private::Error> {
+                    Self::backward(self, grad_output)
+                }
+            }
+            /// Runs every layer of `network` in evaluation mode over `x`, into `buffers` sized for its
+            /// rows.
+            fn forward_with(
+                network: &Network,
+                x: &[f32],
+                buffers: &mut ::nn::__private::Buffers<6>,
             ) {
-                let mut buffers = ::core::mem::take(&mut self.buffers);
-                buffers.resize(x.rows());
-                self.forward_with(x.as_slice(), &mut buffers);
-                out.set_rows(x.rows());
-                out.as_mut_slice().copy_from_slice(&buffers.linear3);
-                self.buffers = buffers;
-            }
-            /// Sets every gradient to zero.
-            pub fn zero_grad(&mut self) {
-                ::nn::__private::Parameters::zero_grad(self);
-            }
-            /// Saves the weights as safetensors with PyTorch's names (`fc1.weight`, …).
-            ///
-            /// # Errors
-            /// When the file cannot be written.
-            pub fn save_safetensors<P: ::core::convert::AsRef<::std::path::Path>>(
-                &self,
-                path: P,
-            ) -> ::core::result::Result<(), ::nn::__private::Error> {
-                ::nn::__private::save_safetensors(self, path.as_ref())
-            }
-            /// Loads weights saved by [`save_safetensors`](Self::save_safetensors) or by PyTorch
-            /// (`safetensors.torch.save_file(model.state_dict(), path)`).
-            ///
-            /// # Errors
-            /// When the file cannot be read, is not safetensors, or its tensors do not match
-            /// this network's names, shapes and dtype; the network is unchanged then.
-            pub fn load_safetensors<P: ::core::convert::AsRef<::std::path::Path>>(
-                &mut self,
-                path: P,
-            ) -> ::core::result::Result<(), ::nn::__private::Error> {
-                ::nn::__private::load_safetensors(self, path.as_ref())
-            }
-        }
-        #[automatically_derived]
-        impl ::nn::__private::Parameters for Network {
-            fn visit_parameters<V: ::nn::__private::ParameterVisitor + ?Sized>(
-                &mut self,
-                visitor: &mut V,
-            ) {
-                self.linear0.visit_parameters("0.weight", "0.bias", visitor);
-                self.linear3.visit_parameters("3.weight", "3.bias", visitor);
-            }
-        }
-        #[automatically_derived]
-        impl ::nn::__private::NamedTensors for Network {
-            fn visit_tensors(&self, visitor: &mut ::nn::__private::TensorVisitor<'_>) {
-                self.linear0.visit_tensors("0.weight", "0.bias", visitor);
-                self.linear3.visit_tensors("3.weight", "3.bias", visitor);
-            }
-            fn visit_tensors_mut(
-                &mut self,
-                visitor: &mut ::nn::__private::TensorVisitorMut<'_>,
-            ) {
-                self.linear0.visit_tensors_mut("0.weight", "0.bias", visitor);
-                self.linear3.visit_tensors_mut("3.weight", "3.bias", visitor);
-            }
-        }
-        #[automatically_derived]
-        impl ::nn::__private::Network<4, 1> for Network {
-            fn forward(
-                &self,
-                x: &::nn::__private::Batch<4>,
-            ) -> ::nn::__private::Batch<1> {
-                Self::forward(self, x)
-            }
-            fn forward_into(
-                &mut self,
-                x: &::nn::__private::Batch<4>,
-                out: &mut ::nn::__private::Batch<1>,
-            ) {
-                Self::forward_into(self, x, out);
-            }
-            fn train_step<L: ::nn::__private::Loss<1>, O: ::nn::__private::Optimizer>(
-                &mut self,
-                x: &::nn::__private::Batch<4>,
-                target: &L::Target,
-                loss: &L,
-                optimizer: &mut O,
-            ) -> ::core::result::Result<f32, ::nn::__private::Error> {
-                Self::train_step(self, x, target, loss, optimizer)
-            }
-            fn forward_train(
-                &mut self,
-                x: &::nn::__private::Batch<4>,
-            ) -> ::nn::__private::Batch<1> {
-                Self::forward_train(self, x)
-            }
-            fn backward(
-                &mut self,
-                grad_output: &::nn::__private::Batch<1>,
-            ) -> ::core::result::Result<(), ::nn::__private::Error> {
-                Self::backward(self, grad_output)
-            }
-        }
-        impl Network {
-            /// Runs every layer in evaluation mode over `x`, `buffers` sized for its rows.
-            fn forward_with(&self, x: &[f32], buffers: &mut NetworkBuffers) {
-                let rows = buffers.rows;
-                self.linear0
+                let rows = buffers.rows();
+                let [linear0, elu, swish, _, linear3, _] = buffers.slots_mut();
+                network
+                    .linear0
                     .forward_activate(
                         rows,
                         x,
-                        &mut buffers.linear0,
-                        &mut buffers.elu,
+                        linear0,
+                        elu,
                         &::nn::__private::ELU::new(1f32),
                     );
                 ::nn::__private::RowActivation::forward_rows(
-                    &Self::activation2(),
-                    &buffers.elu,
-                    &mut buffers.swish,
+                    &activation2(),
+                    elu,
+                    swish,
                     8,
                 );
-                self.linear3.forward_into(rows, &buffers.swish, &mut buffers.linear3);
+                network.linear3.forward_into(rows, swish, linear3);
             }
-            /// Runs every layer in training mode over `x`, keeping each layer's output in
-            /// `buffers` for the backward pass.
-            fn record_forward(&mut self, x: &[f32], buffers: &mut NetworkBuffers) {
-                self.forward_with(x, buffers);
-            }
-        }
-        impl Network {
-            /// Adds each parameter's gradient (or, without `accumulate`, overwrites it), given in
-            /// `buffers` the gradient with respect to the input of the last activation.
-            fn backward_with(
-                &mut self,
+            /// Runs every layer of `network` in training mode over `x`, keeping each layer's output
+            /// in `buffers` for the backward pass.
+            fn record_forward(
+                network: &mut Network,
                 x: &[f32],
-                buffers: &mut NetworkBuffers,
+                buffers: &mut ::nn::__private::Buffers<6>,
+            ) {
+                forward_with(network, x, buffers);
+            }
+            /// Adds each parameter's gradient (or, without `accumulate`, overwrites it), given in
+            /// `slots` the gradient with respect to the input of the last activation.
+            fn backward_with(
+                network: &mut Network,
+                x: &[f32],
+                rows: usize,
+                slots: &mut [::nn::__private::AlignedVec; 6],
                 accumulate: bool,
             ) {
-                let rows = buffers.rows;
-                self.linear3
-                    .backward_params(
-                        rows,
-                        &buffers.swish,
-                        &buffers.d_linear3,
-                        accumulate,
-                    );
-                self.linear3
+                let [linear0, elu, swish, d_linear0, _, d_linear3] = slots;
+                network.linear3.backward_params(rows, swish, d_linear3, accumulate);
+                network
+                    .linear3
                     .backward_input(
                         rows,
-                        &buffers.d_linear3,
-                        &buffers.elu,
-                        &buffers.swish,
-                        &Self::activation2(),
-                        &mut buffers.d_linear0,
+                        d_linear3,
+                        elu,
+                        swish,
+                        &activation2(),
+                        d_linear0,
                     );
                 ::nn::__private::RowActivation::backward_rows(
                     &::nn::__private::ELU::new(1f32),
-                    &buffers.linear0,
-                    &buffers.elu,
-                    &mut buffers.d_linear0,
+                    linear0,
+                    elu,
+                    d_linear0,
                     8,
                 );
-                self.linear0.backward_params(rows, x, &buffers.d_linear0, accumulate);
+                network.linear0.backward_params(rows, x, d_linear0, accumulate);
             }
-            /// One training step: forward, loss, backward and the optimizer's update, as
-            /// PyTorch's `zero_grad(); loss = criterion(model(x), target); loss.backward();
-            /// optimizer.step()`. Returns the loss before the update.
-            ///
-            /// # Errors
-            /// When the target does not fit `x`, or the loss is not finite; the parameters are
-            /// left unchanged then.
-            pub fn train_step<L, O>(
-                &mut self,
-                x: &::nn::__private::Batch<4>,
-                target: &L::Target,
-                loss: &L,
-                optimizer: &mut O,
-            ) -> ::core::result::Result<f32, ::nn::__private::Error>
-            where
-                L: ::nn::__private::Loss<1>,
-                O: ::nn::__private::Optimizer,
-            {
-                let rows = x.rows();
-                loss.check_target(target, rows)?;
-                let mut buffers = ::core::mem::take(&mut self.buffers);
-                buffers.resize(rows);
-                self.record_forward(x.as_slice(), &mut buffers);
-                let value = loss
-                    .loss_and_grad_through(
-                        &::nn::__private::Identity,
-                        &buffers.linear3,
-                        &buffers.linear3,
-                        target,
-                        &mut buffers.d_linear3,
-                    );
-                if !value.is_finite() {
+            impl Network {
+                /// One training step: forward, loss, backward and the optimizer's update, as
+                /// PyTorch's `zero_grad(); loss = criterion(model(x), target); loss.backward();
+                /// optimizer.step()`. Returns the loss before the update.
+                ///
+                /// # Errors
+                /// When the target does not fit `x`, or the loss or a gradient is not finite; the
+                /// parameters and the optimizer's state are left unchanged then.
+                pub fn train_step<L, O>(
+                    &mut self,
+                    x: &::nn::__private::Batch<4>,
+                    target: &L::Target,
+                    loss: &L,
+                    optimizer: &mut O,
+                ) -> ::core::result::Result<f32, ::nn::__private::Error>
+                where
+                    L: ::nn::__private::Loss<1>,
+                    O: ::nn::__private::Optimizer,
+                {
+                    let rows = x.rows();
+                    loss.check_target(target, rows)?;
+                    let mut buffers = ::core::mem::take(&mut self.buffers);
+                    buffers.resize(rows);
+                    record_forward(self, x.as_slice(), &mut buffers);
+                    let [_, _, _, _, linear3, d_linear3] = buffers.slots_mut();
+                    let value = loss
+                        .loss_and_grad_through(
+                            &::nn::__private::Identity,
+                            linear3,
+                            linear3,
+                            target,
+                            d_linear3,
+                        );
+                    if !value.is_finite() {
+                        self.buffers = buffers;
+                        return ::core::result::Result::Err(::nn::__private::Error::NonFiniteLoss {
+                            value,
+                        });
+                    }
+                    backward_with(self, x.as_slice(), rows, buffers.slots_mut(), false);
                     self.buffers = buffers;
-                    return ::core::result::Result::Err(::nn::__private::Error::NonFiniteLoss {
-                        value,
-                    });
+                    ::nn::__private::check_finite(self)?;
+                    optimizer.step(self);
+                    ::core::result::Result::Ok(value)
                 }
-                self.backward_with(x.as_slice(), &mut buffers, false);
-                self.buffers = buffers;
-                optimizer.step(self);
-                ::core::result::Result::Ok(value)
-            }
-            /// A forward pass in training mode that records what [`backward`](Self::backward)
-            /// needs, like calling a PyTorch model in `train()` mode.
-            pub fn forward_train(
-                &mut self,
-                x: &::nn::__private::Batch<4>,
-            ) -> ::nn::__private::Batch<1> {
-                let mut buffers = ::core::mem::take(&mut self.buffers);
-                buffers.resize(x.rows());
-                buffers.input.clear();
-                buffers.input.extend_from_slice(x.as_slice());
-                self.record_forward(x.as_slice(), &mut buffers);
-                let mut output = ::nn::__private::Batch::zeros(x.rows());
-                output.as_mut_slice().copy_from_slice(&buffers.linear3);
-                self.buffers = buffers;
-                output
-            }
-            /// Adds the parameters' gradients, given the gradient of the loss with respect to
-            /// the output of the last [`forward_train`](Self::forward_train), like PyTorch's
-            /// `output.backward(grad_output)`.
-            ///
-            /// # Errors
-            /// [`Error::RowMismatch`](::nn::__private::Error::RowMismatch) when `grad_output`
-            /// does not have the rows of the recorded pass.
-            pub fn backward(
-                &mut self,
-                grad_output: &::nn::__private::Batch<1>,
-            ) -> ::core::result::Result<(), ::nn::__private::Error> {
-                let rows = self.buffers.rows;
-                if grad_output.rows() != rows || self.buffers.input.len() != rows * 4 {
-                    return ::core::result::Result::Err(::nn::__private::Error::RowMismatch {
-                        input: rows,
-                        target: grad_output.rows(),
-                    });
+                /// A forward pass in training mode that records what [`backward`](Self::backward)
+                /// needs, like calling a PyTorch model in `train()` mode.
+                pub fn forward_train(
+                    &mut self,
+                    x: &::nn::__private::Batch<4>,
+                ) -> ::nn::__private::Batch<1> {
+                    let mut buffers = ::core::mem::take(&mut self.buffers);
+                    buffers.resize(x.rows());
+                    buffers.record_input(x.as_slice());
+                    record_forward(self, x.as_slice(), &mut buffers);
+                    let mut output = ::nn::__private::Batch::zeros(x.rows());
+                    let [_, _, _, _, linear3, _] = buffers.slots_mut();
+                    output.as_mut_slice().copy_from_slice(linear3);
+                    self.buffers = buffers;
+                    output
                 }
-                let mut buffers = ::core::mem::take(&mut self.buffers);
-                buffers.d_linear3.copy_from_slice(grad_output.as_slice());
-                ::nn::__private::RowActivation::backward_rows(
-                    &::nn::__private::Identity,
-                    &buffers.linear3,
-                    &buffers.linear3,
-                    &mut buffers.d_linear3,
-                    1,
-                );
-                let input = ::core::mem::take(&mut buffers.input);
-                self.backward_with(&input, &mut buffers, true);
-                buffers.input = input;
-                self.buffers = buffers;
-                ::core::result::Result::Ok(())
+                /// Adds the parameters' gradients, given the gradient of the loss with respect to
+                /// the output of the last [`forward_train`](Self::forward_train), like PyTorch's
+                /// `output.backward(grad_output)`.
+                ///
+                /// # Errors
+                /// [`Error::RowMismatch`](::nn::__private::Error::RowMismatch) when `grad_output`
+                /// does not have the rows of the recorded pass.
+                pub fn backward(
+                    &mut self,
+                    grad_output: &::nn::__private::Batch<1>,
+                ) -> ::core::result::Result<(), ::nn::__private::Error> {
+                    let rows = grad_output.rows();
+                    if self.buffers.recorded_rows(4)
+                        != ::core::option::Option::Some(rows)
+                    {
+                        return ::core::result::Result::Err(::nn::__private::Error::RowMismatch {
+                            input: self.buffers.rows(),
+                            target: rows,
+                        });
+                    }
+                    let mut buffers = ::core::mem::take(&mut self.buffers);
+                    let (input, slots) = buffers.input_and_slots_mut();
+                    let [_, _, _, _, linear3, d_linear3] = &mut *slots;
+                    d_linear3.copy_from_slice(grad_output.as_slice());
+                    ::nn::__private::RowActivation::backward_rows(
+                        &::nn::__private::Identity,
+                        linear3,
+                        linear3,
+                        d_linear3,
+                        1,
+                    );
+                    backward_with(self, input, rows, slots, true);
+                    self.buffers = buffers;
+                    ::core::result::Result::Ok(())
+                }
             }
-        }
-        #[automatically_derived]
-        impl ::core::fmt::Display for Network {
-            /// A table of layers with their output widths and parameter counts.
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                ::nn::__private::write_summary(
-                    f,
-                    "Network",
-                    &[
-                        ("Linear(4, 8)", 8, 4 * 8 + 8),
-                        ("ELU(1.0)", 8, 0),
-                        ("Swish", 8, 0),
-                        ("Linear(8, 1)", 1, 8 * 1 + 1),
-                    ],
-                )
+            #[automatically_derived]
+            impl ::core::fmt::Display for Network {
+                /// A table of layers with their output widths and parameter counts.
+                fn fmt(
+                    &self,
+                    f: &mut ::core::fmt::Formatter<'_>,
+                ) -> ::core::fmt::Result {
+                    ::nn::__private::write_summary(
+                        f,
+                        "Network",
+                        &[
+                            ("Linear(4, 8)", 8, 4 * 8 + 8),
+                            ("ELU(1.0)", 8, 0),
+                            ("Swish", 8, 0),
+                            ("Linear(8, 1)", 1, 8 * 1 + 1),
+                        ],
+                    )
+                }
             }
-        }
+        };
         Network::seeded(0)
     }
 }

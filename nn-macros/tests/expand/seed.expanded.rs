@@ -7,324 +7,296 @@ pub struct SimpleNN {
     pub fc1: ::nn::__private::Linear<64, 128>,
     ///`fc2 (Linear(128, 2))`: weight `[2, 128]`, bias `[2]`.
     pub fc2: ::nn::__private::Linear<128, 2>,
-    buffers: SimpleNNBuffers,
+    /// Each layer's output and gradient from the last pass, reused between steps.
+    buffers: ::nn::__private::Buffers<6>,
 }
-///Each layer's output and gradient from the last pass of [`SimpleNN`], reused between steps.
-#[derive(Clone, Debug, Default)]
-struct SimpleNNBuffers {
-    rows: usize,
-    input: ::std::vec::Vec<f32>,
-    fc1: ::nn::__private::AlignedVec,
-    relu: ::nn::__private::AlignedVec,
-    d_fc1: ::nn::__private::AlignedVec,
-    fc2: ::nn::__private::AlignedVec,
-    sigmoid: ::nn::__private::AlignedVec,
-    d_fc2: ::nn::__private::AlignedVec,
-}
-#[automatically_derived]
-impl ::core::cmp::PartialEq for SimpleNNBuffers {
-    /// Scratch memory: any two are equal, so that a derived `PartialEq` compares weights.
-    fn eq(&self, _other: &Self) -> bool {
-        true
-    }
-}
-impl SimpleNNBuffers {
-    /// Sizes every buffer for `rows` rows; memory is kept when the batch shrinks.
-    fn resize(&mut self, rows: usize) {
-        self.rows = rows;
-        self.fc1.resize(rows * 128);
-        self.relu.resize(rows * 128);
-        self.d_fc1.resize(rows * 128);
-        self.fc2.resize(rows * 2);
-        self.sigmoid.resize(rows * 2);
-        self.d_fc2.resize(rows * 2);
-    }
-}
-impl SimpleNN {
-    /// Features per input row.
-    pub const INPUT: usize = 64;
-    /// Features per output row.
-    pub const OUTPUT: usize = 2;
-    /// Trainable parameters, weights and biases.
-    pub const PARAMS: usize = 64 * 128 + 128 + 128 * 2 + 2;
-    /// A network initialised as PyTorch initialises each layer, drawing from `rng`.
-    pub fn new<R: ::nn::__private::Rng + ?Sized>(rng: &mut R) -> Self {
-        SimpleNN {
-            fc1: ::nn::__private::Linear::new(rng),
-            fc2: ::nn::__private::Linear::new(rng),
-            buffers: ::core::default::Default::default(),
+const _: () = {
+    impl SimpleNN {
+        /// Features per input row.
+        pub const INPUT: usize = 64;
+        /// Features per output row.
+        pub const OUTPUT: usize = 2;
+        /// Trainable parameters, weights and biases.
+        pub const PARAMS: usize = 64 * 128 + 128 + 128 * 2 + 2;
+        /// A network initialised as PyTorch initialises each layer, drawing from `rng`.
+        pub fn new<R: ::nn::__private::Rng + ?Sized>(rng: &mut R) -> Self {
+            Self {
+                fc1: ::nn::__private::Linear::new(rng),
+                fc2: ::nn::__private::Linear::new(rng),
+                buffers: ::nn::__private::Buffers::new([128, 128, 128, 2, 2, 2]),
+            }
+        }
+        /// A network initialised from a seeded generator: the same seed, the same weights.
+        pub fn seeded(seed: u64) -> Self {
+            Self::new(
+                &mut <::nn::__private::StdRng as ::nn::__private::SeedableRng>::seed_from_u64(
+                    seed,
+                ),
+            )
+        }
+        /// Inference in evaluation mode (dropout off), like PyTorch's `model.eval(); model(x)`.
+        pub fn forward(
+            &self,
+            x: &::nn::__private::Batch<64>,
+        ) -> ::nn::__private::Batch<2> {
+            let mut buffers = self.buffers.fresh();
+            buffers.resize(x.rows());
+            forward_with(self, x.as_slice(), &mut buffers);
+            let mut output = ::nn::__private::Batch::zeros(x.rows());
+            let [_, _, _, _, sigmoid, _] = buffers.slots_mut();
+            output.as_mut_slice().copy_from_slice(sigmoid);
+            output
+        }
+        /// Inference in evaluation mode into `out`, reusing this network's buffers: once warm
+        /// for a batch size, a call allocates nothing.
+        pub fn forward_into(
+            &mut self,
+            x: &::nn::__private::Batch<64>,
+            out: &mut ::nn::__private::Batch<2>,
+        ) {
+            let mut buffers = ::core::mem::take(&mut self.buffers);
+            buffers.resize(x.rows());
+            forward_with(self, x.as_slice(), &mut buffers);
+            out.set_rows(x.rows());
+            let [_, _, _, _, sigmoid, _] = buffers.slots_mut();
+            out.as_mut_slice().copy_from_slice(sigmoid);
+            self.buffers = buffers;
+        }
+        /// Sets every gradient to zero.
+        pub fn zero_grad(&mut self) {
+            ::nn::__private::Parameters::zero_grad(self);
+        }
+        /// Saves the weights as safetensors with PyTorch's names (`fc1.weight`, …). The file
+        /// is replaced whole or not at all: a failed save leaves the old one as it was.
+        ///
+        /// # Errors
+        /// When the file cannot be written.
+        pub fn save_safetensors<P: ::core::convert::AsRef<::std::path::Path>>(
+            &self,
+            path: P,
+        ) -> ::core::result::Result<(), ::nn::__private::Error> {
+            ::nn::__private::save_safetensors(self, path.as_ref())
+        }
+        /// Loads weights saved by [`save_safetensors`](Self::save_safetensors) or by PyTorch
+        /// (`safetensors.torch.save_file(model.state_dict(), path)`).
+        ///
+        /// # Errors
+        /// When the file cannot be read, is not safetensors, or its tensors do not match
+        /// this network's names, shapes and dtype, or hold a NaN or an infinity; the
+        /// network is unchanged then.
+        pub fn load_safetensors<P: ::core::convert::AsRef<::std::path::Path>>(
+            &mut self,
+            path: P,
+        ) -> ::core::result::Result<(), ::nn::__private::Error> {
+            ::nn::__private::load_safetensors(self, path.as_ref())
         }
     }
-    /// A network initialised from a seeded generator: the same seed, the same weights.
-    pub fn seeded(seed: u64) -> Self {
-        Self::new(
-            &mut <::nn::__private::StdRng as ::nn::__private::SeedableRng>::seed_from_u64(
-                seed,
-            ),
-        )
+    #[automatically_derived]
+    impl ::nn::__private::Parameters for SimpleNN {
+        fn visit_parameters<V: ::nn::__private::ParameterVisitor + ?Sized>(
+            &mut self,
+            visitor: &mut V,
+        ) {
+            self.fc1.visit_parameters("fc1.weight", "fc1.bias", visitor);
+            self.fc2.visit_parameters("fc2.weight", "fc2.bias", visitor);
+        }
     }
-    /// Inference in evaluation mode (dropout off), like PyTorch's `model.eval(); model(x)`.
-    pub fn forward(&self, x: &::nn::__private::Batch<64>) -> ::nn::__private::Batch<2> {
-        let mut buffers = SimpleNNBuffers::default();
-        buffers.resize(x.rows());
-        self.forward_with(x.as_slice(), &mut buffers);
-        let mut output = ::nn::__private::Batch::zeros(x.rows());
-        output.as_mut_slice().copy_from_slice(&buffers.sigmoid);
-        output
+    #[automatically_derived]
+    impl ::nn::__private::NamedTensors for SimpleNN {
+        fn visit_tensors(&self, visitor: &mut ::nn::__private::TensorVisitor<'_>) {
+            self.fc1.visit_tensors("fc1.weight", "fc1.bias", visitor);
+            self.fc2.visit_tensors("fc2.weight", "fc2.bias", visitor);
+        }
+        fn visit_tensors_mut(
+            &mut self,
+            visitor: &mut ::nn::__private::TensorVisitorMut<'_>,
+        ) {
+            self.fc1.visit_tensors_mut("fc1.weight", "fc1.bias", visitor);
+            self.fc2.visit_tensors_mut("fc2.weight", "fc2.bias", visitor);
+        }
     }
-    /// Inference in evaluation mode into `out`, reusing this network's buffers: once warm
-    /// for a batch size, a call allocates nothing.
-    pub fn forward_into(
-        &mut self,
-        x: &::nn::__private::Batch<64>,
-        out: &mut ::nn::__private::Batch<2>,
-    ) {
-        let mut buffers = ::core::mem::take(&mut self.buffers);
-        buffers.resize(x.rows());
-        self.forward_with(x.as_slice(), &mut buffers);
-        out.set_rows(x.rows());
-        out.as_mut_slice().copy_from_slice(&buffers.sigmoid);
-        self.buffers = buffers;
+    #[automatically_derived]
+    impl ::nn::__private::Network<64, 2> for SimpleNN {
+        fn forward(&self, x: &::nn::__private::Batch<64>) -> ::nn::__private::Batch<2> {
+            Self::forward(self, x)
+        }
+        fn forward_into(
+            &mut self,
+            x: &::nn::__private::Batch<64>,
+            out: &mut ::nn::__private::Batch<2>,
+        ) {
+            Self::forward_into(self, x, out);
+        }
+        fn train_step<L: ::nn::__private::Loss<2>, O: ::nn::__private::Optimizer>(
+            &mut self,
+            x: &::nn::__private::Batch<64>,
+            target: &L::Target,
+            loss: &L,
+            optimizer: &mut O,
+        ) -> ::core::result::Result<f32, ::nn::__private::Error> {
+            Self::train_step(self, x, target, loss, optimizer)
+        }
+        fn forward_train(
+            &mut self,
+            x: &::nn::__private::Batch<64>,
+        ) -> ::nn::__private::Batch<2> {
+            Self::forward_train(self, x)
+        }
+        fn backward(
+            &mut self,
+            grad_output: &::nn::__private::Batch<2>,
+        ) -> ::core::result::Result<(), ::nn::__private::Error> {
+            Self::backward(self, grad_output)
+        }
     }
-    /// Sets every gradient to zero.
-    pub fn zero_grad(&mut self) {
-        ::nn::__private::Parameters::zero_grad(self);
-    }
-    /// Saves the weights as safetensors with PyTorch's names (`fc1.weight`, …).
-    ///
-    /// # Errors
-    /// When the file cannot be written.
-    pub fn save_safetensors<P: ::core::convert::AsRef<::std::path::Path>>(
-        &self,
-        path: P,
-    ) -> ::core::result::Result<(), ::nn::__private::Error> {
-        ::nn::__private::save_safetensors(self, path.as_ref())
-    }
-    /// Loads weights saved by [`save_safetensors`](Self::save_safetensors) or by PyTorch
-    /// (`safetensors.torch.save_file(model.state_dict(), path)`).
-    ///
-    /// # Errors
-    /// When the file cannot be read, is not safetensors, or its tensors do not match
-    /// this network's names, shapes and dtype; the network is unchanged then.
-    pub fn load_safetensors<P: ::core::convert::AsRef<::std::path::Path>>(
-        &mut self,
-        path: P,
-    ) -> ::core::result::Result<(), ::nn::__private::Error> {
-        ::nn::__private::load_safetensors(self, path.as_ref())
-    }
-}
-#[automatically_derived]
-impl ::nn::__private::Parameters for SimpleNN {
-    fn visit_parameters<V: ::nn::__private::ParameterVisitor + ?Sized>(
-        &mut self,
-        visitor: &mut V,
-    ) {
-        self.fc1.visit_parameters("fc1.weight", "fc1.bias", visitor);
-        self.fc2.visit_parameters("fc2.weight", "fc2.bias", visitor);
-    }
-}
-#[automatically_derived]
-impl ::nn::__private::NamedTensors for SimpleNN {
-    fn visit_tensors(&self, visitor: &mut ::nn::__private::TensorVisitor<'_>) {
-        self.fc1.visit_tensors("fc1.weight", "fc1.bias", visitor);
-        self.fc2.visit_tensors("fc2.weight", "fc2.bias", visitor);
-    }
-    fn visit_tensors_mut(
-        &mut self,
-        visitor: &mut ::nn::__private::TensorVisitorMut<'_>,
-    ) {
-        self.fc1.visit_tensors_mut("fc1.weight", "fc1.bias", visitor);
-        self.fc2.visit_tensors_mut("fc2.weight", "fc2.bias", visitor);
-    }
-}
-#[automatically_derived]
-impl ::nn::__private::Network<64, 2> for SimpleNN {
-    fn forward(&self, x: &::nn::__private::Batch<64>) -> ::nn::__private::Batch<2> {
-        Self::forward(self, x)
-    }
-    fn forward_into(
-        &mut self,
-        x: &::nn::__private::Batch<64>,
-        out: &mut ::nn::__private::Batch<2>,
-    ) {
-        Self::forward_into(self, x, out);
-    }
-    fn train_step<L: ::nn::__private::Loss<2>, O: ::nn::__private::Optimizer>(
-        &mut self,
-        x: &::nn::__private::Batch<64>,
-        target: &L::Target,
-        loss: &L,
-        optimizer: &mut O,
-    ) -> ::core::result::Result<f32, ::nn::__private::Error> {
-        Self::train_step(self, x, target, loss, optimizer)
-    }
-    fn forward_train(
-        &mut self,
-        x: &::nn::__private::Batch<64>,
-    ) -> ::nn::__private::Batch<2> {
-        Self::forward_train(self, x)
-    }
-    fn backward(
-        &mut self,
-        grad_output: &::nn::__private::Batch<2>,
-    ) -> ::core::result::Result<(), ::nn::__private::Error> {
-        Self::backward(self, grad_output)
-    }
-}
-impl SimpleNN {
-    /// Runs every layer in evaluation mode over `x`, `buffers` sized for its rows.
-    fn forward_with(&self, x: &[f32], buffers: &mut SimpleNNBuffers) {
-        let rows = buffers.rows;
-        self.fc1
-            .forward_activate(
-                rows,
-                x,
-                &mut buffers.fc1,
-                &mut buffers.relu,
-                &::nn::__private::ReLU,
-            );
-        self.fc2
-            .forward_activate(
-                rows,
-                &buffers.relu,
-                &mut buffers.fc2,
-                &mut buffers.sigmoid,
-                &::nn::__private::Sigmoid,
-            );
-    }
-    /// Runs every layer in training mode over `x`, keeping each layer's output in
-    /// `buffers` for the backward pass.
-    fn record_forward(&mut self, x: &[f32], buffers: &mut SimpleNNBuffers) {
-        self.forward_with(x, buffers);
-    }
-}
-impl SimpleNN {
-    /// Adds each parameter's gradient (or, without `accumulate`, overwrites it), given in
-    /// `buffers` the gradient with respect to the input of the last activation.
-    fn backward_with(
-        &mut self,
+    /// Runs every layer of `network` in evaluation mode over `x`, into `buffers` sized for its
+    /// rows.
+    fn forward_with(
+        network: &SimpleNN,
         x: &[f32],
-        buffers: &mut SimpleNNBuffers,
+        buffers: &mut ::nn::__private::Buffers<6>,
+    ) {
+        let rows = buffers.rows();
+        let [fc1, relu, _, fc2, sigmoid, _] = buffers.slots_mut();
+        network.fc1.forward_activate(rows, x, fc1, relu, &::nn::__private::ReLU);
+        network
+            .fc2
+            .forward_activate(rows, relu, fc2, sigmoid, &::nn::__private::Sigmoid);
+    }
+    /// Runs every layer of `network` in training mode over `x`, keeping each layer's output
+    /// in `buffers` for the backward pass.
+    fn record_forward(
+        network: &mut SimpleNN,
+        x: &[f32],
+        buffers: &mut ::nn::__private::Buffers<6>,
+    ) {
+        forward_with(network, x, buffers);
+    }
+    /// Adds each parameter's gradient (or, without `accumulate`, overwrites it), given in
+    /// `slots` the gradient with respect to the input of the last activation.
+    fn backward_with(
+        network: &mut SimpleNN,
+        x: &[f32],
+        rows: usize,
+        slots: &mut [::nn::__private::AlignedVec; 6],
         accumulate: bool,
     ) {
-        let rows = buffers.rows;
-        self.fc2.backward_params(rows, &buffers.relu, &buffers.d_fc2, accumulate);
-        self.fc2
-            .backward_input(
-                rows,
-                &buffers.d_fc2,
-                &buffers.fc1,
-                &buffers.relu,
-                &::nn::__private::ReLU,
-                &mut buffers.d_fc1,
-            );
-        self.fc1.backward_params(rows, x, &buffers.d_fc1, accumulate);
+        let [fc1, relu, d_fc1, _, _, d_fc2] = slots;
+        network.fc2.backward_params(rows, relu, d_fc2, accumulate);
+        network
+            .fc2
+            .backward_input(rows, d_fc2, fc1, relu, &::nn::__private::ReLU, d_fc1);
+        network.fc1.backward_params(rows, x, d_fc1, accumulate);
     }
-    /// One training step: forward, loss, backward and the optimizer's update, as
-    /// PyTorch's `zero_grad(); loss = criterion(model(x), target); loss.backward();
-    /// optimizer.step()`. Returns the loss before the update.
-    ///
-    /// # Errors
-    /// When the target does not fit `x`, or the loss is not finite; the parameters are
-    /// left unchanged then.
-    pub fn train_step<L, O>(
-        &mut self,
-        x: &::nn::__private::Batch<64>,
-        target: &L::Target,
-        loss: &L,
-        optimizer: &mut O,
-    ) -> ::core::result::Result<f32, ::nn::__private::Error>
-    where
-        L: ::nn::__private::Loss<2>,
-        O: ::nn::__private::Optimizer,
-    {
-        let rows = x.rows();
-        loss.check_target(target, rows)?;
-        let mut buffers = ::core::mem::take(&mut self.buffers);
-        buffers.resize(rows);
-        self.record_forward(x.as_slice(), &mut buffers);
-        let value = loss
-            .loss_and_grad_through(
-                &::nn::__private::Sigmoid,
-                &buffers.fc2,
-                &buffers.sigmoid,
-                target,
-                &mut buffers.d_fc2,
-            );
-        if !value.is_finite() {
+    impl SimpleNN {
+        /// One training step: forward, loss, backward and the optimizer's update, as
+        /// PyTorch's `zero_grad(); loss = criterion(model(x), target); loss.backward();
+        /// optimizer.step()`. Returns the loss before the update.
+        ///
+        /// # Errors
+        /// When the target does not fit `x`, or the loss or a gradient is not finite; the
+        /// parameters and the optimizer's state are left unchanged then.
+        pub fn train_step<L, O>(
+            &mut self,
+            x: &::nn::__private::Batch<64>,
+            target: &L::Target,
+            loss: &L,
+            optimizer: &mut O,
+        ) -> ::core::result::Result<f32, ::nn::__private::Error>
+        where
+            L: ::nn::__private::Loss<2>,
+            O: ::nn::__private::Optimizer,
+        {
+            let rows = x.rows();
+            loss.check_target(target, rows)?;
+            let mut buffers = ::core::mem::take(&mut self.buffers);
+            buffers.resize(rows);
+            record_forward(self, x.as_slice(), &mut buffers);
+            let [_, _, _, fc2, sigmoid, d_fc2] = buffers.slots_mut();
+            let value = loss
+                .loss_and_grad_through(
+                    &::nn::__private::Sigmoid,
+                    fc2,
+                    sigmoid,
+                    target,
+                    d_fc2,
+                );
+            if !value.is_finite() {
+                self.buffers = buffers;
+                return ::core::result::Result::Err(::nn::__private::Error::NonFiniteLoss {
+                    value,
+                });
+            }
+            backward_with(self, x.as_slice(), rows, buffers.slots_mut(), false);
             self.buffers = buffers;
-            return ::core::result::Result::Err(::nn::__private::Error::NonFiniteLoss {
-                value,
-            });
+            ::nn::__private::check_finite(self)?;
+            optimizer.step(self);
+            ::core::result::Result::Ok(value)
         }
-        self.backward_with(x.as_slice(), &mut buffers, false);
-        self.buffers = buffers;
-        optimizer.step(self);
-        ::core::result::Result::Ok(value)
-    }
-    /// A forward pass in training mode that records what [`backward`](Self::backward)
-    /// needs, like calling a PyTorch model in `train()` mode.
-    pub fn forward_train(
-        &mut self,
-        x: &::nn::__private::Batch<64>,
-    ) -> ::nn::__private::Batch<2> {
-        let mut buffers = ::core::mem::take(&mut self.buffers);
-        buffers.resize(x.rows());
-        buffers.input.clear();
-        buffers.input.extend_from_slice(x.as_slice());
-        self.record_forward(x.as_slice(), &mut buffers);
-        let mut output = ::nn::__private::Batch::zeros(x.rows());
-        output.as_mut_slice().copy_from_slice(&buffers.sigmoid);
-        self.buffers = buffers;
-        output
-    }
-    /// Adds the parameters' gradients, given the gradient of the loss with respect to
-    /// the output of the last [`forward_train`](Self::forward_train), like PyTorch's
-    /// `output.backward(grad_output)`.
-    ///
-    /// # Errors
-    /// [`Error::RowMismatch`](::nn::__private::Error::RowMismatch) when `grad_output`
-    /// does not have the rows of the recorded pass.
-    pub fn backward(
-        &mut self,
-        grad_output: &::nn::__private::Batch<2>,
-    ) -> ::core::result::Result<(), ::nn::__private::Error> {
-        let rows = self.buffers.rows;
-        if grad_output.rows() != rows || self.buffers.input.len() != rows * 64 {
-            return ::core::result::Result::Err(::nn::__private::Error::RowMismatch {
-                input: rows,
-                target: grad_output.rows(),
-            });
+        /// A forward pass in training mode that records what [`backward`](Self::backward)
+        /// needs, like calling a PyTorch model in `train()` mode.
+        pub fn forward_train(
+            &mut self,
+            x: &::nn::__private::Batch<64>,
+        ) -> ::nn::__private::Batch<2> {
+            let mut buffers = ::core::mem::take(&mut self.buffers);
+            buffers.resize(x.rows());
+            buffers.record_input(x.as_slice());
+            record_forward(self, x.as_slice(), &mut buffers);
+            let mut output = ::nn::__private::Batch::zeros(x.rows());
+            let [_, _, _, _, sigmoid, _] = buffers.slots_mut();
+            output.as_mut_slice().copy_from_slice(sigmoid);
+            self.buffers = buffers;
+            output
         }
-        let mut buffers = ::core::mem::take(&mut self.buffers);
-        buffers.d_fc2.copy_from_slice(grad_output.as_slice());
-        ::nn::__private::RowActivation::backward_rows(
-            &::nn::__private::Sigmoid,
-            &buffers.fc2,
-            &buffers.sigmoid,
-            &mut buffers.d_fc2,
-            2,
-        );
-        let input = ::core::mem::take(&mut buffers.input);
-        self.backward_with(&input, &mut buffers, true);
-        buffers.input = input;
-        self.buffers = buffers;
-        ::core::result::Result::Ok(())
+        /// Adds the parameters' gradients, given the gradient of the loss with respect to
+        /// the output of the last [`forward_train`](Self::forward_train), like PyTorch's
+        /// `output.backward(grad_output)`.
+        ///
+        /// # Errors
+        /// [`Error::RowMismatch`](::nn::__private::Error::RowMismatch) when `grad_output`
+        /// does not have the rows of the recorded pass.
+        pub fn backward(
+            &mut self,
+            grad_output: &::nn::__private::Batch<2>,
+        ) -> ::core::result::Result<(), ::nn::__private::Error> {
+            let rows = grad_output.rows();
+            if self.buffers.recorded_rows(64) != ::core::option::Option::Some(rows) {
+                return ::core::result::Result::Err(::nn::__private::Error::RowMismatch {
+                    input: self.buffers.rows(),
+                    target: rows,
+                });
+            }
+            let mut buffers = ::core::mem::take(&mut self.buffers);
+            let (input, slots) = buffers.input_and_slots_mut();
+            let [_, _, _, fc2, sigmoid, d_fc2] = &mut *slots;
+            d_fc2.copy_from_slice(grad_output.as_slice());
+            ::nn::__private::RowActivation::backward_rows(
+                &::nn::__private::Sigmoid,
+                fc2,
+                sigmoid,
+                d_fc2,
+                2,
+            );
+            backward_with(self, input, rows, slots, true);
+            self.buffers = buffers;
+            ::core::result::Result::Ok(())
+        }
     }
-}
-#[automatically_derived]
-impl ::core::fmt::Display for SimpleNN {
-    /// A table of layers with their output widths and parameter counts.
-    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        ::nn::__private::write_summary(
-            f,
-            "SimpleNN",
-            &[
-                ("fc1 (Linear(64, 128))", 128, 64 * 128 + 128),
-                ("ReLU", 128, 0),
-                ("fc2 (Linear(128, 2))", 2, 128 * 2 + 2),
-                ("Sigmoid", 2, 0),
-            ],
-        )
+    #[automatically_derived]
+    impl ::core::fmt::Display for SimpleNN {
+        /// A table of layers with their output widths and parameter counts.
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            ::nn::__private::write_summary(
+                f,
+                "SimpleNN",
+                &[
+                    ("fc1 (Linear(64, 128))", 128, 64 * 128 + 128),
+                    ("ReLU", 128, 0),
+                    ("fc2 (Linear(128, 2))", 2, 128 * 2 + 2),
+                    ("Sigmoid", 2, 0),
+                ],
+            )
+        }
     }
-}
+};

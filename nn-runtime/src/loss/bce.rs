@@ -17,9 +17,9 @@ use crate::math;
 /// NOTE: both clamps are PyTorch's. The log clamp makes `−ln 0` count as 100, so the loss of a
 /// saturated wrong prediction is finite; the 1e-12 floor in the denominator makes its gradient
 /// ±1e12/N rather than infinite, and exactly 0 where `p = t ∈ {0, 1}`. `ln(1 − p)` is computed
-/// as `ln_1p(−p)`. Inputs must lie in `[0, 1]` (PyTorch raises an error otherwise; here they
-/// are not checked, and outside it the loss is meaningless: the clamp turns a `NaN` logarithm
-/// into −100, so it is often finite).
+/// as `ln_1p(−p)`. Inputs must lie in `[0, 1]`: PyTorch raises an error otherwise, and here an
+/// input outside it (a NaN too) makes the loss NaN, which a training step reports as
+/// [`Error::NonFiniteLoss`](crate::Error::NonFiniteLoss) instead of a clamped, meaningless value.
 ///
 /// **After a sigmoid** ([`Fusion::Sigmoid`]),
 /// [`loss_and_grad_through`](Loss::loss_and_grad_through) returns the gradient with respect to
@@ -106,7 +106,14 @@ fn bce_term(p: f32, t: f32) -> f64 {
     // in `[0, 1]` the clamped logarithm is finite).
     let log_1mp = if t == 1.0 { 0.0 } else { log_1mp };
     let log_p = if t == 0.0 { 0.0 } else { clamped_ln(p) };
-    (t - 1.0) * log_1mp - t * log_p
+    let term = (t - 1.0) * log_1mp - t * log_p;
+    // A probability outside [0, 1], or NaN, has no loss: PyTorch raises an error, the clamps
+    // above would hide it.
+    if (0.0..=1.0).contains(&p) {
+        term
+    } else {
+        f64::NAN
+    }
 }
 
 impl<const F: usize> Loss<F> for BCELoss {
@@ -159,6 +166,20 @@ mod tests {
     #[test]
     fn matches_pytorch() {
         check_fixture(&BCELoss::new(), &float_fixture("bce"), 1e-6);
+    }
+
+    #[test]
+    fn an_input_outside_zero_to_one_makes_the_loss_nan() {
+        let t = batch::<3>(&[0.0, 1.0, 0.5, 1.0, 0.0, 0.5]);
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.5, 1.5] {
+            for at in 0..6 {
+                let mut p = [0.2, 0.7, 0.5, 0.9, 0.1, 0.4];
+                p[at] = bad;
+                let mut grad = [0.0; 6];
+                assert!(BCELoss::new().loss(&p, &t).is_nan(), "{bad} at {at}");
+                assert!(BCELoss::new().loss_and_grad(&p, &t, &mut grad).is_nan());
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,42 @@ pub use rmsprop::RMSprop;
 pub use schedule::{CosineAnnealingLR, LrScheduler, StepLR};
 pub use sgd::SGD;
 
+use crate::error::{Error, Result};
+use crate::finite::first_non_finite;
+
+/// Checks that every parameter of `params` and its gradient are finite, before an optimizer
+/// step uses them.
+///
+/// A NaN or an infinity in a gradient would spread into the parameters and the optimizer's state
+/// at the next step, and one in a parameter (written through [`Linear::weight_mut`], say) can
+/// hide behind a ReLU that never passes it on. Generated `train_step`s call this after the
+/// backward pass and make no update when it fails; call it in a hand-written loop between
+/// `backward` and `step`.
+///
+/// # Errors
+/// [`Error::NonFiniteParameter`] or [`Error::NonFiniteGradient`] naming the first parameter,
+/// in visiting order, with a NaN or an infinity in its values or its gradient.
+///
+/// [`Linear::weight_mut`]: crate::Linear::weight_mut
+pub fn check_finite<P: Parameters + ?Sized>(params: &mut P) -> Result<()> {
+    let mut bad = None;
+    params.visit_parameters(&mut |name: &str, value: &mut [f32], grad: &mut [f32]| {
+        if bad.is_some() {
+            return;
+        }
+        if first_non_finite(value).is_some() {
+            bad = Some(Error::NonFiniteParameter {
+                parameter: name.to_owned(),
+            });
+        } else if first_non_finite(grad).is_some() {
+            bad = Some(Error::NonFiniteGradient {
+                parameter: name.to_owned(),
+            });
+        }
+    });
+    bad.map_or(Ok(()), Err)
+}
+
 /// `g + wd·p`, PyTorch's L2 weight decay folded into the gradient, or `g` without it.
 #[inline(always)]
 fn l2_decayed(with_decay: bool, weight_decay: f32, p: f32, g: f32) -> f32 {

@@ -1,0 +1,65 @@
+//! Finding NaNs and infinities in a slice fast enough to check every gradient of every step.
+
+crate::simd::multiversion! {
+    /// The position of the first NaN or infinity in `values`, if any.
+    pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> => first_non_finite_in;
+}
+
+/// Values scanned at a time: the scan of a block becomes vector code only without an early exit.
+const BLOCK: usize = 256;
+
+/// An exponent field of all ones marks an infinity or a NaN.
+const EXPONENT: u32 = 0x7f80_0000;
+
+#[inline(always)]
+fn first_non_finite_in(values: &[f32]) -> Option<usize> {
+    for (block, chunk) in values.chunks(BLOCK).enumerate() {
+        // The largest exponent field of the block: an integer maximum, which vectorises.
+        let widest = chunk
+            .iter()
+            .fold(0, |widest, v| widest.max(v.to_bits() & EXPONENT));
+        if widest == EXPONENT {
+            let offset = chunk.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            return Some(block * BLOCK + offset);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_first_nan_or_infinity_anywhere() {
+        for len in [0usize, 1, 15, 16, 255, 256, 257, 1000] {
+            let clean: Vec<f32> = (0..len).map(|i| i as f32 * 1e30 - 3e32).collect();
+            assert_eq!(first_non_finite(&clean), None, "len {len}");
+            for bad in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                for at in [0, len / 2, len.saturating_sub(1)]
+                    .into_iter()
+                    .filter(|&i| i < len)
+                {
+                    let mut values = clean.clone();
+                    values[at] = bad;
+                    if at + 1 < len {
+                        values[len - 1] = f32::NAN;
+                    }
+                    assert_eq!(
+                        first_non_finite(&values),
+                        Some(at),
+                        "len {len}, {bad} at {at}"
+                    );
+                }
+            }
+        }
+        let extremes = [
+            f32::MAX,
+            f32::MIN,
+            f32::MIN_POSITIVE,
+            f32::from_bits(1),
+            -0.0,
+        ];
+        assert_eq!(first_non_finite(&extremes), None);
+    }
+}
