@@ -454,6 +454,7 @@ const GENERATED_LOCALS: &[&str] = &[
     "out",
     "grad_output",
     "accumulate",
+    "slots",
     "seed",
     "rng",
     "path",

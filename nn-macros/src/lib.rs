@@ -13,6 +13,8 @@ mod model;
 mod names;
 mod parse;
 #[cfg(test)]
+mod robustness;
+#[cfg(test)]
 mod snapshots;
 mod suggest;
 
