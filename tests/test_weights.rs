@@ -152,3 +152,70 @@ fn bad_inputs_are_errors_not_panics() {
         Err(Error::RowMismatch { .. })
     ));
 }
+
+network! { struct Tiny { fc1: Linear(1, 1) } }
+
+/// Run by [`a_failed_save_leaves_the_old_file_as_it_was`] in a child process whose files may not
+/// grow past 1 KiB: saving the 34 KiB seed network over `NN_SAVE_OVER` must fail plainly.
+#[test]
+fn save_under_a_file_size_limit() {
+    let Some(path) = std::env::var_os("NN_SAVE_OVER") else {
+        return; // only as a child of the test below
+    };
+    let error = SimpleNN::seeded(5).save_safetensors(&path).unwrap_err();
+    assert!(matches!(error, Error::Io { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.starts_with("cannot access `"), "{message}");
+    assert!(
+        !message.contains("Os {"),
+        "a message in words, not Debug text: {message}"
+    );
+    println!("child: {message}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_failed_save_leaves_the_old_file_as_it_was() {
+    let dir = temp_file("limited");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    Tiny::seeded(0).save_safetensors(&path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    assert!(good.len() < 512);
+    // `ulimit -f 2`: 1 KiB in 512-byte blocks (POSIX sh). SIGXFSZ ignored, so that the write
+    // fails with EFBIG instead of killing the child.
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 2 && trap '' XFSZ && exec \"$0\" \"$@\"")
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "save_under_a_file_size_limit", "--nocapture"])
+        .env("NN_SAVE_OVER", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(
+        stdout.contains("child: cannot access"),
+        "the child saved nothing: {stdout}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        good,
+        "the old file is intact"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        [std::ffi::OsString::from("model.safetensors")],
+        "no temporary file is left"
+    );
+    let mut loaded = Tiny::seeded(1);
+    loaded.load_safetensors(&path).unwrap();
+}

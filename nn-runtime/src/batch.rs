@@ -229,10 +229,18 @@ impl Labels {
     }
 
     /// Random labels, reproducible by `seed`.
+    ///
+    /// # Panics
+    /// If `classes` is 0 and `len` is not: no class index is below 0, as [`Labels::new`] would
+    /// say.
     pub fn random(len: usize, classes: usize, seed: u64) -> Self {
+        assert!(
+            classes > 0 || len == 0,
+            "Labels::random: {len} labels need at least one class, found 0 classes"
+        );
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         Labels {
-            indices: (0..len).map(|_| rng.gen_range(0..classes.max(1))).collect(),
+            indices: (0..len).map(|_| rng.gen_range(0..classes)).collect(),
             classes,
         }
     }
@@ -274,6 +282,12 @@ mod tests {
         let a = Batch::<8>::random(4, 7);
         assert_eq!(a, Batch::<8>::random(4, 7));
         assert!(a.as_slice().iter().all(|v| (0.0..1.0).contains(v)));
+    }
+
+    #[test]
+    #[should_panic(expected = "4 labels need at least one class, found 0 classes")]
+    fn random_labels_need_a_class() {
+        let _ = Labels::random(4, 0, 1);
     }
 
     #[test]

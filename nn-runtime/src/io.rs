@@ -28,6 +28,9 @@ pub trait NamedTensors {
 
 /// Writes every tensor of `model` to `path` as little-endian `F32` safetensors.
 ///
+/// The file is written beside `path` under a temporary name, flushed, and renamed over `path`,
+/// so a failed save (a full disk, a file-size limit) leaves the file that was there unchanged.
+///
 /// # Errors
 /// [`Error::Io`] when the file cannot be written.
 pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Result<()> {
@@ -46,10 +49,44 @@ pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Res
             Ok((name.as_str(), view))
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize_to_file(views, &None, path).map_err(|e| Error::Io {
+    let bytes = safetensors::serialize(views, &None).map_err(|e| Error::Format {
+        message: e.to_string(),
+    })?;
+    write_atomically(path, &bytes).map_err(|e| Error::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     })
+}
+
+/// Writes `bytes` to a new file beside `path`, flushes it to the disk and renames it over
+/// `path`: a reader sees the old file or the new one, whole, and a failed write (a full disk, a
+/// file-size limit) leaves the old file byte for byte.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
+    })?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(name);
+    temporary_name.push(format!(
+        ".{}-{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temporary = path.with_file_name(temporary_name);
+    let written = std::fs::File::create_new(&temporary).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&temporary, path));
+    if renamed.is_err() {
+        // The temporary file is ours; failing to remove it changes nothing for the caller.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    renamed
 }
 
 /// Reads every tensor of `model` from the safetensors file at `path`.

@@ -1,7 +1,7 @@
 //! Adam, and the machinery AdamW shares with it.
 
 use super::subnormal::{self, is_subnormal};
-use super::{l2_decayed, Optimizer};
+use super::{check_fraction, check_non_negative, l2_decayed, Optimizer};
 use crate::aligned::AlignedVec;
 
 /// Adam (Kingma & Ba, 2015), PyTorch's `torch.optim.Adam(params, lr, betas=(0.9, 0.999),
@@ -168,7 +168,7 @@ impl Adam {
     /// # Panics
     /// If `lr` is negative or NaN.
     pub fn new(lr: f64) -> Self {
-        assert!(lr >= 0.0, "Adam: invalid learning rate {lr}");
+        check_non_negative("Adam", "learning rate", lr);
         Adam {
             lr,
             beta1: 0.9,
@@ -197,8 +197,8 @@ impl Adam {
     /// # Panics
     /// Unless both are in `[0, 1)`.
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
-        assert!((0.0..1.0).contains(&beta1), "Adam: invalid beta1 {beta1}");
-        assert!((0.0..1.0).contains(&beta2), "Adam: invalid beta2 {beta2}");
+        check_fraction("Adam", "beta1", beta1, false);
+        check_fraction("Adam", "beta2", beta2, false);
         self.beta1 = beta1;
         self.beta2 = beta2;
         self
@@ -209,7 +209,7 @@ impl Adam {
     /// # Panics
     /// If `eps` is negative or NaN.
     pub fn eps(mut self, eps: f64) -> Self {
-        assert!(eps >= 0.0, "Adam: invalid eps {eps}");
+        check_non_negative("Adam", "eps", eps);
         self.eps = eps;
         self
     }
@@ -220,10 +220,7 @@ impl Adam {
     /// # Panics
     /// If `weight_decay` is negative or NaN.
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        assert!(
-            weight_decay >= 0.0,
-            "Adam: invalid weight_decay {weight_decay}"
-        );
+        check_non_negative("Adam", "weight_decay", weight_decay);
         self.weight_decay = weight_decay;
         self
     }
@@ -647,6 +644,7 @@ impl Optimizer for Adam {
     }
 
     fn set_lr(&mut self, lr: f64) {
+        check_non_negative("Adam", "learning rate", lr);
         self.lr = lr;
     }
 }

@@ -59,6 +59,29 @@ pub fn check_finite<P: Parameters + ?Sized>(params: &mut P) -> Result<()> {
     bad.map_or(Ok(()), Err)
 }
 
+/// Panics unless the setting `name` of `owner` is finite and at least 0, with a message that
+/// names both: a NaN or a negative learning rate would ruin the weights at the next step.
+#[track_caller]
+pub(crate) fn check_non_negative(owner: &str, name: &str, value: f64) {
+    assert!(
+        value.is_finite() && value >= 0.0,
+        "{owner}: invalid {name}: must be finite and at least 0, found {value}"
+    );
+}
+
+/// Panics unless the setting `name` of `owner` is in `[0, 1)`, or `[0, 1]` with `one_allowed`.
+#[track_caller]
+pub(crate) fn check_fraction(owner: &str, name: &str, value: f64, one_allowed: bool) {
+    let (valid, range) = match one_allowed {
+        true => ((0.0..=1.0).contains(&value), "[0, 1]"),
+        false => ((0.0..1.0).contains(&value), "[0, 1)"),
+    };
+    assert!(
+        valid,
+        "{owner}: invalid {name}: must be in {range}, found {value}"
+    );
+}
+
 /// `g + wd·p`, PyTorch's L2 weight decay folded into the gradient, or `g` without it.
 #[inline(always)]
 fn l2_decayed(with_decay: bool, weight_decay: f32, p: f32, g: f32) -> f32 {

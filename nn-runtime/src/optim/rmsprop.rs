@@ -80,7 +80,7 @@ impl RMSprop {
     /// # Panics
     /// If `lr` is negative or NaN.
     pub fn new(lr: f64) -> Self {
-        assert!(lr >= 0.0, "RMSprop: invalid learning rate {lr}");
+        super::check_non_negative("RMSprop", "learning rate", lr);
         RMSprop {
             lr,
             alpha: 0.99,
@@ -99,7 +99,7 @@ impl RMSprop {
     /// # Panics
     /// If `alpha` is negative or NaN.
     pub fn alpha(mut self, alpha: f64) -> Self {
-        assert!(alpha >= 0.0, "RMSprop: invalid alpha {alpha}");
+        super::check_non_negative("RMSprop", "alpha", alpha);
         self.alpha = alpha;
         self
     }
@@ -109,7 +109,7 @@ impl RMSprop {
     /// # Panics
     /// If `eps` is negative or NaN.
     pub fn eps(mut self, eps: f64) -> Self {
-        assert!(eps >= 0.0, "RMSprop: invalid eps {eps}");
+        super::check_non_negative("RMSprop", "eps", eps);
         self.eps = eps;
         self
     }
@@ -119,10 +119,7 @@ impl RMSprop {
     /// # Panics
     /// If `weight_decay` is negative or NaN.
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        assert!(
-            weight_decay >= 0.0,
-            "RMSprop: invalid weight_decay {weight_decay}"
-        );
+        super::check_non_negative("RMSprop", "weight_decay", weight_decay);
         self.weight_decay = weight_decay;
         self
     }
@@ -133,7 +130,7 @@ impl RMSprop {
     /// If `momentum` is negative or NaN, or if momentum is switched on or off after the first
     /// step (the state would not fit).
     pub fn momentum(mut self, momentum: f64) -> Self {
-        assert!(momentum >= 0.0, "RMSprop: invalid momentum {momentum}");
+        super::check_non_negative("RMSprop", "momentum", momentum);
         assert!(
             self.state.is_empty() || (momentum > 0.0) == (self.momentum > 0.0),
             "RMSprop: momentum cannot be switched on or off after the first step"
@@ -437,6 +434,7 @@ impl Optimizer for RMSprop {
     }
 
     fn set_lr(&mut self, lr: f64) {
+        super::check_non_negative("RMSprop", "learning rate", lr);
         self.lr = lr;
     }
 }

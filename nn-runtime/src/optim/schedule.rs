@@ -54,9 +54,11 @@ impl StepLR {
     /// A schedule starting at `base_lr`, multiplied by `gamma` every `step_size` epochs.
     ///
     /// # Panics
-    /// If `step_size` is 0.
+    /// If `step_size` is 0, or `base_lr` or `gamma` is negative or not finite.
     pub fn new(base_lr: f64, step_size: usize, gamma: f64) -> Self {
         assert!(step_size > 0, "StepLR: step_size must be positive");
+        super::check_non_negative("StepLR", "base learning rate", base_lr);
+        super::check_non_negative("StepLR", "gamma", gamma);
         StepLR {
             base_lr,
             step_size,
@@ -98,9 +100,11 @@ impl CosineAnnealingLR {
     /// A schedule from `base_lr` at epoch 0 to `eta_min` at epoch `t_max`.
     ///
     /// # Panics
-    /// If `t_max` is 0.
+    /// If `t_max` is 0, or `base_lr` or `eta_min` is negative or not finite.
     pub fn new(base_lr: f64, t_max: usize, eta_min: f64) -> Self {
         assert!(t_max > 0, "CosineAnnealingLR: t_max must be positive");
+        super::check_non_negative("CosineAnnealingLR", "base learning rate", base_lr);
+        super::check_non_negative("CosineAnnealingLR", "eta_min", eta_min);
         CosineAnnealingLR {
             base_lr,
             t_max,

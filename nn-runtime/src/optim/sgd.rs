@@ -64,7 +64,7 @@ impl SGD {
     /// # Panics
     /// If `lr` is negative or NaN.
     pub fn new(lr: f64) -> Self {
-        assert!(lr >= 0.0, "SGD: invalid learning rate {lr}");
+        super::check_non_negative("SGD", "learning rate", lr);
         SGD {
             lr,
             momentum: 0.0,
@@ -82,7 +82,7 @@ impl SGD {
     /// # Panics
     /// If `momentum` is negative or NaN.
     pub fn momentum(mut self, momentum: f64) -> Self {
-        assert!(momentum >= 0.0, "SGD: invalid momentum {momentum}");
+        super::check_non_negative("SGD", "momentum", momentum);
         self.momentum = momentum;
         self
     }
@@ -90,6 +90,7 @@ impl SGD {
     /// Sets the dampening: the gradient enters the momentum buffer scaled by `1 − dampening`
     /// (from the second step on).
     pub fn dampening(mut self, dampening: f64) -> Self {
+        super::check_fraction("SGD", "dampening", dampening, true);
         self.dampening = dampening;
         self
     }
@@ -106,10 +107,7 @@ impl SGD {
     /// # Panics
     /// If `weight_decay` is negative or NaN.
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        assert!(
-            weight_decay >= 0.0,
-            "SGD: invalid weight_decay {weight_decay}"
-        );
+        super::check_non_negative("SGD", "weight_decay", weight_decay);
         self.weight_decay = weight_decay;
         self
     }
@@ -312,6 +310,7 @@ impl Optimizer for SGD {
     }
 
     fn set_lr(&mut self, lr: f64) {
+        super::check_non_negative("SGD", "learning rate", lr);
         self.lr = lr;
     }
 }

@@ -1,0 +1,103 @@
+//! A hyperparameter that would ruin the weights (NaN, infinite, negative, out of range) is
+//! refused where it is set, by constructors, builders and `set_lr` alike, with a message that
+//! names it.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use nn::prelude::*;
+
+/// The panic message of `f`, which must panic.
+fn refusal(f: impl FnOnce()) -> String {
+    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("the setting was accepted");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn bad_settings_are_refused_with_their_names() {
+    let cases: Vec<(String, &str)> = vec![
+        (
+            refusal(|| Adam::new(0.01).set_lr(f64::NAN)),
+            "Adam: invalid learning rate: must be finite and at least 0, found NaN",
+        ),
+        (
+            refusal(|| SGD::new(0.01).set_lr(-0.01)),
+            "SGD: invalid learning rate: must be finite and at least 0, found -0.01",
+        ),
+        (
+            refusal(|| RMSprop::new(0.01).set_lr(f64::INFINITY)),
+            "RMSprop: invalid learning rate: must be finite and at least 0, found inf",
+        ),
+        (
+            refusal(|| AdamW::new(0.01).set_lr(f64::NAN)),
+            "Adam: invalid learning rate: must be finite and at least 0, found NaN",
+        ),
+        (
+            refusal(|| drop(Adam::new(f64::INFINITY))),
+            "Adam: invalid learning rate: must be finite and at least 0, found inf",
+        ),
+        (
+            refusal(|| drop(SGD::new(f64::INFINITY))),
+            "SGD: invalid learning rate: must be finite and at least 0, found inf",
+        ),
+        (
+            refusal(|| drop(SGD::new(0.1).momentum(0.9).dampening(f64::NAN))),
+            "SGD: invalid dampening: must be in [0, 1], found NaN",
+        ),
+        (
+            refusal(|| drop(SGD::new(0.1).momentum(f64::NAN))),
+            "SGD: invalid momentum: must be finite and at least 0, found NaN",
+        ),
+        (
+            refusal(|| drop(SGD::new(0.1).weight_decay(f64::INFINITY))),
+            "SGD: invalid weight_decay: must be finite and at least 0, found inf",
+        ),
+        (
+            refusal(|| drop(Adam::new(0.1).betas(0.9, f64::NAN))),
+            "Adam: invalid beta2: must be in [0, 1), found NaN",
+        ),
+        (
+            refusal(|| drop(Adam::new(0.1).eps(f64::NAN))),
+            "Adam: invalid eps: must be finite and at least 0, found NaN",
+        ),
+        (
+            refusal(|| drop(AdamW::new(0.1).weight_decay(-1.0))),
+            "Adam: invalid weight_decay: must be finite and at least 0, found -1",
+        ),
+        (
+            refusal(|| drop(RMSprop::new(0.1).alpha(f64::NAN))),
+            "RMSprop: invalid alpha: must be finite and at least 0, found NaN",
+        ),
+        (
+            refusal(|| drop(RMSprop::new(0.1).momentum(f64::INFINITY))),
+            "RMSprop: invalid momentum: must be finite and at least 0, found inf",
+        ),
+        (
+            refusal(|| drop(StepLR::new(0.01, 1, f64::NAN))),
+            "StepLR: invalid gamma: must be finite and at least 0, found NaN",
+        ),
+        (
+            refusal(|| drop(StepLR::new(f64::NAN, 1, 0.5))),
+            "StepLR: invalid base learning rate: must be finite and at least 0, found NaN",
+        ),
+        (
+            refusal(|| drop(CosineAnnealingLR::new(0.1, 10, f64::INFINITY))),
+            "CosineAnnealingLR: invalid eta_min: must be finite and at least 0, found inf",
+        ),
+    ];
+    for (message, expected) in cases {
+        assert_eq!(message, expected);
+    }
+}
+
+#[test]
+fn good_settings_are_kept() {
+    let mut adam = Adam::new(0.0).betas(0.0, 0.999).eps(0.0);
+    adam.set_lr(0.5);
+    assert_eq!(adam.lr(), 0.5);
+    let sgd = SGD::new(0.1).momentum(0.9).dampening(1.0);
+    assert_eq!(sgd.lr(), 0.1);
+}
