@@ -76,15 +76,21 @@ fn bad_settings_are_refused_with_their_names() {
             "RMSprop: invalid momentum: must be finite and at least 0, found inf",
         ),
         (
-            refusal(|| drop(StepLR::new(0.01, 1, f64::NAN))),
+            refusal(|| {
+                let _ = StepLR::new(0.01, 1, f64::NAN);
+            }),
             "StepLR: invalid gamma: must be finite and at least 0, found NaN",
         ),
         (
-            refusal(|| drop(StepLR::new(f64::NAN, 1, 0.5))),
+            refusal(|| {
+                let _ = StepLR::new(f64::NAN, 1, 0.5);
+            }),
             "StepLR: invalid base learning rate: must be finite and at least 0, found NaN",
         ),
         (
-            refusal(|| drop(CosineAnnealingLR::new(0.1, 10, f64::INFINITY))),
+            refusal(|| {
+                let _ = CosineAnnealingLR::new(0.1, 10, f64::INFINITY);
+            }),
             "CosineAnnealingLR: invalid eta_min: must be finite and at least 0, found inf",
         ),
     ];
