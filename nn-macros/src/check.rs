@@ -1,23 +1,29 @@
 //! Checks over the whole chain. Each rule is a small function that records its errors and keeps
-//! going, so one compile shows every mistake; the result is the checked [`Network`].
+//! going, so one compile shows every mistake; the result is the [`Checked`] chain that `lower`
+//! turns into the model.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
-use syn::ext::IdentExt;
+use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp, Visibility};
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp};
 
 use crate::errors::Errors;
-use crate::layers::{self, ArgKind, Constructor, Kind, LayerSpec};
-use crate::model::{
-    ConstCheck, CustomActivation, LinearLayer, Network, Op, OpKind, Stage, TypeParams, Width,
-};
-use crate::names::{self, Names};
+use crate::layers::{self, ArgKind, Kind, LayerSpec};
+use crate::model::{ConstCheck, Width};
+use crate::names;
 use crate::parse::{LayerCall, NetworkInput};
 use crate::suggest;
 
-/// Checks `input` and builds the network, or returns every error found.
-pub(crate) fn network(input: &NetworkInput) -> syn::Result<Network> {
+/// A chain that passed every check: what each layer is, its arguments, and what is left to the
+/// compiler.
+pub(crate) struct Checked {
+    pub resolved: Vec<Resolved>,
+    pub arguments: Vec<Vec<Argument>>,
+    pub const_checks: Vec<ConstCheck>,
+}
+
+/// Checks `input`, or returns every error found.
+pub(crate) fn network(input: &NetworkInput) -> syn::Result<Checked> {
     let mut errors = Errors::default();
     let layers = &input.chain.layers;
 
@@ -42,12 +48,15 @@ pub(crate) fn network(input: &NetworkInput) -> syn::Result<Network> {
     let mut const_checks = check_widths(layers, &resolved, &arguments, &mut errors);
     const_checks.extend(check_const_widths_positive(&arguments));
     errors.finish()?;
-
-    Ok(build(input, &resolved, &arguments, const_checks))
+    Ok(Checked {
+        resolved,
+        arguments,
+        const_checks,
+    })
 }
 
 /// What a layer name refers to.
-enum Resolved {
+pub(crate) enum Resolved {
     Builtin(&'static LayerSpec),
     /// A user type implementing the activation trait.
     Custom,
@@ -135,7 +144,7 @@ fn check_starts_with_linear(layers: &[LayerCall], resolved: &[Resolved], errors:
 
 /// A checked argument of a built-in layer.
 #[derive(Clone)]
-enum Argument {
+pub(crate) enum Argument {
     Width(Width),
     /// An `f32` expression.
     Number(TokenStream),
@@ -419,264 +428,8 @@ fn check_const_widths_positive(arguments: &[Vec<Argument>]) -> Vec<ConstCheck> {
 fn describe(layer: &LayerCall, _index: usize) -> String {
     match &layer.label {
         Some(label) => format!("`{label}`"),
-        None => format!("`{}`", call_text(layer)),
+        None => format!("`{}`", layer.text()),
     }
-}
-
-/// `Linear(20, 32)`, `LeakyReLU(0.1)`, `ReLU`: the call as written, without spaces before `(`.
-fn call_text(layer: &LayerCall) -> String {
-    let name = layer.name.to_token_stream().to_string().replace(' ', "");
-    match &layer.args {
-        None => name,
-        Some(_) => {
-            let args: Vec<String> = layer
-                .arg_list()
-                .iter()
-                .map(|a| a.to_token_stream().to_string())
-                .collect();
-            format!("{name}({})", args.join(", "))
-        }
-    }
-}
-
-/// Locals of the generated functions, which buffer bindings must not shadow.
-const GENERATED_LOCALS: &[&str] = &[
-    "network",
-    "x",
-    "rows",
-    "buffers",
-    "input",
-    "output",
-    "value",
-    "target",
-    "loss",
-    "optimizer",
-    "out",
-    "grad_output",
-    "accumulate",
-    "slots",
-    "seed",
-    "rng",
-    "path",
-    "visitor",
-    "forward_with",
-    "record_forward",
-    "backward_with",
-];
-
-/// Turns the checked chain into the model `expand` writes out.
-fn build(
-    input: &NetworkInput,
-    resolved: &[Resolved],
-    arguments: &[Vec<Argument>],
-    const_checks: Vec<ConstCheck>,
-) -> Network {
-    let layers = &input.chain.layers;
-    // A label is written as an identifier (`r#type`) and named without its `r#` (`type.weight`).
-    let label_text = |layer: &LayerCall| layer.label.as_ref().map(|l| l.unraw().to_string());
-    let base_names: Vec<String> = layers
-        .iter()
-        .zip(resolved)
-        .map(|(layer, kind)| match kind {
-            Resolved::Builtin(spec) => spec.snake.to_owned(),
-            _ => snake_case(
-                &layer
-                    .name
-                    .segments
-                    .last()
-                    .map(|s| s.ident.unraw().to_string())
-                    .unwrap_or_default(),
-            ),
-        })
-        .collect();
-    // Struct fields: the labels as written, then generated names that avoid them.
-    let mut fields = Names::new(layers.iter().filter_map(label_text));
-    // Buffers are bound to locals named after their layers, apart from the functions' own.
-    let mut buffers = Names::new(GENERATED_LOCALS);
-    // A buffer is named after its layer; where a name repeats, the position tells them apart.
-    let buffer_name = |buffers: &mut Names, index: usize| {
-        let base = &base_names[index];
-        if base_names.iter().filter(|b| *b == base).count() > 1 {
-            buffers.fresh(&format!("{base}{index}"))
-        } else {
-            buffers.fresh(base)
-        }
-    };
-
-    let mut stages: Vec<Stage> = Vec::new();
-    let mut custom_activations = Vec::new();
-    for (index, ((layer, kind), args)) in layers.iter().zip(resolved).zip(arguments).enumerate() {
-        let display = call_text(layer);
-        match kind {
-            Resolved::Builtin(spec) if spec.kind == Kind::Linear => {
-                let width = |i: usize| match &args[i] {
-                    Argument::Width(w) => w.clone(),
-                    _ => Width::Literal(1, Span::call_site()),
-                };
-                let (field, key) = match (&layer.label, label_text(layer)) {
-                    (Some(label), Some(text)) => (label.clone(), text),
-                    _ => (fields.fresh(&format!("linear{index}")), index.to_string()),
-                };
-                let z = buffers.fresh(&field.unraw().to_string());
-                stages.push(Stage {
-                    linear: LinearLayer {
-                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
-                        z,
-                        field,
-                        weight_key: format!("{key}.weight"),
-                        bias_key: format!("{key}.bias"),
-                        inputs: width(0),
-                        outputs: width(1),
-                        display: match label_text(layer) {
-                            Some(label) => format!("{label} ({display})"),
-                            None => display,
-                        },
-                    },
-                    ops: Vec::new(),
-                });
-            }
-            Resolved::Builtin(spec) => {
-                let buffer = buffer_name(&mut buffers, index);
-                let kind = match spec.kind {
-                    Kind::Dropout => OpKind::Dropout {
-                        field: fields.fresh(&format!("dropout{index}")),
-                        mask: buffers.fresh(&format!("{}_mask", buffer.unraw())),
-                        p: match &args[0] {
-                            Argument::Number(p) => p.clone(),
-                            _ => quote!(0.5f32),
-                        },
-                    },
-                    Kind::Activation(constructor) => OpKind::Activation {
-                        value: activation_value(spec, constructor, args),
-                    },
-                    Kind::Linear => unreachable!("handled above"),
-                };
-                if let Some(stage) = stages.last_mut() {
-                    stage.ops.push(Op {
-                        buffer,
-                        kind,
-                        display,
-                    });
-                }
-            }
-            Resolved::Custom | Resolved::Unknown => {
-                let path = &layer.name;
-                let value = match &layer.args {
-                    Some(args) => {
-                        let list = &args.list;
-                        quote!(#path(#list))
-                    }
-                    None => quote!(#path),
-                };
-                let function = format_ident!("activation{}", index);
-                let call = quote!(#function());
-                custom_activations.push(CustomActivation {
-                    function,
-                    value,
-                    path: path.clone(),
-                });
-                if let Some(stage) = stages.last_mut() {
-                    stage.ops.push(Op {
-                        buffer: buffer_name(&mut buffers, index),
-                        kind: OpKind::Activation { value: call },
-                        display,
-                    });
-                }
-            }
-        }
-    }
-
-    let spec = layers
-        .iter()
-        .map(|layer| match label_text(layer) {
-            Some(label) => format!("{label}: {}", call_text(layer)),
-            None => call_text(layer),
-        })
-        .collect::<Vec<_>>()
-        .join(" -> ");
-    let (attrs, vis, name, anonymous) = match &input.item {
-        Some(item) => (
-            item.attrs.clone(),
-            item.vis.clone(),
-            item.name.clone(),
-            false,
-        ),
-        None => (
-            Vec::new(),
-            Visibility::Inherited,
-            Ident::new("Network", Span::call_site()),
-            true,
-        ),
-    };
-    // Type parameters must not shadow a type or constant the call names (`struct R`, `Linear(L, 4)`).
-    let mut used = names::identifiers(
-        layers
-            .iter()
-            .map(|l| l.to_token_stream())
-            .collect::<TokenStream>(),
-    );
-    used.insert(name.to_string());
-    let mut type_names = Names::new(used);
-    let type_params = TypeParams {
-        rng: type_names.fresh("R"),
-        loss: type_names.fresh("L"),
-        optimizer: type_names.fresh("O"),
-        path: type_names.fresh("P"),
-        visitor: type_names.fresh("V"),
-    };
-    let input_width = stages.first().map(|s| s.linear.inputs.clone());
-    let output_width = stages.last().map(|s| s.linear.outputs.clone());
-    Network {
-        attrs,
-        vis,
-        name,
-        anonymous,
-        input: input_width.unwrap_or(Width::Literal(1, Span::call_site())),
-        output: output_width.unwrap_or(Width::Literal(1, Span::call_site())),
-        stages,
-        spec,
-        const_checks,
-        custom_activations,
-        buffers_field: fields.fresh("buffers"),
-        type_params,
-    }
-}
-
-/// `::nn::__private::LeakyReLU::new(0.1f32)` and the like.
-fn activation_value(spec: &LayerSpec, constructor: Constructor, args: &[Argument]) -> TokenStream {
-    let ty = Ident::new(spec.name, Span::call_site());
-    match constructor {
-        Constructor::Unit => quote!(::nn::__private::#ty),
-        Constructor::New => {
-            let values = args.iter().map(|a| match a {
-                Argument::Number(tokens) => tokens.clone(),
-                _ => quote!(0.0f32),
-            });
-            quote!(::nn::__private::#ty::new(#(#values),*))
-        }
-        Constructor::Gelu => match args.first() {
-            Some(Argument::Choice(choice)) if choice == "tanh" => {
-                quote!(::nn::__private::#ty::tanh())
-            }
-            _ => quote!(::nn::__private::#ty::new()),
-        },
-    }
-}
-
-/// `MySwish` → `my_swish`.
-fn snake_case(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() {
-            if i > 0 && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -794,28 +547,19 @@ mod tests {
     #[test]
     fn const_widths_are_left_to_the_compiler() {
         let input: NetworkInput = syn::parse_str("Linear(20, HIDDEN) -> Linear(OTHER, 3)").unwrap();
-        let network = network(&input).unwrap();
-        assert_eq!(network.const_checks.len(), 3);
-        assert_eq!(
-            network.const_checks[0].message,
-            "`Linear(OTHER, 3)` takes `OTHER` inputs, but `Linear(20, HIDDEN)` before it yields `HIDDEN`, a different width"
-        );
-    }
-
-    #[test]
-    fn names_follow_sequential() {
-        let input: NetworkInput =
-            syn::parse_str("Linear(4, 8) -> ReLU -> Linear(8, 8) -> ReLU -> Linear(8, 1)").unwrap();
-        let network = network(&input).unwrap();
-        let keys: Vec<&str> = network
-            .stages
+        let checked = network(&input).unwrap();
+        let messages: Vec<&str> = checked
+            .const_checks
             .iter()
-            .map(|s| s.linear.weight_key.as_str())
+            .map(|c| c.message.as_str())
             .collect();
-        assert_eq!(keys, ["0.weight", "2.weight", "4.weight"]);
-        assert_eq!(network.stages[1].linear.field, "linear2");
-        assert_eq!(network.stages[0].ops[0].buffer, "relu1");
-        assert_eq!(network.const_checks.len(), 0);
-        assert_eq!(snake_case("MySwish"), "my_swish");
+        assert_eq!(
+            messages,
+            [
+                "`Linear(OTHER, 3)` takes `OTHER` inputs, but `Linear(20, HIDDEN)` before it yields `HIDDEN`, a different width",
+                "a width must be at least 1, but `HIDDEN` is 0",
+                "a width must be at least 1, but `OTHER` is 0",
+            ]
+        );
     }
 }

@@ -9,6 +9,7 @@ mod check;
 mod errors;
 mod expand;
 mod layers;
+mod lower;
 mod model;
 mod names;
 mod parse;

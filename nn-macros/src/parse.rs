@@ -58,6 +58,23 @@ impl LayerCall {
     pub fn arg_list(&self) -> Vec<&Expr> {
         self.args.iter().flat_map(|a| a.list.iter()).collect()
     }
+
+    /// `Linear(20, 32)`, `LeakyReLU(0.1)`, `ReLU`: the call as written, without its label and
+    /// without spaces before `(`.
+    pub fn text(&self) -> String {
+        let name = self.name.to_token_stream().to_string().replace(' ', "");
+        match &self.args {
+            None => name,
+            Some(_) => {
+                let args: Vec<String> = self
+                    .arg_list()
+                    .iter()
+                    .map(|a| a.to_token_stream().to_string())
+                    .collect();
+                format!("{name}({})", args.join(", "))
+            }
+        }
+    }
 }
 
 impl ToTokens for LayerCall {

@@ -1,4 +1,4 @@
-//! Writes the code for a checked network. Decides nothing: every choice was made in `check`.
+//! Writes the code for a lowered network. Decides nothing: every choice was made in `lower`.
 //!
 //! The generated code names only `::nn::__private::…` and `::core::…`, so it works without
 //! imports and next to user types that share a name with ours. Besides the struct it adds no
@@ -13,14 +13,14 @@ mod summary;
 use proc_macro2::{Ident, TokenStream, TokenTree};
 use quote::quote;
 
-use crate::check;
 use crate::model::Network;
 use crate::parse::NetworkInput;
+use crate::{check, lower};
 
 /// The expansion of one `network!` call: the network, or the errors and a stand-in.
 pub(crate) fn network(input: &NetworkInput) -> TokenStream {
     let network = match check::network(input) {
-        Ok(network) => network,
+        Ok(checked) => lower::network(input, checked),
         Err(errors) => return fallback::expand(input, &errors),
     };
     let declaration = item::declaration(&network);
