@@ -9,7 +9,10 @@ use syn::{Ident, Visibility};
 
 use crate::check::{Argument, Checked, Resolved};
 use crate::layers::{Constructor, Kind, LayerSpec};
-use crate::model::{CustomActivation, LinearLayer, Network, Op, OpKind, Stage, TypeParams, Width};
+use crate::model::{
+    Activation, BackwardStep, CustomActivation, ForwardStep, LinearLayer, LossGradient, Network,
+    Op, OpKind, Plan, Source, Stage, TypeParams, Width,
+};
 use crate::names::{self, Names};
 use crate::parse::{LayerCall, NetworkInput};
 
@@ -200,6 +203,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
     };
     let input_width = stages.first().map(|s| s.linear.inputs.clone());
     let output_width = stages.last().map(|s| s.linear.outputs.clone());
+    let plan = plan(&stages);
     Network {
         attrs,
         vis,
@@ -213,7 +217,203 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         custom_activations,
         buffers_field: fields.fresh("buffers"),
         type_params,
+        plan,
     }
+}
+
+/// The steps of every pass over `stages`, with the fusion rules of [`Plan`] applied.
+fn plan(stages: &[Stage]) -> Plan {
+    let evaluation = forward_steps(stages, false);
+    let has_dropout = stages
+        .iter()
+        .flat_map(|stage| &stage.ops)
+        .any(|op| matches!(op.kind, OpKind::Dropout { .. }));
+    let last = stages.last().expect("checked: at least one layer");
+    Plan {
+        evaluation,
+        training: has_dropout.then(|| forward_steps(stages, true)),
+        evaluation_output: evaluation_output(last).clone(),
+        training_output: training_output(last).clone(),
+        loss: LossGradient {
+            activation: loss_activation(last),
+            grad: last.linear.grad.clone(),
+            width: last.linear.outputs.clone(),
+        },
+        backward: backward_steps(stages),
+    }
+}
+
+/// The buffer op `index` of `stage` reads in training: the op before it, or the `Linear`'s output.
+fn training_input(stage: &Stage, index: usize) -> &Ident {
+    match index {
+        0 => &stage.linear.z,
+        _ => &stage.ops[index - 1].buffer,
+    }
+}
+
+/// The buffer holding a stage's output in training.
+fn training_output(stage: &Stage) -> &Ident {
+    stage.ops.last().map_or(&stage.linear.z, |op| &op.buffer)
+}
+
+/// The buffer holding a stage's output in evaluation, where dropout is skipped.
+fn evaluation_output(stage: &Stage) -> &Ident {
+    stage
+        .ops
+        .iter()
+        .rev()
+        .find(|op| matches!(op.kind, OpKind::Activation { .. }))
+        .map_or(&stage.linear.z, |op| &op.buffer)
+}
+
+/// Op `index` of `stage` as an activation reading its training input, if it is one.
+fn activation_at(stage: &Stage, index: usize) -> Option<Activation> {
+    let op = stage.ops.get(index)?;
+    match &op.kind {
+        OpKind::Activation { value } => Some(Activation {
+            value: value.clone(),
+            input: training_input(stage, index).clone(),
+            output: op.buffer.clone(),
+        }),
+        OpKind::Dropout { .. } => None,
+    }
+}
+
+/// The identity over a stage's `Linear` output: the derivative to apply where no activation is.
+fn identity(stage: &Stage) -> Activation {
+    let z = &stage.linear.z;
+    Activation {
+        value: quote!(::nn::__private::Identity),
+        input: z.clone(),
+        output: z.clone(),
+    }
+}
+
+/// What the loss differentiates through: the network's last op if it is an activation, else the
+/// identity over the last output.
+fn loss_activation(last: &Stage) -> Activation {
+    let output = training_output(last);
+    last.ops
+        .len()
+        .checked_sub(1)
+        .and_then(|index| activation_at(last, index))
+        .unwrap_or_else(|| Activation {
+            value: quote!(::nn::__private::Identity),
+            input: output.clone(),
+            output: output.clone(),
+        })
+}
+
+/// One forward pass: each `Linear` with its first activation fused in, then the stage's other
+/// ops; in evaluation, dropout is left out.
+fn forward_steps(stages: &[Stage], training: bool) -> Vec<ForwardStep> {
+    let mut steps = Vec::new();
+    let mut input = Source::Input;
+    for stage in stages {
+        let ops: Vec<&Op> = stage
+            .ops
+            .iter()
+            .filter(|op| training || matches!(op.kind, OpKind::Activation { .. }))
+            .collect();
+        let z = &stage.linear.z;
+        let fused = match ops.first().map(|op| (&op.kind, &op.buffer)) {
+            Some((OpKind::Activation { value }, output)) => Some(Activation {
+                value: value.clone(),
+                input: z.clone(),
+                output: output.clone(),
+            }),
+            _ => None,
+        };
+        let mut previous = fused.as_ref().map_or(z, |a| &a.output).clone();
+        steps.push(ForwardStep::Linear {
+            field: stage.linear.field.clone(),
+            input,
+            z: z.clone(),
+            activation: fused.as_ref().map(|a| Activation {
+                value: a.value.clone(),
+                input: a.input.clone(),
+                output: a.output.clone(),
+            }),
+        });
+        for op in ops.iter().skip(usize::from(fused.is_some())) {
+            steps.push(match &op.kind {
+                OpKind::Activation { value } => ForwardStep::Activation {
+                    activation: Activation {
+                        value: value.clone(),
+                        input: previous.clone(),
+                        output: op.buffer.clone(),
+                    },
+                    width: stage.linear.outputs.clone(),
+                },
+                OpKind::Dropout { field, mask, .. } => ForwardStep::Dropout {
+                    field: field.clone(),
+                    input: previous.clone(),
+                    output: op.buffer.clone(),
+                    mask: mask.clone(),
+                },
+            });
+            previous = op.buffer.clone();
+        }
+        input = Source::Buffer(previous);
+    }
+    steps
+}
+
+/// The backward pass, last layer first: per stage, the ops no product folds in (in reverse),
+/// the `Linear`'s parameter gradients, then its input gradient with the derivative of the stage
+/// before folded in.
+fn backward_steps(stages: &[Stage]) -> Vec<BackwardStep> {
+    let mut steps = Vec::new();
+    for (k, stage) in stages.iter().enumerate().rev() {
+        let grad = &stage.linear.grad;
+        // The last op of a stage that is an activation is handled elsewhere: by the loss for the
+        // last stage, by the next `Linear`'s input gradient for the others.
+        let handled = usize::from(
+            stage
+                .ops
+                .len()
+                .checked_sub(1)
+                .and_then(|last| activation_at(stage, last))
+                .is_some(),
+        );
+        for (j, op) in stage.ops.iter().enumerate().rev().skip(handled) {
+            steps.push(match &op.kind {
+                OpKind::Activation { .. } => BackwardStep::Activation {
+                    activation: activation_at(stage, j).expect("an activation"),
+                    grad: grad.clone(),
+                    width: stage.linear.outputs.clone(),
+                },
+                OpKind::Dropout { mask, .. } => BackwardStep::Dropout {
+                    mask: mask.clone(),
+                    grad: grad.clone(),
+                },
+            });
+        }
+        let input = match k {
+            0 => Source::Input,
+            _ => Source::Buffer(training_output(&stages[k - 1]).clone()),
+        };
+        steps.push(BackwardStep::Params {
+            field: stage.linear.field.clone(),
+            input,
+            grad: grad.clone(),
+        });
+        if let Some(before) = k.checked_sub(1).map(|i| &stages[i]) {
+            let derivative = before
+                .ops
+                .len()
+                .checked_sub(1)
+                .and_then(|last| activation_at(before, last))
+                .unwrap_or_else(|| identity(before));
+            steps.push(BackwardStep::Input {
+                field: stage.linear.field.clone(),
+                grad: grad.clone(),
+                derivative,
+                grad_before: before.linear.grad.clone(),
+            });
+        }
+    }
+    steps
 }
 
 /// `::nn::__private::LeakyReLU::new(0.1f32)` and the like.

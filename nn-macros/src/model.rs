@@ -25,6 +25,108 @@ pub(crate) struct Network {
     pub buffers_field: Ident,
     /// Names for the generated type parameters that no type in the call uses.
     pub type_params: TypeParams,
+    /// The passes, step by step, with every fusion decided.
+    pub plan: Plan,
+}
+
+/// What the generated passes do, in order. Lowering decides it; expansion prints it.
+///
+/// The fusion rules: the first activation after a `Linear` runs in the `Linear`'s forward
+/// product (which, for ReLU, stores only `max(z, 0)`); the derivative of the last activation of
+/// a stage is applied by the input-gradient product of the next `Linear`; the network's last
+/// activation is differentiated together with the loss; every other activation and dropout runs
+/// as a pass of its own over the rows.
+pub(crate) struct Plan {
+    /// Inference: dropout off.
+    pub evaluation: Vec<ForwardStep>,
+    /// Training, where it differs from inference (with dropout).
+    pub training: Option<Vec<ForwardStep>>,
+    /// The buffer holding the network's output in inference and in training.
+    pub evaluation_output: Ident,
+    pub training_output: Ident,
+    /// How the loss's gradient enters the backward pass.
+    pub loss: LossGradient,
+    /// The backward pass, last layer first.
+    pub backward: Vec<BackwardStep>,
+}
+
+/// What a step reads: the network's input `x`, or a buffer.
+pub(crate) enum Source {
+    Input,
+    Buffer(Ident),
+}
+
+impl ToTokens for Source {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Source::Input => quote!(x).to_tokens(tokens),
+            Source::Buffer(buffer) => buffer.to_tokens(tokens),
+        }
+    }
+}
+
+/// An activation applied in place of, or beside, another step: its value (`ReLU`,
+/// `LeakyReLU::new(0.1f32)`), the buffer holding its input and the one holding its output.
+pub(crate) struct Activation {
+    pub value: TokenStream,
+    pub input: Ident,
+    pub output: Ident,
+}
+
+/// One statement of a forward pass.
+pub(crate) enum ForwardStep {
+    /// `z = input·Wᵀ + b` into `z`; with `activation`, `a = f(z)` in the same pass.
+    Linear {
+        field: Ident,
+        input: Source,
+        z: Ident,
+        activation: Option<Activation>,
+    },
+    /// `output = f(input)`, row by row.
+    Activation {
+        activation: Activation,
+        width: Width,
+    },
+    /// `output = input · mask / (1 − p)`, drawing the mask.
+    Dropout {
+        field: Ident,
+        input: Ident,
+        output: Ident,
+        mask: Ident,
+    },
+}
+
+/// The loss's value and its gradient with respect to `activation`'s input, into `grad`
+/// (through the identity when the network ends in a `Linear` or dropout).
+pub(crate) struct LossGradient {
+    pub activation: Activation,
+    pub grad: Ident,
+    pub width: Width,
+}
+
+/// One statement of the backward pass.
+pub(crate) enum BackwardStep {
+    /// `grad ⊙= f'(input)` in place, for an activation no product folds in.
+    Activation {
+        activation: Activation,
+        grad: Ident,
+        width: Width,
+    },
+    /// `grad ⊙= mask / (1 − p)`.
+    Dropout { mask: Ident, grad: Ident },
+    /// `dW = gradᵀ·input`, `db = Σ grad`.
+    Params {
+        field: Ident,
+        input: Source,
+        grad: Ident,
+    },
+    /// `grad_before = (grad·W) ⊙ derivative'`, the derivative of the layer before.
+    Input {
+        field: Ident,
+        grad: Ident,
+        derivative: Activation,
+        grad_before: Ident,
+    },
 }
 
 /// The generated methods' type parameters: `R: Rng`, `L: Loss`, `O: Optimizer`, `P: AsRef<Path>`,

@@ -1,30 +1,14 @@
 //! The backward pass, the mirror image of the forward one, and the training entry points built
 //! on both: `train_step`, and `forward_train` + `backward` for hand-written loops.
 //!
-//! The last activation is handed to the loss, which may use a combined gradient (sigmoid with
-//! binary cross-entropy). Every other activation's derivative is folded into the input-gradient
-//! pass of the `Linear` after it. The network's own input gets no gradient.
+//! The steps come from the plan (see `model::Plan` for the fusion rules). The network's own
+//! input gets no gradient.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::bind_slots;
-use super::forward::{training_input, training_output};
-use crate::model::{Network, Op, OpKind, Stage, TypeParams};
-
-/// The last op of the network if it is an activation: it is differentiated with the loss.
-fn loss_activation(network: &Network) -> Option<&Op> {
-    let last = network.stages.last()?.ops.last()?;
-    matches!(last.kind, OpKind::Activation { .. }).then_some(last)
-}
-
-/// The activation value of `op`, which must be an activation.
-fn activation_value(op: &Op) -> &TokenStream {
-    match &op.kind {
-        OpKind::Activation { value } => value,
-        OpKind::Dropout { .. } => unreachable!("only activations are fused"),
-    }
-}
+use crate::model::{BackwardStep, LossGradient, Network, TypeParams};
 
 pub(crate) fn expand(network: &Network) -> TokenStream {
     let name = &network.name;
@@ -36,32 +20,26 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let buffers = &network.buffers_field;
     let slots = proc_macro2::Literal::usize_unsuffixed(network.slots().len());
     let (input_width, output_width) = (&network.input, &network.output);
-    let last_stage = network.stages.last().expect("checked: at least one layer");
-    let d_output = &last_stage.linear.grad;
-    let output = training_output(last_stage);
-    let backward = backward_statements(network);
+    let plan = &network.plan;
+    let output = &plan.training_output;
+    let backward = statements(&plan.backward);
     let bind_backward = bind_slots(network, quote!(slots), &backward);
-
-    // The loss, its gradient taken through the last activation (or through the identity).
-    let (final_activation, final_input) = match loss_activation(network) {
-        Some(op) => {
-            let index = last_stage.ops.len() - 1;
-            (
-                activation_value(op).clone(),
-                training_input(last_stage, index).clone(),
-            )
-        }
-        None => (quote!(::nn::__private::Identity), output.clone()),
-    };
+    let LossGradient {
+        activation,
+        grad: d_output,
+        width,
+    } = &plan.loss;
+    let (final_activation, final_input, final_output) =
+        (&activation.value, &activation.input, &activation.output);
     let loss_gradient = quote! {
-        let value = loss.loss_and_grad_through(&#final_activation, #final_input, #output, target, #d_output);
+        let value = loss.loss_and_grad_through(&#final_activation, #final_input, #final_output, target, #d_output);
     };
     let bind_loss = bind_slots(network, quote!(buffers.slots_mut()), &loss_gradient);
     let copy_output = quote!(output.as_mut_slice().copy_from_slice(#output););
     let bind_output = bind_slots(network, quote!(buffers.slots_mut()), &copy_output);
     let output_gradient = quote! {
         #d_output.copy_from_slice(grad_output.as_slice());
-        ::nn::__private::RowActivation::backward_rows(&#final_activation, #final_input, #output, #d_output, #output_width);
+        ::nn::__private::RowActivation::backward_rows(&#final_activation, #final_input, #final_output, #d_output, #width);
     };
     let bind_output_gradient = bind_slots(network, quote!(&mut *slots), &output_gradient);
 
@@ -159,70 +137,31 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     }
 }
 
-/// The statements of the backward pass, last layer first.
-fn backward_statements(network: &Network) -> TokenStream {
-    let mut statements = Vec::new();
-    let stages = &network.stages;
-    for (k, stage) in stages.iter().enumerate().rev() {
-        let d = &stage.linear.grad;
-        let width = &stage.linear.outputs;
-        // Ops already handled: the loss's activation for the last stage; the folded one for
-        // the others (done by the input-gradient pass of the `Linear` after them).
-        let handled = if k + 1 == stages.len() {
-            usize::from(loss_activation(network).is_some())
-        } else {
-            usize::from(folds_last_op(stage))
-        };
-        for (j, op) in stage.ops.iter().enumerate().rev().skip(handled) {
-            let input = training_input(stage, j);
-            let output = &op.buffer;
-            statements.push(match &op.kind {
-                OpKind::Activation { value } => quote! {
-                    ::nn::__private::RowActivation::backward_rows(&#value, #input, #output, #d, #width);
-                },
-                OpKind::Dropout { mask, .. } => quote! {
-                    ::nn::__private::Dropout::backward(#mask, #d);
-                },
-            });
+fn statements(steps: &[BackwardStep]) -> TokenStream {
+    let statements = steps.iter().map(|step| match step {
+        BackwardStep::Activation {
+            activation,
+            grad,
+            width,
+        } => {
+            let (value, input, output) = (&activation.value, &activation.input, &activation.output);
+            quote!(::nn::__private::RowActivation::backward_rows(&#value, #input, #output, #grad, #width);)
         }
-        let linear = &stage.linear.field;
-        let input = match k {
-            0 => quote!(x),
-            _ => {
-                let previous = training_output(&stages[k - 1]);
-                quote!(#previous)
-            }
-        };
-        statements.push(quote! {
-            network.#linear.backward_params(rows, #input, #d, accumulate);
-        });
-        if k > 0 {
-            let before = &stages[k - 1];
-            let d_before = &before.linear.grad;
-            let (value, fold_input, fold_output) = if folds_last_op(before) {
-                let j = before.ops.len() - 1;
-                let op = &before.ops[j];
-                (
-                    activation_value(op).clone(),
-                    training_input(before, j).clone(),
-                    op.buffer.clone(),
-                )
-            } else {
-                let z = &before.linear.z;
-                (quote!(::nn::__private::Identity), z.clone(), z.clone())
-            };
-            statements.push(quote! {
-                network.#linear.backward_input(rows, #d, #fold_input, #fold_output, &#value, #d_before);
-            });
+        BackwardStep::Dropout { mask, grad } => {
+            quote!(::nn::__private::Dropout::backward(#mask, #grad);)
         }
-    }
+        BackwardStep::Params { field, input, grad } => {
+            quote!(network.#field.backward_params(rows, #input, #grad, accumulate);)
+        }
+        BackwardStep::Input {
+            field,
+            grad,
+            derivative,
+            grad_before,
+        } => {
+            let (value, input, output) = (&derivative.value, &derivative.input, &derivative.output);
+            quote!(network.#field.backward_input(rows, #grad, #input, #output, &#value, #grad_before);)
+        }
+    });
     quote!(#(#statements)*)
-}
-
-/// Whether a stage's last op is an activation, whose derivative the next `Linear` folds in.
-fn folds_last_op(stage: &Stage) -> bool {
-    matches!(
-        stage.ops.last().map(|op| &op.kind),
-        Some(OpKind::Activation { .. })
-    )
 }

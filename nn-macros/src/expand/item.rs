@@ -6,7 +6,6 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::bind_slots;
-use super::forward::evaluation_output;
 use crate::model::{Network, OpKind, TypeParams};
 
 /// The struct: one public field per layer with parameters or state, and its buffers; and the
@@ -114,7 +113,7 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
         visit(quote!(visit_tensors)),
         visit(quote!(visit_tensors_mut)),
     );
-    let evaluation = evaluation_output(network.stages.last().expect("checked: at least one layer"));
+    let evaluation = &network.plan.evaluation_output;
     let copy_output = quote!(output.as_mut_slice().copy_from_slice(#evaluation););
     let bind_output = bind_slots(network, quote!(buffers.slots_mut()), &copy_output);
     let copy_out = quote!(out.as_mut_slice().copy_from_slice(#evaluation););
