@@ -45,7 +45,7 @@ fn bad_settings_are_refused_with_their_names() {
         ),
         (
             refusal(|| drop(SGD::new(0.1).momentum(0.9).dampening(f64::NAN))),
-            "SGD: invalid dampening: must be in [0, 1], found NaN",
+            "SGD: invalid dampening: must be finite, found NaN",
         ),
         (
             refusal(|| drop(SGD::new(0.1).momentum(f64::NAN))),

@@ -197,8 +197,8 @@ impl Adam {
     /// # Panics
     /// Unless both are in `[0, 1)`.
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
-        check_fraction("Adam", "beta1", beta1, false);
-        check_fraction("Adam", "beta2", beta2, false);
+        check_fraction("Adam", "beta1", beta1);
+        check_fraction("Adam", "beta2", beta2);
         self.beta1 = beta1;
         self.beta2 = beta2;
         self

@@ -69,16 +69,21 @@ pub(crate) fn check_non_negative(owner: &str, name: &str, value: f64) {
     );
 }
 
-/// Panics unless the setting `name` of `owner` is in `[0, 1)`, or `[0, 1]` with `one_allowed`.
+/// Panics unless the setting `name` of `owner` is finite (a setting PyTorch puts no range on).
 #[track_caller]
-pub(crate) fn check_fraction(owner: &str, name: &str, value: f64, one_allowed: bool) {
-    let (valid, range) = match one_allowed {
-        true => ((0.0..=1.0).contains(&value), "[0, 1]"),
-        false => ((0.0..1.0).contains(&value), "[0, 1)"),
-    };
+pub(crate) fn check_finite_setting(owner: &str, name: &str, value: f64) {
     assert!(
-        valid,
-        "{owner}: invalid {name}: must be in {range}, found {value}"
+        value.is_finite(),
+        "{owner}: invalid {name}: must be finite, found {value}"
+    );
+}
+
+/// Panics unless the setting `name` of `owner` is in `[0, 1)`, as decay rates must be.
+#[track_caller]
+pub(crate) fn check_fraction(owner: &str, name: &str, value: f64) {
+    assert!(
+        (0.0..1.0).contains(&value),
+        "{owner}: invalid {name}: must be in [0, 1), found {value}"
     );
 }
 

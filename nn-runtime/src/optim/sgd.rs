@@ -90,7 +90,7 @@ impl SGD {
     /// Sets the dampening: the gradient enters the momentum buffer scaled by `1 − dampening`
     /// (from the second step on).
     pub fn dampening(mut self, dampening: f64) -> Self {
-        super::check_fraction("SGD", "dampening", dampening, true);
+        super::check_finite_setting("SGD", "dampening", dampening);
         self.dampening = dampening;
         self
     }
