@@ -33,9 +33,10 @@ pub mod prelude {
     };
 }
 
-/// What generated code names. Not a stable interface.
+/// What generated code names. Not a stable interface: its name carries the version of
+/// `nn-macros` that generates code for it, so a mismatched pair fails to build.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_0_1 {
     pub use nn_runtime::activation::*;
     pub use nn_runtime::io::{
         load_safetensors, save_safetensors, NamedTensors, TensorVisitor, TensorVisitorMut,

@@ -26,7 +26,7 @@ pub(crate) enum Kind {
 /// How an activation value is built from its arguments.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Constructor {
-    /// A unit struct: `::nn::__private::ReLU`.
+    /// A unit struct: `ReLU`.
     Unit,
     /// `Type::new(args…)` with every argument, defaults filled in.
     New,

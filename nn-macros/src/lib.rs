@@ -15,6 +15,7 @@ mod names;
 mod parse;
 #[cfg(test)]
 mod robustness;
+mod runtime;
 #[cfg(test)]
 mod snapshots;
 mod suggest;

@@ -281,9 +281,10 @@ fn activation_at(stage: &Stage, index: usize) -> Option<Activation> {
 
 /// The identity over a stage's `Linear` output: the derivative to apply where no activation is.
 fn identity(stage: &Stage) -> Activation {
+    let private = crate::runtime::path();
     let z = &stage.linear.z;
     Activation {
-        value: quote!(::nn::__private::Identity),
+        value: quote!(#private::Identity),
         input: z.clone(),
         output: z.clone(),
     }
@@ -292,13 +293,14 @@ fn identity(stage: &Stage) -> Activation {
 /// What the loss differentiates through: the network's last op if it is an activation, else the
 /// identity over the last output.
 fn loss_activation(last: &Stage) -> Activation {
+    let private = crate::runtime::path();
     let output = training_output(last);
     last.ops
         .len()
         .checked_sub(1)
         .and_then(|index| activation_at(last, index))
         .unwrap_or_else(|| Activation {
-            value: quote!(::nn::__private::Identity),
+            value: quote!(#private::Identity),
             input: output.clone(),
             output: output.clone(),
         })
@@ -416,23 +418,24 @@ fn backward_steps(stages: &[Stage]) -> Vec<BackwardStep> {
     steps
 }
 
-/// `::nn::__private::LeakyReLU::new(0.1f32)` and the like.
+/// The runtime's `LeakyReLU::new(0.1f32)` and the like.
 fn activation_value(spec: &LayerSpec, constructor: Constructor, args: &[Argument]) -> TokenStream {
+    let private = crate::runtime::path();
     let ty = Ident::new(spec.name, Span::call_site());
     match constructor {
-        Constructor::Unit => quote!(::nn::__private::#ty),
+        Constructor::Unit => quote!(#private::#ty),
         Constructor::New => {
             let values = args.iter().map(|a| match a {
                 Argument::Number(tokens) => tokens.clone(),
                 _ => quote!(0.0f32),
             });
-            quote!(::nn::__private::#ty::new(#(#values),*))
+            quote!(#private::#ty::new(#(#values),*))
         }
         Constructor::Gelu => match args.first() {
             Some(Argument::Choice(choice)) if choice == "tanh" => {
-                quote!(::nn::__private::#ty::tanh())
+                quote!(#private::#ty::tanh())
             }
-            _ => quote!(::nn::__private::#ty::new()),
+            _ => quote!(#private::#ty::new()),
         },
     }
 }

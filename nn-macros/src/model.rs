@@ -247,7 +247,7 @@ pub(crate) struct Op {
 }
 
 pub(crate) enum OpKind {
-    /// An activation; `value` is an expression that builds it (`::nn::__private::ReLU`).
+    /// An activation; `value` is an expression that builds it (the runtime's `ReLU`).
     Activation { value: TokenStream },
     /// Dropout: a struct field holding its generator, and a buffer for its mask.
     Dropout {

@@ -11,6 +11,7 @@ use super::bind_slots;
 use crate::model::{BackwardStep, LossGradient, Network, TypeParams};
 
 pub(crate) fn expand(network: &Network) -> TokenStream {
+    let private = crate::runtime::path();
     let name = &network.name;
     let TypeParams {
         loss: l,
@@ -39,14 +40,14 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let bind_output = bind_slots(network, quote!(buffers.slots_mut()), &copy_output);
     let output_gradient = quote! {
         #d_output.copy_from_slice(grad_output.as_slice());
-        ::nn::__private::RowActivation::backward_rows(&#final_activation, #final_input, #final_output, #d_output, #width);
+        #private::RowActivation::backward_rows(&#final_activation, #final_input, #final_output, #d_output, #width);
     };
     let bind_output_gradient = bind_slots(network, quote!(&mut *slots), &output_gradient);
 
     quote! {
         /// Adds each parameter's gradient (or, without `accumulate`, overwrites it), given in
         /// `slots` the gradient with respect to the input of the last activation.
-        fn backward_with(network: &mut #name, x: &[f32], rows: usize, slots: &mut [::nn::__private::AlignedVec; #slots], accumulate: bool) {
+        fn backward_with(network: &mut #name, x: &[f32], rows: usize, slots: &mut [#private::AlignedVec; #slots], accumulate: bool) {
             #bind_backward
             #backward
         }
@@ -61,14 +62,14 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             /// parameters and the optimizer's state are left unchanged then.
             pub fn train_step<#l, #o>(
                 &mut self,
-                x: &::nn::__private::Batch<#input_width>,
+                x: &#private::Batch<#input_width>,
                 target: &#l::Target,
                 loss: &#l,
                 optimizer: &mut #o,
-            ) -> ::core::result::Result<f32, ::nn::__private::Error>
+            ) -> ::core::result::Result<f32, #private::Error>
             where
-                #l: ::nn::__private::Loss<#output_width>,
-                #o: ::nn::__private::Optimizer,
+                #l: #private::Loss<#output_width>,
+                #o: #private::Optimizer,
             {
                 let rows = x.rows();
                 loss.check_target(target, rows)?;
@@ -79,13 +80,13 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
                 #loss_gradient
                 if !value.is_finite() {
                     self.#buffers = buffers;
-                    return ::core::result::Result::Err(::nn::__private::Error::NonFiniteLoss { value });
+                    return ::core::result::Result::Err(#private::Error::NonFiniteLoss { value });
                 }
                 backward_with(self, x.as_slice(), rows, buffers.slots_mut(), false);
                 self.#buffers = buffers;
                 // A NaN or an infinity in a gradient would spread into every parameter and the
                 // optimizer's state: no update then.
-                ::nn::__private::check_finite(self)?;
+                #private::check_finite(self)?;
                 optimizer.step(self);
                 ::core::result::Result::Ok(value)
             }
@@ -94,13 +95,13 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             /// needs, like calling a PyTorch model in `train()` mode.
             pub fn forward_train(
                 &mut self,
-                x: &::nn::__private::Batch<#input_width>,
-            ) -> ::nn::__private::Batch<#output_width> {
+                x: &#private::Batch<#input_width>,
+            ) -> #private::Batch<#output_width> {
                 let mut buffers = ::core::mem::take(&mut self.#buffers);
                 buffers.resize(x.rows());
                 buffers.record_input(x.as_slice());
                 record_forward(self, x.as_slice(), &mut buffers);
-                let mut output = ::nn::__private::Batch::zeros(x.rows());
+                let mut output = #private::Batch::zeros(x.rows());
                 #bind_output
                 #copy_output
                 self.#buffers = buffers;
@@ -112,15 +113,15 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             /// `output.backward(grad_output)`.
             ///
             /// # Errors
-            /// [`Error::RowMismatch`](::nn::__private::Error::RowMismatch) when `grad_output`
+            /// [`Error::RowMismatch`](#private::Error::RowMismatch) when `grad_output`
             /// does not have the rows of the recorded pass.
             pub fn backward(
                 &mut self,
-                grad_output: &::nn::__private::Batch<#output_width>,
-            ) -> ::core::result::Result<(), ::nn::__private::Error> {
+                grad_output: &#private::Batch<#output_width>,
+            ) -> ::core::result::Result<(), #private::Error> {
                 let rows = grad_output.rows();
                 if self.#buffers.recorded_rows(#input_width) != ::core::option::Option::Some(rows) {
-                    return ::core::result::Result::Err(::nn::__private::Error::RowMismatch {
+                    return ::core::result::Result::Err(#private::Error::RowMismatch {
                         input: self.#buffers.rows(),
                         target: rows,
                     });
@@ -138,6 +139,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
 }
 
 fn statements(steps: &[BackwardStep]) -> TokenStream {
+    let private = crate::runtime::path();
     let statements = steps.iter().map(|step| match step {
         BackwardStep::Activation {
             activation,
@@ -145,10 +147,10 @@ fn statements(steps: &[BackwardStep]) -> TokenStream {
             width,
         } => {
             let (value, input, output) = (&activation.value, &activation.input, &activation.output);
-            quote!(::nn::__private::RowActivation::backward_rows(&#value, #input, #output, #grad, #width);)
+            quote!(#private::RowActivation::backward_rows(&#value, #input, #output, #grad, #width);)
         }
         BackwardStep::Dropout { mask, grad } => {
-            quote!(::nn::__private::Dropout::backward(#mask, #grad);)
+            quote!(#private::Dropout::backward(#mask, #grad);)
         }
         BackwardStep::Params { field, input, grad } => {
             quote!(network.#field.backward_params(rows, #input, #grad, accumulate);)

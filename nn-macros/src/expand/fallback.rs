@@ -32,6 +32,7 @@ fn declared_widths(input: &NetworkInput) -> Option<(Expr, Expr)> {
 }
 
 pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
+    let private = crate::runtime::path();
     let errors = errors.to_compile_error();
     let (attrs, vis, name) = match &input.item {
         Some(item) => (
@@ -45,11 +46,11 @@ pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
     let forward = match declared_widths(input) {
         Some((inputs, outputs)) => quote! {
             /// Not available: the declaration has errors.
-            pub fn forward(&self, x: &::nn::__private::Batch<#inputs>) -> ::nn::__private::Batch<#outputs> { ::core::unreachable!() }
+            pub fn forward(&self, x: &#private::Batch<#inputs>) -> #private::Batch<#outputs> { ::core::unreachable!() }
             /// Not available: the declaration has errors.
-            pub fn forward_into(&mut self, x: &::nn::__private::Batch<#inputs>, out: &mut ::nn::__private::Batch<#outputs>) {}
+            pub fn forward_into(&mut self, x: &#private::Batch<#inputs>, out: &mut #private::Batch<#outputs>) {}
             /// Not available: the declaration has errors.
-            pub fn forward_train(&mut self, x: &::nn::__private::Batch<#inputs>) -> ::nn::__private::Batch<#outputs> { ::core::unreachable!() }
+            pub fn forward_train(&mut self, x: &#private::Batch<#inputs>) -> #private::Batch<#outputs> { ::core::unreachable!() }
         },
         None => quote! {
             /// Not available: the declaration has errors.
@@ -78,15 +79,15 @@ pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
             pub fn new<R: ?Sized>(rng: &mut R) -> Self { Self }
             #forward
             /// Not available: the declaration has errors.
-            pub fn backward<T>(&mut self, grad: T) -> ::core::result::Result<(), ::nn::__private::Error> { ::core::unreachable!() }
+            pub fn backward<T>(&mut self, grad: T) -> ::core::result::Result<(), #private::Error> { ::core::unreachable!() }
             /// Not available: the declaration has errors.
-            pub fn train_step<A, B, C, D>(&mut self, x: A, target: B, loss: C, optimizer: D) -> ::core::result::Result<f32, ::nn::__private::Error> { ::core::unreachable!() }
+            pub fn train_step<A, B, C, D>(&mut self, x: A, target: B, loss: C, optimizer: D) -> ::core::result::Result<f32, #private::Error> { ::core::unreachable!() }
             /// Not available: the declaration has errors.
             pub fn zero_grad(&mut self) {}
             /// Not available: the declaration has errors.
-            pub fn save_safetensors<P>(&self, path: P) -> ::core::result::Result<(), ::nn::__private::Error> { ::core::unreachable!() }
+            pub fn save_safetensors<P>(&self, path: P) -> ::core::result::Result<(), #private::Error> { ::core::unreachable!() }
             /// Not available: the declaration has errors.
-            pub fn load_safetensors<P>(&mut self, path: P) -> ::core::result::Result<(), ::nn::__private::Error> { ::core::unreachable!() }
+            pub fn load_safetensors<P>(&mut self, path: P) -> ::core::result::Result<(), #private::Error> { ::core::unreachable!() }
         }
 
         impl ::core::fmt::Display for #name {

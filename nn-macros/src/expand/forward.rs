@@ -8,6 +8,7 @@ use super::bind_slots;
 use crate::model::{ForwardStep, Network};
 
 pub(crate) fn expand(network: &Network) -> TokenStream {
+    let private = crate::runtime::path();
     let name = &network.name;
     let slots = proc_macro2::Literal::usize_unsuffixed(network.slots().len());
     let evaluation = statements(&network.plan.evaluation);
@@ -27,7 +28,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     quote! {
         /// Runs every layer of `network` in evaluation mode over `x`, into `buffers` sized for its
         /// rows.
-        fn forward_with(network: &#name, x: &[f32], buffers: &mut ::nn::__private::Buffers<#slots>) {
+        fn forward_with(network: &#name, x: &[f32], buffers: &mut #private::Buffers<#slots>) {
             let rows = buffers.rows();
             #bind_evaluation
             #evaluation
@@ -35,13 +36,14 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
 
         /// Runs every layer of `network` in training mode over `x`, keeping each layer's output
         /// in `buffers` for the backward pass.
-        fn record_forward(network: &mut #name, x: &[f32], buffers: &mut ::nn::__private::Buffers<#slots>) {
+        fn record_forward(network: &mut #name, x: &[f32], buffers: &mut #private::Buffers<#slots>) {
             #training
         }
     }
 }
 
 fn statements(steps: &[ForwardStep]) -> TokenStream {
+    let private = crate::runtime::path();
     let statements = steps.iter().map(|step| match step {
         ForwardStep::Linear {
             field,
@@ -60,7 +62,7 @@ fn statements(steps: &[ForwardStep]) -> TokenStream {
         } => quote!(network.#field.forward_into(rows, #input, #z);),
         ForwardStep::Activation { activation, width } => {
             let (value, input, output) = (&activation.value, &activation.input, &activation.output);
-            quote!(::nn::__private::RowActivation::forward_rows(&#value, #input, #output, #width);)
+            quote!(#private::RowActivation::forward_rows(&#value, #input, #output, #width);)
         }
         ForwardStep::Dropout {
             field,

@@ -11,6 +11,7 @@ use crate::model::{Network, OpKind, TypeParams};
 /// The struct: one public field per layer with parameters or state, and its buffers; and the
 /// compile-time checks of its constant widths.
 pub(crate) fn declaration(network: &Network) -> TokenStream {
+    let private = crate::runtime::path();
     let Network {
         attrs, vis, name, ..
     } = network;
@@ -27,7 +28,7 @@ pub(crate) fn declaration(network: &Network) -> TokenStream {
         );
         quote! {
             #[doc = #doc]
-            pub #field: ::nn::__private::Linear<#inputs, #outputs>
+            pub #field: #private::Linear<#inputs, #outputs>
         }
     });
     let dropout_fields =
@@ -40,7 +41,7 @@ pub(crate) fn declaration(network: &Network) -> TokenStream {
                     let doc = format!("`{}`: active in training steps only.", op.display);
                     Some(quote! {
                         #[doc = #doc]
-                        pub #field: ::nn::__private::Dropout
+                        pub #field: #private::Dropout
                     })
                 }
                 OpKind::Activation { .. } => None,
@@ -64,13 +65,14 @@ pub(crate) fn declaration(network: &Network) -> TokenStream {
             #(#linear_fields,)*
             #(#dropout_fields,)*
             /// Each layer's output and gradient from the last pass, reused between steps.
-            #buffers: ::nn::__private::Buffers<#slots>,
+            #buffers: #private::Buffers<#slots>,
         }
     }
 }
 
 /// Everything else the struct gets, but the passes and the summary.
 pub(crate) fn methods(network: &Network) -> TokenStream {
+    let private = crate::runtime::path();
     let name = &network.name;
     let TypeParams {
         rng: r,
@@ -86,13 +88,14 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
     // Fields are initialised in declaration order, which fixes the order of random draws.
     let initialisers = network.stages.iter().flat_map(|stage| {
         let linear = &stage.linear.field;
-        std::iter::once(quote!(#linear: ::nn::__private::Linear::new(rng)))
-            .chain(stage.ops.iter().filter_map(|op| match &op.kind {
-            OpKind::Dropout { field, p, .. } => Some(quote! {
-                #field: ::nn::__private::Dropout::new(#p, ::nn::__private::RngCore::next_u64(rng))
+        std::iter::once(quote!(#linear: #private::Linear::new(rng))).chain(
+            stage.ops.iter().filter_map(|op| match &op.kind {
+                OpKind::Dropout { field, p, .. } => Some(quote! {
+                    #field: #private::Dropout::new(#p, #private::RngCore::next_u64(rng))
+                }),
+                OpKind::Activation { .. } => None,
             }),
-            OpKind::Activation { .. } => None,
-        }))
+        )
     });
     let widths = network.slots().into_iter().map(|slot| slot.width);
     let params = linears.iter().map(|l| {
@@ -122,7 +125,7 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
     let activation_functions = network.custom_activations.iter().map(|custom| {
         let (function, value) = (&custom.function, &custom.value);
         let doc = format!("Builds `{}`.", quote!(#value).to_string().replace(' ', ""));
-        let returns = quote_spanned!(custom.path.span()=> impl ::nn::__private::RowActivation);
+        let returns = quote_spanned!(custom.path.span()=> impl #private::RowActivation);
         quote! {
             #[doc = #doc]
             fn #function() -> #returns {
@@ -143,24 +146,24 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
             pub const PARAMS: usize = #(#params)+*;
 
             /// A network initialised as PyTorch initialises each layer, drawing from `rng`.
-            pub fn new<#r: ::nn::__private::Rng + ?Sized>(rng: &mut #r) -> Self {
+            pub fn new<#r: #private::Rng + ?Sized>(rng: &mut #r) -> Self {
                 Self {
                     #(#initialisers,)*
-                    #buffers: ::nn::__private::Buffers::new([#(#widths),*]),
+                    #buffers: #private::Buffers::new([#(#widths),*]),
                 }
             }
 
             /// A network initialised from a seeded generator: the same seed, the same weights.
             pub fn seeded(seed: u64) -> Self {
-                Self::new(&mut <::nn::__private::StdRng as ::nn::__private::SeedableRng>::seed_from_u64(seed))
+                Self::new(&mut <#private::StdRng as #private::SeedableRng>::seed_from_u64(seed))
             }
 
             /// Inference in evaluation mode (dropout off), like PyTorch's `model.eval(); model(x)`.
-            pub fn forward(&self, x: &::nn::__private::Batch<#input>) -> ::nn::__private::Batch<#output> {
+            pub fn forward(&self, x: &#private::Batch<#input>) -> #private::Batch<#output> {
                 let mut buffers = self.#buffers.fresh();
                 buffers.resize(x.rows());
                 forward_with(self, x.as_slice(), &mut buffers);
-                let mut output = ::nn::__private::Batch::zeros(x.rows());
+                let mut output = #private::Batch::zeros(x.rows());
                 #bind_output
                 #copy_output
                 output
@@ -168,7 +171,7 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
 
             /// Inference in evaluation mode into `out`, reusing this network's buffers: once warm
             /// for a batch size, a call allocates nothing.
-            pub fn forward_into(&mut self, x: &::nn::__private::Batch<#input>, out: &mut ::nn::__private::Batch<#output>) {
+            pub fn forward_into(&mut self, x: &#private::Batch<#input>, out: &mut #private::Batch<#output>) {
                 let mut buffers = ::core::mem::take(&mut self.#buffers);
                 buffers.resize(x.rows());
                 forward_with(self, x.as_slice(), &mut buffers);
@@ -180,7 +183,7 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
 
             /// Sets every gradient to zero.
             pub fn zero_grad(&mut self) {
-                ::nn::__private::Parameters::zero_grad(self);
+                #private::Parameters::zero_grad(self);
             }
 
             /// Saves the weights as safetensors with PyTorch's names (`fc1.weight`, …). The file
@@ -188,8 +191,8 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
             ///
             /// # Errors
             /// When the file cannot be written.
-            pub fn save_safetensors<#p: ::core::convert::AsRef<::std::path::Path>>(&self, path: #p) -> ::core::result::Result<(), ::nn::__private::Error> {
-                ::nn::__private::save_safetensors(self, path.as_ref())
+            pub fn save_safetensors<#p: ::core::convert::AsRef<::std::path::Path>>(&self, path: #p) -> ::core::result::Result<(), #private::Error> {
+                #private::save_safetensors(self, path.as_ref())
             }
 
             /// Loads weights saved by [`save_safetensors`](Self::save_safetensors) or by PyTorch
@@ -199,54 +202,54 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
             /// When the file cannot be read, is not safetensors, or its tensors do not match
             /// this network's names, shapes and dtype, or hold a NaN or an infinity; the
             /// network is unchanged then.
-            pub fn load_safetensors<#p: ::core::convert::AsRef<::std::path::Path>>(&mut self, path: #p) -> ::core::result::Result<(), ::nn::__private::Error> {
-                ::nn::__private::load_safetensors(self, path.as_ref())
+            pub fn load_safetensors<#p: ::core::convert::AsRef<::std::path::Path>>(&mut self, path: #p) -> ::core::result::Result<(), #private::Error> {
+                #private::load_safetensors(self, path.as_ref())
             }
         }
 
         #[automatically_derived]
-        impl ::nn::__private::Parameters for #name {
-            fn visit_parameters<#v: ::nn::__private::ParameterVisitor + ?Sized>(&mut self, visitor: &mut #v) {
+        impl #private::Parameters for #name {
+            fn visit_parameters<#v: #private::ParameterVisitor + ?Sized>(&mut self, visitor: &mut #v) {
                 #(#visit_parameters)*
             }
         }
 
         #[automatically_derived]
-        impl ::nn::__private::NamedTensors for #name {
-            fn visit_tensors(&self, visitor: &mut ::nn::__private::TensorVisitor<'_>) {
+        impl #private::NamedTensors for #name {
+            fn visit_tensors(&self, visitor: &mut #private::TensorVisitor<'_>) {
                 #(#visit_tensors)*
             }
 
-            fn visit_tensors_mut(&mut self, visitor: &mut ::nn::__private::TensorVisitorMut<'_>) {
+            fn visit_tensors_mut(&mut self, visitor: &mut #private::TensorVisitorMut<'_>) {
                 #(#visit_tensors_mut)*
             }
         }
 
         #[automatically_derived]
-        impl ::nn::__private::Network<#input, #output> for #name {
-            fn forward(&self, x: &::nn::__private::Batch<#input>) -> ::nn::__private::Batch<#output> {
+        impl #private::Network<#input, #output> for #name {
+            fn forward(&self, x: &#private::Batch<#input>) -> #private::Batch<#output> {
                 Self::forward(self, x)
             }
 
-            fn forward_into(&mut self, x: &::nn::__private::Batch<#input>, out: &mut ::nn::__private::Batch<#output>) {
+            fn forward_into(&mut self, x: &#private::Batch<#input>, out: &mut #private::Batch<#output>) {
                 Self::forward_into(self, x, out);
             }
 
-            fn train_step<#l: ::nn::__private::Loss<#output>, #o: ::nn::__private::Optimizer>(
+            fn train_step<#l: #private::Loss<#output>, #o: #private::Optimizer>(
                 &mut self,
-                x: &::nn::__private::Batch<#input>,
+                x: &#private::Batch<#input>,
                 target: &#l::Target,
                 loss: &#l,
                 optimizer: &mut #o,
-            ) -> ::core::result::Result<f32, ::nn::__private::Error> {
+            ) -> ::core::result::Result<f32, #private::Error> {
                 Self::train_step(self, x, target, loss, optimizer)
             }
 
-            fn forward_train(&mut self, x: &::nn::__private::Batch<#input>) -> ::nn::__private::Batch<#output> {
+            fn forward_train(&mut self, x: &#private::Batch<#input>) -> #private::Batch<#output> {
                 Self::forward_train(self, x)
             }
 
-            fn backward(&mut self, grad_output: &::nn::__private::Batch<#output>) -> ::core::result::Result<(), ::nn::__private::Error> {
+            fn backward(&mut self, grad_output: &#private::Batch<#output>) -> ::core::result::Result<(), #private::Error> {
                 Self::backward(self, grad_output)
             }
         }

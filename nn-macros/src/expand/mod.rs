@@ -1,6 +1,7 @@
 //! Writes the code for a lowered network. Decides nothing: every choice was made in `lower`.
 //!
-//! The generated code names only `::nn::__private::…` and `::core::…`, so it works without
+//! The generated code names only the runtime's path ([`runtime::path`](crate::runtime::path))
+//! and `::core::…`, so it works without
 //! imports and next to user types that share a name with ours. Besides the struct it adds no
 //! name to the user's module: its impls and helper functions sit in an unnamed `const _` block.
 

@@ -7,6 +7,7 @@ use quote::quote;
 use crate::model::Network;
 
 pub(crate) fn expand(network: &Network) -> TokenStream {
+    let private = crate::runtime::path();
     let name = &network.name;
     let title = name.to_string();
     let rows = network.stages.iter().flat_map(|stage| {
@@ -24,7 +25,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
         impl ::core::fmt::Display for #name {
             /// A table of layers with their output widths and parameter counts.
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                ::nn::__private::write_summary(f, #title, &[#(#rows),*])
+                #private::write_summary(f, #title, &[#(#rows),*])
             }
         }
     }
