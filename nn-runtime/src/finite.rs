@@ -1,29 +1,33 @@
 //! Finding NaNs and infinities in a slice fast enough to check every gradient of every step.
 
 crate::simd::multiversion! {
-    /// The position of the first NaN or infinity in `values`, if any.
-    pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> => first_non_finite_in;
+    /// Whether `values` or `more` hold a NaN or an infinity: one pass over both, for a parameter
+    /// and its gradient.
+    pub(crate) fn any_non_finite(values: &[f32], more: &[f32]) -> bool => any_non_finite_in;
 }
-
-/// Values scanned at a time: the scan of a block becomes vector code only without an early exit.
-const BLOCK: usize = 256;
 
 /// An exponent field of all ones marks an infinity or a NaN.
 const EXPONENT: u32 = 0x7f80_0000;
 
 #[inline(always)]
-fn first_non_finite_in(values: &[f32]) -> Option<usize> {
-    for (block, chunk) in values.chunks(BLOCK).enumerate() {
-        // The largest exponent field of the block: an integer maximum, which vectorises.
-        let widest = chunk
+fn any_non_finite_in(values: &[f32], more: &[f32]) -> bool {
+    // The largest exponent field seen: an integer maximum with no early exit, which becomes a
+    // few vector instructions per register of values.
+    let widest = |slice: &[f32]| {
+        slice
             .iter()
-            .fold(0, |widest, v| widest.max(v.to_bits() & EXPONENT));
-        if widest == EXPONENT {
-            let offset = chunk.iter().position(|v| !v.is_finite()).unwrap_or(0);
-            return Some(block * BLOCK + offset);
-        }
+            .fold(0, |widest, v| widest.max(v.to_bits() & EXPONENT))
+    };
+    widest(values).max(widest(more)) == EXPONENT
+}
+
+/// The position of the first NaN or infinity in `values`, if any.
+pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> {
+    if any_non_finite(values, &[]) {
+        values.iter().position(|v| !v.is_finite())
+    } else {
+        None
     }
-    None
 }
 
 #[cfg(test)]

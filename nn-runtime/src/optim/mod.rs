@@ -24,7 +24,7 @@ pub use schedule::{CosineAnnealingLR, LrScheduler, StepLR};
 pub use sgd::SGD;
 
 use crate::error::{Error, Result};
-use crate::finite::first_non_finite;
+use crate::finite::{any_non_finite, first_non_finite};
 
 /// Checks that every parameter of `params` and its gradient are finite, before an optimizer
 /// step uses them.
@@ -43,18 +43,14 @@ use crate::finite::first_non_finite;
 pub fn check_finite<P: Parameters + ?Sized>(params: &mut P) -> Result<()> {
     let mut bad = None;
     params.visit_parameters(&mut |name: &str, value: &mut [f32], grad: &mut [f32]| {
-        if bad.is_some() {
+        if bad.is_some() || !any_non_finite(value, grad) {
             return;
         }
-        if first_non_finite(value).is_some() {
-            bad = Some(Error::NonFiniteParameter {
-                parameter: name.to_owned(),
-            });
-        } else if first_non_finite(grad).is_some() {
-            bad = Some(Error::NonFiniteGradient {
-                parameter: name.to_owned(),
-            });
-        }
+        let parameter = name.to_owned();
+        bad = Some(match first_non_finite(value) {
+            Some(_) => Error::NonFiniteParameter { parameter },
+            None => Error::NonFiniteGradient { parameter },
+        });
     });
     bad.map_or(Ok(()), Err)
 }
