@@ -15,9 +15,9 @@ pub use nn_runtime::*;
 pub mod prelude {
     pub use crate::network;
     pub use nn_runtime::activation::{
-        Activation, Fusion, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, LogSoftmax,
-        Mish, ReLU, ReLU6, RowActivation, SiLU, Sigmoid, Softmax, Softplus, Softsign, Tanh, CELU,
-        ELU, GELU, SELU,
+        Activation, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, LogSoftmax, Mish, ReLU,
+        ReLU6, RowActivation, SiLU, Sigmoid, Softmax, Softplus, Softsign, Tanh, CELU, ELU, GELU,
+        SELU,
     };
     pub use nn_runtime::loss::{
         BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss, NLLLoss,

@@ -1,6 +1,6 @@
 //! Log-softmax, row by row.
 
-use super::{Fusion, RowActivation};
+use super::{Builtin, RowActivation};
 
 /// Log-softmax over each row, PyTorch's `torch.nn.LogSoftmax(dim=1)` on a `[batch, features]`
 /// batch: `yᵢ = xᵢ − m − ln Σⱼ e^(xⱼ − m)`, `m = maxⱼ xⱼ`.
@@ -12,7 +12,7 @@ use super::{Fusion, RowActivation};
 /// `∂L/∂x = g − e^y·Σⱼ gⱼ` for `g = ∂L/∂y` (`e^y` is the softmax). Not elementwise, so it
 /// implements [`RowActivation`] and not [`Activation`](super::Activation). Followed by
 /// [`NLLLoss`](crate::NLLLoss) it is cross-entropy, and the loss may use the combined
-/// gradient `softmax(x) − onehot(t)` ([`Fusion::LogSoftmax`]).
+/// gradient `softmax(x) − onehot(t)` (the runtime knows it as a log-softmax).
 ///
 /// ```
 /// use nn_runtime::{LogSoftmax, RowActivation};
@@ -24,7 +24,7 @@ use super::{Fusion, RowActivation};
 pub struct LogSoftmax;
 
 impl RowActivation for LogSoftmax {
-    const FUSION: Fusion = Fusion::LogSoftmax;
+    const BUILTIN: Builtin = Builtin::LogSoftmax;
 
     fn display_name(&self) -> &'static str {
         "LogSoftmax"
@@ -93,6 +93,6 @@ mod tests {
     #[test]
     fn names_and_fusion() {
         assert_eq!(LogSoftmax.display_name(), "LogSoftmax");
-        assert_eq!(<LogSoftmax as RowActivation>::FUSION, Fusion::LogSoftmax);
+        assert_eq!(<LogSoftmax as RowActivation>::BUILTIN, Builtin::LogSoftmax);
     }
 }

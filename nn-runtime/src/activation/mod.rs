@@ -56,22 +56,29 @@ pub use softplus::Softplus;
 pub use softsign::Softsign;
 pub use tanh::Tanh;
 
-/// Which closed form a loss may use when this activation is the last layer.
+/// The built-in activations that the kernels and the losses treat specially.
 ///
-/// A loss that knows the activation before it can skip the activation's own derivative and use a
-/// combined, numerically stable gradient (`σ(z) − y` for sigmoid followed by binary
-/// cross-entropy). Custom activations keep the default, [`Fusion::None`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fusion {
-    /// No combined gradient: the loss gradient goes through the activation's derivative.
-    None,
-    /// The logistic sigmoid.
-    Sigmoid,
-    /// Row-wise softmax.
-    Softmax,
-    /// Row-wise log-softmax.
-    LogSoftmax,
+/// The type sits in a private module: outside the runtime it cannot be named, so an activation
+/// defined elsewhere cannot claim to be one of these, and keeps [`Builtin::Other`].
+mod builtin {
+    /// Which built-in activation a type is, where that changes how it is computed.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Builtin {
+        /// Any other activation: computed by its own `forward` and `derivative`.
+        Other,
+        /// A forward product stores `max(z, 0)` straight into the output and does not write
+        /// `z`; an input-gradient product keeps its result where the output is above zero.
+        ReLU,
+        /// Binary cross-entropy after it uses the combined gradient `σ(z) − y`.
+        Sigmoid,
+        /// Cross-entropy after it uses the combined gradient `softmax(z) − onehot(y)`.
+        Softmax,
+        /// Negative log-likelihood after it uses the combined gradient `softmax(z) − onehot(y)`.
+        LogSoftmax,
+    }
 }
+
+pub(crate) use builtin::Builtin;
 
 /// An elementwise activation function `y = f(x)`: implement this for a custom activation.
 ///
@@ -116,14 +123,10 @@ pub trait Activation {
         full.rsplit("::").next().unwrap_or(full)
     }
 
-    /// Which combined gradient a following loss may use. Leave the default.
+    /// Which built-in activation this is; only the runtime's own can say anything but
+    /// `Other`.
     #[doc(hidden)]
-    const FUSION: Fusion = Fusion::None;
-
-    /// Whether this is [`ReLU`], which a forward product applies as it stores its results.
-    /// Leave the default.
-    #[doc(hidden)]
-    const RELU: bool = false;
+    const BUILTIN: builtin::Builtin = builtin::Builtin::Other;
 }
 
 /// A function applied to each row of a batch: what generated code calls for every activation.
@@ -136,15 +139,14 @@ pub trait Activation {
     note = "a custom activation is a type that implements `nn::Activation` (`forward` and `derivative`)"
 )]
 pub trait RowActivation {
-    /// Which combined gradient a following loss may use.
-    const FUSION: Fusion;
-
-    /// Whether this is [`ReLU`]: a forward product then stores `max(z, 0)` straight into the
-    /// output, and the input `z` is not written; an input-gradient product stores its result
-    /// where the output is above zero, and `+0` elsewhere (a select, like PyTorch's
-    /// `threshold_backward`). [`backward_row`](Self::backward_row) reads only `output`.
+    /// Which built-in activation this is, where that changes how the kernels and the losses
+    /// compute it. For [`ReLU`], a forward product stores `max(z, 0)` straight into the output
+    /// and the input `z` is not written; an input-gradient product stores its result where the
+    /// output is above zero, and `+0` elsewhere (a select, like PyTorch's `threshold_backward`),
+    /// and [`backward_row`](Self::backward_row) reads only `output`. Only the runtime's own
+    /// activations can say anything but `Other`.
     #[doc(hidden)]
-    const RELU: bool = false;
+    const BUILTIN: builtin::Builtin = builtin::Builtin::Other;
 
     /// The name shown in a model summary.
     fn display_name(&self) -> &'static str;
@@ -188,8 +190,7 @@ pub trait RowActivation {
 // activation type.
 #[diagnostic::do_not_recommend]
 impl<A: Activation> RowActivation for A {
-    const FUSION: Fusion = A::FUSION;
-    const RELU: bool = A::RELU;
+    const BUILTIN: builtin::Builtin = A::BUILTIN;
 
     fn display_name(&self) -> &'static str {
         self.name()

@@ -1,6 +1,6 @@
 //! ReLU.
 
-use super::Activation;
+use super::{Activation, Builtin};
 
 /// Rectified linear unit, PyTorch's `torch.nn.ReLU()`: `y = max(x, 0)`.
 ///
@@ -42,7 +42,7 @@ impl Activation for ReLU {
         }
     }
 
-    const RELU: bool = true;
+    const BUILTIN: Builtin = Builtin::ReLU;
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The logistic sigmoid.
 
-use super::{Activation, Fusion};
+use super::{Activation, Builtin};
 
 /// Logistic sigmoid, PyTorch's `torch.nn.Sigmoid()`: `y = 1 / (1 + exp(−x))`.
 ///
@@ -17,7 +17,7 @@ use super::{Activation, Fusion};
 pub struct Sigmoid;
 
 impl Activation for Sigmoid {
-    const FUSION: Fusion = Fusion::Sigmoid;
+    const BUILTIN: Builtin = Builtin::Sigmoid;
 
     // With the crate's `math::exp`, so that a row of it is vector code.
     #[inline(always)]

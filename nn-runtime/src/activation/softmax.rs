@@ -1,6 +1,6 @@
 //! Softmax, row by row.
 
-use super::{Fusion, RowActivation};
+use super::{Builtin, RowActivation};
 
 /// Softmax over each row, PyTorch's `torch.nn.Softmax(dim=1)` on a `[batch, features]` batch:
 /// `yᵢ = e^(xᵢ − m) / Σⱼ e^(xⱼ − m)`, `m = maxⱼ xⱼ`.
@@ -11,7 +11,7 @@ use super::{Fusion, RowActivation};
 /// Backward from the output only (the input is not read): the vector-Jacobian product
 /// `∂L/∂x = y ⊙ (g − Σⱼ gⱼ·yⱼ)` for `g = ∂L/∂y`. Not elementwise, so it implements
 /// [`RowActivation`] and not [`Activation`](super::Activation); a following loss may use the
-/// combined gradient ([`Fusion::Softmax`]).
+/// combined gradient (the runtime knows it as a softmax).
 ///
 /// ```
 /// use nn_runtime::{RowActivation, Softmax};
@@ -23,7 +23,7 @@ use super::{Fusion, RowActivation};
 pub struct Softmax;
 
 impl RowActivation for Softmax {
-    const FUSION: Fusion = Fusion::Softmax;
+    const BUILTIN: Builtin = Builtin::Softmax;
 
     fn display_name(&self) -> &'static str {
         "Softmax"
@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn names_and_fusion() {
         assert_eq!(Softmax.display_name(), "Softmax");
-        assert_eq!(<Softmax as RowActivation>::FUSION, Fusion::Softmax);
+        assert_eq!(<Softmax as RowActivation>::BUILTIN, Builtin::Softmax);
     }
 
     proptest! {

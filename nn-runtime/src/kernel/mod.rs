@@ -35,7 +35,7 @@ mod vector;
 use std::cell::RefCell;
 use std::sync::atomic::AtomicUsize;
 
-use crate::activation::RowActivation;
+use crate::activation::{Builtin, RowActivation};
 #[cfg(test)]
 use crate::simd::available_levels;
 use crate::simd::{level, Level};
@@ -599,7 +599,7 @@ macro_rules! instantiate {
             ) {
                 // The closure is written here so that it is compiled for this instruction set.
                 let mut rows_done = |first, end| activate_rows(p, act, first, end);
-                forward_impl::<$S>(p, A::RELU, scratch, PRODUCTS, &mut rows_done)
+                forward_impl::<$S>(p, A::BUILTIN == Builtin::ReLU, scratch, PRODUCTS, &mut rows_done)
             }
 
             /// # Safety
@@ -618,7 +618,7 @@ macro_rules! instantiate {
                 scratch: &mut Vec<f32>,
             ) {
                 let mut rows_done = |first, end| derive_rows(p, act, first, end);
-                input_grad_impl(p, A::RELU, scratch, PRODUCTS, &mut rows_done)
+                input_grad_impl(p, A::BUILTIN == Builtin::ReLU, scratch, PRODUCTS, &mut rows_done)
             }
         }
     };

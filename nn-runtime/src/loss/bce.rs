@@ -1,7 +1,7 @@
 //! Binary cross-entropy on probabilities.
 
 use super::Loss;
-use crate::activation::{Fusion, RowActivation};
+use crate::activation::{Builtin, RowActivation};
 use crate::batch::Batch;
 use crate::math;
 
@@ -21,7 +21,7 @@ use crate::math;
 /// input outside it (a NaN too) makes the loss NaN, which a training step reports as
 /// [`Error::NonFiniteLoss`](crate::Error::NonFiniteLoss) instead of a clamped, meaningless value.
 ///
-/// **After a sigmoid** ([`Fusion::Sigmoid`]),
+/// **After a [`Sigmoid`](crate::Sigmoid)**,
 /// [`loss_and_grad_through`](Loss::loss_and_grad_through) returns the gradient with respect to
 /// the pre-activation `z` in closed form, `(σ(z) − t)/N`, computed as `(output − t)/N`. The
 /// loss value is the same as unfused. The two differ where `σ(z)` rounds to exactly 0 or 1 in
@@ -139,7 +139,7 @@ impl<const F: usize> Loss<F> for BCELoss {
         target: &Batch<F>,
         grad: &mut [f32],
     ) -> f32 {
-        if A::FUSION != Fusion::Sigmoid {
+        if A::BUILTIN != Builtin::Sigmoid {
             // The trait's default: the loss gradient, then the activation's derivative.
             let loss = Loss::<F>::loss_and_grad(self, output, target, grad);
             activation.backward_rows(pre_activation, output, grad, F);

@@ -1,7 +1,7 @@
 //! Negative log-likelihood of log-probabilities.
 
 use super::Loss;
-use crate::activation::{Fusion, RowActivation};
+use crate::activation::{Builtin, RowActivation};
 use crate::batch::Labels;
 
 /// Negative log-likelihood of a class given log-probabilities, PyTorch's `torch.nn.NLLLoss()`
@@ -13,7 +13,7 @@ use crate::batch::Labels;
 /// Gradient with respect to `x` (reads neither the input nor the output):
 /// `∂ℓ/∂x = −onehot(k) / rows`.
 ///
-/// **After a log-softmax** ([`Fusion::LogSoftmax`]),
+/// **After a [`LogSoftmax`](crate::LogSoftmax)**,
 /// [`loss_and_grad_through`](Loss::loss_and_grad_through) returns the gradient with respect to
 /// the logits in closed form, `(softmax(z) − onehot(k)) / rows`, computed as
 /// `(e^output − onehot) / rows`: that is cross-entropy's gradient, without the log-softmax's
@@ -72,7 +72,7 @@ impl<const F: usize> Loss<F> for NLLLoss {
         target: &Labels,
         grad: &mut [f32],
     ) -> f32 {
-        if A::FUSION != Fusion::LogSoftmax {
+        if A::BUILTIN != Builtin::LogSoftmax {
             // The trait's default: the loss gradient, then the activation's derivative.
             let loss = Loss::<F>::loss_and_grad(self, output, target, grad);
             activation.backward_rows(pre_activation, output, grad, F);
