@@ -23,6 +23,9 @@ pub struct AlignedVec {
 
 impl AlignedVec {
     /// `len` zeros.
+    ///
+    /// # Panics
+    /// If `len` floats would exceed `isize::MAX` bytes, as `Vec::with_capacity` does.
     pub fn zeros(len: usize) -> Self {
         AlignedVec {
             lines: vec![Line([0.0; 16]); len.div_ceil(16)],
@@ -34,6 +37,10 @@ impl AlignedVec {
 impl AlignedVec {
     /// Sets the length to `len`, as `Vec::resize(len, 0.0)`: new elements are zero. Memory is
     /// kept when it shrinks, so growing back to a size seen before allocates nothing.
+    ///
+    /// # Panics
+    /// If `len` floats would exceed `isize::MAX` bytes, as `Vec::resize` does; the buffer is
+    /// left as it was.
     pub fn resize(&mut self, len: usize) {
         let lines = len.div_ceil(16);
         if lines > self.lines.len() {
@@ -51,8 +58,11 @@ impl Deref for AlignedVec {
     type Target = [f32];
 
     fn deref(&self) -> &[f32] {
-        // SAFETY: `Line` is `repr(C)` over `[f32; 16]`, so the lines are `16·lines.len() ≥ len`
-        // contiguous, initialised floats.
+        // SAFETY: `Line` is `repr(C)` over `[f32; 16]`, so the lines are `16·lines.len()`
+        // contiguous, initialised floats, and `zeros` and `resize` (the only writers of `len`)
+        // keep `len ≤ 16·lines.len()`: `len.div_ceil(16)` lines, which cannot overflow. The
+        // `Vec` of lines holds at most `isize::MAX` bytes (it panics on a larger capacity), so
+        // the slice does too.
         unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast(), self.len) }
     }
 }
@@ -97,6 +107,22 @@ mod tests {
             assert_eq!(&*v, &(0..len).map(|i| i as f32).collect::<Vec<_>>()[..]);
         }
         assert_eq!(AlignedVec::zeros(5), [0.0; 5].into_iter().collect());
+    }
+
+    #[test]
+    #[should_panic(expected = "capacity overflow")]
+    fn a_length_past_the_address_space_panics() {
+        let _ = AlignedVec::zeros(usize::MAX);
+    }
+
+    #[test]
+    fn resizing_past_the_address_space_panics_and_keeps_the_buffer() {
+        let mut v: AlignedVec = [1.0; 3].into_iter().collect();
+        for len in [usize::MAX, usize::MAX / 4 + 1] {
+            let grown = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.resize(len)));
+            assert!(grown.is_err());
+            assert_eq!(&*v, &[1.0; 3]);
+        }
     }
 
     #[test]

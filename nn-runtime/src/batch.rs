@@ -5,6 +5,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::aligned::AlignedVec;
 use crate::error::{Error, Result};
+use crate::size;
 
 /// A batch of rows, each with exactly `F` features, stored row-major as `f32`.
 ///
@@ -32,19 +33,42 @@ impl<const F: usize> Batch<F> {
     pub const WIDTH: usize = F;
 
     /// A batch of `rows` rows of zeros.
+    ///
+    /// # Panics
+    /// If `rows × F` values overflow the address space, as `Vec::with_capacity` does (with
+    /// [`Error::TooLarge`]'s message). [`try_zeros`](Self::try_zeros) returns the error instead.
+    #[track_caller]
     pub fn zeros(rows: usize) -> Self {
-        Batch {
+        Self::try_zeros(rows).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// A batch of `rows` rows of zeros, or an error if there cannot be that many.
+    ///
+    /// ```
+    /// use nn_runtime::{Batch, Error};
+    ///
+    /// assert_eq!(Batch::<4>::try_zeros(2)?.as_slice(), &[0.0; 8]);
+    /// assert!(matches!(Batch::<4>::try_zeros(1 << 62), Err(Error::TooLarge { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] when `rows × F` values overflow the address space.
+    pub fn try_zeros(rows: usize) -> Result<Self> {
+        let len = size::checked_values(rows, F)?;
+        Ok(Batch {
             rows,
-            data: AlignedVec::zeros(rows * F),
-        }
+            data: AlignedVec::zeros(len),
+        })
     }
 
     /// A batch from row-major data.
     ///
     /// # Errors
+    /// [`Error::TooLarge`] when `rows × F` values overflow the address space;
     /// [`Error::Length`] when `data.len()` is not `rows × F`.
     pub fn from_vec(rows: usize, data: Vec<f32>) -> Result<Self> {
-        if data.len() != rows * F {
+        if data.len() != size::checked_values(rows, F)? {
             return Err(Error::Length {
                 rows,
                 width: F,
@@ -60,7 +84,8 @@ impl<const F: usize> Batch<F> {
     /// A batch from an `ndarray` matrix of shape `[rows, F]`, in any memory order.
     ///
     /// # Errors
-    /// [`Error::Width`] when the matrix does not have `F` columns.
+    /// [`Error::Width`] when the matrix does not have `F` columns; [`Error::TooLarge`] when
+    /// `F` is 0 and it has more rows than a batch can count.
     pub fn from_array(array: ArrayView2<'_, f32>) -> Result<Self> {
         let (rows, cols) = array.dim();
         if cols != F {
@@ -69,6 +94,8 @@ impl<const F: usize> Batch<F> {
                 found: cols,
             });
         }
+        // An array's length cannot overflow; a zero-width one's row count still can.
+        size::checked_values(rows, F)?;
         Ok(Batch {
             rows,
             data: array.iter().copied().collect(),
@@ -76,7 +103,14 @@ impl<const F: usize> Batch<F> {
     }
 
     /// A batch from fixed-size rows; the width is checked by the type system.
+    ///
+    /// # Panics
+    /// If `F` is 0 and there are more rows than a batch can count (with
+    /// [`Error::TooLarge`]'s message).
+    #[track_caller]
     pub fn from_rows(rows: &[[f32; F]]) -> Self {
+        // The rows exist, so only a zero width can make their count too large.
+        size::values(rows.len(), F);
         Batch {
             rows: rows.len(),
             data: rows.iter().flatten().copied().collect(),
@@ -84,11 +118,16 @@ impl<const F: usize> Batch<F> {
     }
 
     /// A batch of values drawn uniformly from `[0, 1)` (like `torch.rand`), reproducible by `seed`.
+    ///
+    /// # Panics
+    /// If `rows × F` values overflow the address space, as [`zeros`](Self::zeros).
+    #[track_caller]
     pub fn random(rows: usize, seed: u64) -> Self {
+        let len = size::values(rows, F);
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         Batch {
             rows,
-            data: (0..rows * F).map(|_| rng.gen::<f32>()).collect(),
+            data: (0..len).map(|_| rng.gen::<f32>()).collect(),
         }
     }
 
@@ -104,15 +143,26 @@ impl<const F: usize> Batch<F> {
 
     /// Row `index` as a slice of `F` values, or `None` past the end.
     pub fn get_row(&self, index: usize) -> Option<&[f32]> {
+        if index >= self.rows {
+            return None;
+        }
+        // Below `rows`, so `(index + 1) × F` is within the data's length.
         self.data.get(index * F..(index + 1) * F)
     }
 
     /// Row `index` as a slice of `F` values.
     ///
     /// # Panics
-    /// If `index >= self.rows()`, as slice indexing does.
+    /// If `index >= self.rows()`.
+    #[track_caller]
     pub fn row(&self, index: usize) -> &[f32] {
-        &self.data[index * F..(index + 1) * F]
+        match self.get_row(index) {
+            Some(row) => row,
+            None => panic!(
+                "row index {index} is out of range for a batch of {} rows",
+                self.rows
+            ),
+        }
     }
 
     /// The rows as fixed-size arrays.
@@ -155,12 +205,21 @@ impl<const F: usize> Batch<F> {
     ///
     /// New values are zero. Used by inference into a caller's buffer, so that a warm buffer
     /// never reallocates.
+    ///
+    /// # Panics
+    /// If `rows × F` values overflow the address space, as [`zeros`](Self::zeros); the batch
+    /// is left as it was.
+    #[track_caller]
     pub fn set_rows(&mut self, rows: usize) {
+        self.data.resize(size::values(rows, F));
         self.rows = rows;
-        self.data.resize(rows * F);
     }
 
     /// Copies the rows at `indices` into `out` (which takes `indices.len()` rows).
+    ///
+    /// # Panics
+    /// If an index is not below [`rows`](Self::rows), as [`row`](Self::row).
+    #[track_caller]
     pub fn gather_into(&self, indices: &[usize], out: &mut Self) {
         out.set_rows(indices.len());
         for (dst, &i) in out.data.chunks_exact_mut(F.max(1)).zip(indices) {
@@ -275,6 +334,84 @@ mod tests {
             Batch::from_rows(&[[1.0, 2.0], [3.0, 4.0]]).view(),
             ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]])
         );
+    }
+
+    #[test]
+    fn sizes_that_overflow_are_errors_not_wrapped_lengths() {
+        // 2⁶² rows × 4 features wrap to 0 values: an empty vector would have matched.
+        let too_large = Error::TooLarge {
+            rows: 1 << 62,
+            width: 4,
+        };
+        assert_eq!(
+            Batch::<4>::from_vec(1 << 62, vec![]),
+            Err(too_large.clone())
+        );
+        assert_eq!(Batch::<4>::try_zeros(1 << 62), Err(too_large.clone()));
+        assert_eq!(
+            too_large.to_string(),
+            "4611686018427387904 rows × 4 features overflow the address space"
+        );
+        // Rows of no features count nothing, but their number is still bounded.
+        let rows = isize::MAX as usize;
+        let tall = ArrayView2::<f32>::from_shape((rows, 0), &[]).unwrap();
+        assert_eq!(
+            Batch::<0>::from_array(tall),
+            Err(Error::TooLarge { rows, width: 0 })
+        );
+        assert_eq!(
+            Batch::<0>::from_vec(usize::MAX, vec![]),
+            Err(Error::TooLarge {
+                rows: usize::MAX,
+                width: 0
+            })
+        );
+        assert_eq!(Batch::<0>::try_zeros(1000).map(|b| b.rows()), Ok(1000));
+    }
+
+    #[test]
+    #[should_panic(expected = "4611686018427387904 rows × 4 features overflow the address space")]
+    fn zeros_panics_when_the_size_overflows() {
+        let _ = Batch::<4>::zeros(1 << 62);
+    }
+
+    #[test]
+    #[should_panic(expected = "rows × 4 features overflow the address space")]
+    fn random_panics_when_the_size_overflows() {
+        let _ = Batch::<4>::random(1 << 62, 0);
+    }
+
+    #[test]
+    fn set_rows_refuses_a_size_that_overflows_and_keeps_the_batch() {
+        let mut batch = Batch::<4>::from_rows(&[[1.0, 2.0, 3.0, 4.0]]);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            batch.set_rows(1 << 62);
+        }));
+        let message = result.unwrap_err();
+        let message = message.downcast_ref::<String>().unwrap();
+        assert!(message.ends_with("overflow the address space"), "{message}");
+        assert_eq!(
+            (batch.rows(), batch.to_vec()),
+            (1, vec![1.0, 2.0, 3.0, 4.0])
+        );
+    }
+
+    #[test]
+    fn rows_past_the_end_are_none_even_where_the_offset_wraps() {
+        let batch = Batch::<4>::from_rows(&[[1.0; 4], [2.0; 4]]);
+        assert_eq!(batch.get_row(1), Some(&[2.0; 4][..]));
+        assert_eq!(batch.get_row(2), None);
+        // (2⁶² + 1)·4 wraps to 4, the offset of row 1.
+        assert_eq!(batch.get_row((1 << 62) + 1), None);
+        assert_eq!(Batch::<0>::zeros(2).get_row(2), None);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "row index 4611686018427387905 is out of range for a batch of 2 rows"
+    )]
+    fn row_panics_past_the_end_even_where_the_offset_wraps() {
+        let _ = Batch::<4>::zeros(2).row((1 << 62) + 1);
     }
 
     #[test]

@@ -130,16 +130,28 @@ pub enum Error {
         /// The dtype in the file.
         found: String,
     },
+    /// A batch or buffer whose `rows × width` values would not fit in the address space.
+    TooLarge {
+        /// The number of rows asked for.
+        rows: usize,
+        /// The number of values per row.
+        width: usize,
+    },
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Length { rows, width, found } => write!(
-                f,
-                "expected {rows} rows × {width} features = {} values, found {found}",
-                rows * width
-            ),
+            Error::Length { rows, width, found } => match rows.checked_mul(*width) {
+                Some(values) => write!(
+                    f,
+                    "expected {rows} rows × {width} features = {values} values, found {found}"
+                ),
+                None => write!(
+                    f,
+                    "expected {rows} rows × {width} features, found {found} values"
+                ),
+            },
             Error::Width { expected, found } => {
                 write!(f, "expected {expected} features per row, found {found}")
             }
@@ -207,6 +219,10 @@ impl fmt::Display for Error {
             Error::TensorDtype { name, found } => {
                 write!(f, "tensor `{name}` is stored as {found}, expected F32")
             }
+            Error::TooLarge { rows, width } => write!(
+                f,
+                "{rows} rows × {width} features overflow the address space"
+            ),
         }
     }
 }

@@ -12,6 +12,8 @@
 //!
 //! All numbers are `f32`, PyTorch's default dtype. Results match PyTorch to float32 rounding.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod activation;
 #[allow(unsafe_code)]
 mod aligned;
@@ -27,6 +29,7 @@ mod math;
 mod network;
 pub mod optim;
 mod simd;
+mod size;
 mod summary;
 #[doc(hidden)]
 pub mod testing;

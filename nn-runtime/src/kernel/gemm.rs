@@ -222,25 +222,37 @@ impl Gemm {
 
     /// Floats of scratch space [`Gemm::part`] will use (a packed block of `A`, then a packed
     /// block of `B`), plus room to align it.
+    ///
+    /// Saturating: a size past `usize::MAX` is one no buffer reaches, so growing the scratch
+    /// to it panics rather than leaving a short buffer behind a wrapped size. (The blocks are
+    /// at most `MC × KC` and `KC × NR` floats, so this does not happen.)
     pub(super) fn scratch_needed<S: Vector, const MR: usize, const NV: usize>(&self) -> usize {
         let (mc, kc) = (self.mc::<MR>(), self.kc::<S>());
-        mc.div_ceil(MR) * MR * kc + self.b_block::<S, MR, NV>(kc) + 16
+        (mc.div_ceil(MR) * MR)
+            .saturating_mul(kc)
+            .saturating_add(self.b_block::<S, MR, NV>(kc))
+            .saturating_add(16)
     }
 
     /// Floats of scratch space [`Gemm::shared`] will use (a packed block of `A` for all of
-    /// `K`, then a packed block of `B`), plus room to align it.
+    /// `K`, then a packed block of `B`), plus room to align it. Saturating, as
+    /// [`Gemm::scratch_needed`]: at least `MR` rows of all of `K` are packed, which for a
+    /// large enough `K` would not fit.
     pub(super) fn shared_scratch_needed<S: Vector, const MR: usize, const NV: usize>(
         &self,
     ) -> usize {
         let (mc, kc) = (self.shared_mc::<MR>(), self.kc::<S>());
-        mc.div_ceil(MR) * MR * self.k + self.b_block::<S, MR, NV>(kc) + 16
+        (mc.div_ceil(MR) * MR)
+            .saturating_mul(self.k)
+            .saturating_add(self.b_block::<S, MR, NV>(kc))
+            .saturating_add(16)
     }
 
     /// Floats of a packed `kc × NR` block of `B` (none when `B` is read in place).
     fn b_block<S: Vector, const MR: usize, const NV: usize>(&self, kc: usize) -> usize {
         match self.direct::<MR>() {
             Some(_) => 0,
-            None => kc * NV * S::LANES,
+            None => kc.saturating_mul(NV * S::LANES),
         }
     }
 

@@ -148,25 +148,37 @@ struct Ptrs {
     dst: [*mut f32; 2],
 }
 
+/// Checks that buffer `name` holds `rows × width` values: what makes the kernels' pointers
+/// valid for their dimensions.
+///
+/// # Panics
+/// If it is shorter, or if `rows × width` overflows the address space (then no buffer could be
+/// long enough, and the wrapped product must not be taken for the length).
 #[track_caller]
-fn check(name: &str, len: usize, needed: usize) {
+fn check(name: &str, len: usize, (rows, width): (usize, usize)) {
+    let needed = crate::size::values(rows, width);
     assert!(len >= needed, "{name}: {len} values, needs {needed}");
 }
 
 /// Runs kernel `$kernel` of the instruction set `$level` with this thread's scratch buffer.
 ///
-/// The caller has checked the buffers behind the `Ptrs` argument against its dimensions.
+/// The caller has checked the buffers behind the `Ptrs` argument against its dimensions with
+/// [`check`]: each holds at least `rows × width` values for its dimensions, a product computed
+/// without overflow, so every offset the kernels dereference (below those products) is within
+/// its buffer. The buffers come from distinct borrows (`&mut` ones for the outputs), so the
+/// outputs overlap nothing else.
 macro_rules! run_at {
     ($level:expr, $kernel:ident($($arg:expr),*)) => {
         with_scratch(|scratch| match $level {
             // SAFETY: `level()` or `available_levels()` found this level on this CPU, and the
-            // caller checked the buffers.
+            // caller checked the buffers against the dimensions (see above).
             #[cfg(target_arch = "x86_64")]
             Level::Avx512 => unsafe { avx512::$kernel($($arg,)* scratch) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => unsafe { avx2::$kernel($($arg,)* scratch) },
-            // SAFETY: the caller checked the buffers. (`Baseline`; off x86-64 it is the only
+            // SAFETY: the caller checked the buffers against the dimensions (see above); the
+            // portable code needs nothing of the CPU. (`Baseline`; off x86-64 it is the only
             // level ever detected.)
             _ => unsafe { portable::$kernel($($arg,)* scratch) },
         })
@@ -189,12 +201,12 @@ fn forward_at<A: RowActivation>(
         outputs,
         ..
     } = dims;
-    check("x", x.len(), rows * inputs);
-    check("w", w.len(), outputs * inputs);
-    check("b", b.len(), outputs);
-    check("z", z.len(), rows * outputs);
+    check("x", x.len(), (rows, inputs));
+    check("w", w.len(), (outputs, inputs));
+    check("b", b.len(), (1, outputs));
+    check("z", z.len(), (rows, outputs));
     if let Some(a) = a.as_deref() {
-        check("a", a.len(), rows * outputs);
+        check("a", a.len(), (rows, outputs));
     }
     let p = Ptrs {
         dims,
@@ -229,10 +241,10 @@ fn weight_grad_at(
         outputs,
         ..
     } = dims;
-    check("x", x.len(), rows * inputs);
-    check("dz", dz.len(), rows * outputs);
-    check("dw", dw.len(), outputs * inputs);
-    check("db", db.len(), outputs);
+    check("x", x.len(), (rows, inputs));
+    check("dz", dz.len(), (rows, outputs));
+    check("dw", dw.len(), (outputs, inputs));
+    check("db", db.len(), (1, outputs));
     let p = Ptrs {
         dims,
         src: [
@@ -264,11 +276,11 @@ fn input_grad_at<A: RowActivation>(
         outputs,
         ..
     } = dims;
-    check("dz", dz.len(), rows * outputs);
-    check("w", w.len(), outputs * inputs);
-    check("prev_z", prev_z.len(), rows * inputs);
-    check("prev_a", prev_a.len(), rows * inputs);
-    check("dx", dx.len(), rows * inputs);
+    check("dz", dz.len(), (rows, outputs));
+    check("w", w.len(), (outputs, inputs));
+    check("prev_z", prev_z.len(), (rows, inputs));
+    check("prev_a", prev_a.len(), (rows, inputs));
+    check("dx", dx.len(), (rows, inputs));
     let p = Ptrs {
         dims,
         src: [

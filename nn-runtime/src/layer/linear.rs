@@ -8,6 +8,7 @@ use crate::aligned::AlignedVec;
 use crate::io::{TensorVisitor, TensorVisitorMut};
 use crate::kernel::{self, Dims, WeightLayout};
 use crate::optim::ParameterVisitor;
+use crate::size;
 
 /// A fully connected layer, PyTorch's `torch.nn.Linear(IN, OUT)`: `y = x·Wᵀ + b`.
 ///
@@ -39,6 +40,12 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     /// The number of trainable values: `OUT·IN + OUT`.
     pub const PARAMS: usize = OUT * IN + OUT;
 
+    /// Values of the weight, `OUT·IN`: a layer too large to count them does not compile.
+    const WEIGHTS: usize = match OUT.checked_mul(IN) {
+        Some(weights) => weights,
+        None => panic!("the layer's OUT × IN weights overflow the address space"),
+    };
+
     /// How the weight is stored: transposed when the layer is wide.
     const LAYOUT: WeightLayout = WeightLayout::for_outputs(OUT);
 
@@ -48,7 +55,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
         let bound = 1.0 / (IN as f32).sqrt();
         let mut uniform = || rng.gen_range(-bound..=bound);
-        let weight: Vec<f32> = (0..OUT * IN).map(|_| uniform()).collect();
+        let weight: Vec<f32> = (0..Self::WEIGHTS).map(|_| uniform()).collect();
         let bias = (0..OUT).map(|_| uniform()).collect();
         let mut layer = Linear {
             bias,
@@ -78,9 +85,9 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     /// A layer whose weights and biases are all zero.
     pub fn zeros() -> Self {
         Linear {
-            weight: AlignedVec::zeros(OUT * IN),
+            weight: AlignedVec::zeros(Self::WEIGHTS),
             bias: AlignedVec::zeros(OUT),
-            weight_grad: AlignedVec::zeros(OUT * IN),
+            weight_grad: AlignedVec::zeros(Self::WEIGHTS),
             bias_grad: AlignedVec::zeros(OUT),
         }
     }
@@ -132,14 +139,15 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     /// `z = x·Wᵀ + b` for `rows` rows of `x` (row-major, `IN` wide), written to `z`.
     ///
     /// # Panics
-    /// If `x` has fewer than `rows × IN` values or `z` fewer than `rows × OUT`.
+    /// If `x` has fewer than `rows × IN` values or `z` fewer than `rows × OUT`, or if those
+    /// products overflow the address space.
     pub fn forward_into(&self, rows: usize, x: &[f32], z: &mut [f32]) {
         kernel::forward(
             Self::dims(rows),
-            &x[..rows * IN],
+            &x[..size::values(rows, IN)],
             &self.weight,
             &self.bias,
-            &mut z[..rows * OUT],
+            &mut z[..size::values(rows, OUT)],
             None,
             &Identity,
         );
@@ -152,7 +160,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     /// [`forward_into`](Self::forward_into) for `z` itself.
     ///
     /// # Panics
-    /// If a buffer is shorter than `rows` rows.
+    /// If a buffer is shorter than `rows` rows, or if `rows` rows overflow the address space.
     pub fn forward_activate<A: RowActivation>(
         &self,
         rows: usize,
@@ -163,11 +171,11 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     ) {
         kernel::forward(
             Self::dims(rows),
-            &x[..rows * IN],
+            &x[..size::values(rows, IN)],
             &self.weight,
             &self.bias,
-            &mut z[..rows * OUT],
-            Some(&mut a[..rows * OUT]),
+            &mut z[..size::values(rows, OUT)],
+            Some(&mut a[..size::values(rows, OUT)]),
             activation,
         );
     }
@@ -179,12 +187,12 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     /// overwrites them (a training step that starts from zero gradients anyway).
     ///
     /// # Panics
-    /// If a buffer is shorter than `rows` rows.
+    /// If a buffer is shorter than `rows` rows, or if `rows` rows overflow the address space.
     pub fn backward_params(&mut self, rows: usize, x: &[f32], dz: &[f32], accumulate: bool) {
         kernel::weight_grad(
             Self::dims(rows),
-            &x[..rows * IN],
-            &dz[..rows * OUT],
+            &x[..size::values(rows, IN)],
+            &dz[..size::values(rows, OUT)],
             &mut self.weight_grad,
             &mut self.bias_grad,
             accumulate,
@@ -196,7 +204,7 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     /// the same pass).
     ///
     /// # Panics
-    /// If a buffer is shorter than `rows` rows.
+    /// If a buffer is shorter than `rows` rows, or if `rows` rows overflow the address space.
     pub fn backward_input<A: RowActivation>(
         &self,
         rows: usize,
@@ -208,12 +216,12 @@ impl<const IN: usize, const OUT: usize> Linear<IN, OUT> {
     ) {
         kernel::input_grad(
             Self::dims(rows),
-            &dz[..rows * OUT],
+            &dz[..size::values(rows, OUT)],
             &self.weight,
-            &prev_z[..rows * IN],
-            &prev_a[..rows * IN],
+            &prev_z[..size::values(rows, IN)],
+            &prev_a[..size::values(rows, IN)],
             activation,
-            &mut dx[..rows * IN],
+            &mut dx[..size::values(rows, IN)],
         );
     }
 
@@ -346,6 +354,60 @@ mod tests {
             check_shapes::<64, 2>(rows);
             check_shapes::<33, 5>(rows);
         }
+    }
+
+    /// Runs `f` and returns its panic message (it must panic).
+    fn panic_message(f: impl FnOnce()) -> String {
+        let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .expect_err("a size that overflows must panic");
+        match payload.downcast::<String>() {
+            Ok(message) => *message,
+            Err(payload) => payload.downcast_ref::<&str>().unwrap().to_string(),
+        }
+    }
+
+    #[test]
+    fn row_counts_whose_sizes_overflow_panic_instead_of_wrapping() {
+        let mut layer = Linear::<4, 2>::zeros();
+        // 2⁶² rows: 2⁶² × 4 inputs wrap to 0. 2⁶³ rows: 2⁶³ × 2 outputs wrap to 0 as well.
+        for rows in [1 << 62, 1 << 63] {
+            let overflows = |message: String| {
+                assert!(
+                    message.ends_with("features overflow the address space"),
+                    "{rows} rows: {message}"
+                );
+            };
+            overflows(panic_message(|| layer.forward_into(rows, &[], &mut [])));
+            overflows(panic_message(|| {
+                layer.forward_activate(rows, &[], &mut [], &mut [], &ReLU)
+            }));
+            overflows(panic_message(|| {
+                layer.backward_params(rows, &[], &[], false)
+            }));
+            overflows(panic_message(|| {
+                layer.backward_input(rows, &[], &[], &[], &ReLU, &mut [])
+            }));
+        }
+        // The kernels check the sizes themselves, whatever slices they are given.
+        let dims = Dims {
+            rows: 1 << 63,
+            ..Linear::<4, 2>::dims(0)
+        };
+        let message = panic_message(|| {
+            kernel::forward(
+                dims,
+                &[],
+                &layer.weight,
+                &layer.bias,
+                &mut [],
+                None,
+                &Identity,
+            )
+        });
+        assert_eq!(
+            message,
+            "9223372036854775808 rows × 4 features overflow the address space"
+        );
     }
 
     #[test]
