@@ -1,6 +1,7 @@
 //! The memory a generated network keeps between passes: each layer's output and gradient.
 
 use crate::aligned::AlignedVec;
+use crate::size;
 
 /// `N` row-major buffers, one per layer output, layer gradient or dropout mask of a network,
 /// sized together for a batch, and the input of the last training pass.
@@ -49,10 +50,7 @@ impl<const N: usize> Buffers<N> {
     pub fn resize(&mut self, rows: usize) {
         self.rows = rows;
         for (slot, &width) in self.slots.iter_mut().zip(&self.widths) {
-            let len = rows
-                .checked_mul(width)
-                .expect("a layer's buffer of rows × width values overflows the address space");
-            slot.resize(len);
+            slot.resize(size::values(rows, width));
         }
     }
 
@@ -75,7 +73,7 @@ impl<const N: usize> Buffers<N> {
     /// The rows of the input kept by [`record_input`](Self::record_input), if it holds whole
     /// rows of `width` values and the buffers are sized for as many.
     pub fn recorded_rows(&self, width: usize) -> Option<usize> {
-        (self.rows.checked_mul(width) == Some(self.input.len())).then_some(self.rows)
+        (size::checked_values(self.rows, width) == Ok(self.input.len())).then_some(self.rows)
     }
 
     /// The input kept by [`record_input`](Self::record_input), and every buffer.
