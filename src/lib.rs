@@ -43,9 +43,8 @@ pub mod __private_0_1 {
     };
     pub use nn_runtime::loss::Loss;
     pub use nn_runtime::optim::{check_finite, Optimizer, ParameterVisitor, Parameters};
-    pub use nn_runtime::{
-        write_summary, AlignedVec, Batch, Buffers, Dropout, Error, Linear, Network,
-    };
+    pub use nn_runtime::private::*;
+    pub use nn_runtime::{Batch, Dropout, Error, Linear, Network};
     pub use rand::rngs::StdRng;
     pub use rand::{Rng, RngCore, SeedableRng};
 }

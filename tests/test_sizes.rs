@@ -3,6 +3,8 @@
 //! kernel would then read past.
 #![deny(warnings)]
 
+// The raw-slice passes that generated code calls, reached as generated code reaches them.
+use nn::__private_0_1::LinearPasses;
 use nn::prelude::*;
 
 network! {

@@ -11,7 +11,7 @@ use crate::size;
 /// so a warm step allocates nothing.
 ///
 /// ```
-/// use nn_runtime::Buffers;
+/// use nn_runtime::private::Buffers;
 ///
 /// let mut buffers = Buffers::new([128, 2]);
 /// buffers.resize(32);

@@ -29,10 +29,13 @@ pub(crate) fn network(input: &NetworkInput) -> TokenStream {
     let forward = forward::expand(&network);
     let backward = backward::expand(&network);
     let summary = summary::expand(&network);
+    let private = crate::runtime::path();
     let items = quote! {
         #declaration
 
         const _: () = {
+            use #private::LinearPasses as _;
+
             #methods
             #forward
             #backward

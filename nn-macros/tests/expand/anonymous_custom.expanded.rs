@@ -11,6 +11,7 @@ fn network() {
             buffers: ::nn::__private_0_1::Buffers<6>,
         }
         const _: () = {
+            use ::nn::__private_0_1::LinearPasses as _;
             ///Builds `Swish`.
             fn activation2() -> impl ::nn::__private_0_1::RowActivation {
                 Swish

@@ -16,6 +16,7 @@ struct Deeper {
     buffers: ::nn::__private_0_1::Buffers<11>,
 }
 const _: () = {
+    use ::nn::__private_0_1::LinearPasses as _;
     impl Deeper {
         /// Features per input row.
         pub const INPUT: usize = 20;

@@ -11,6 +11,7 @@ pub struct SimpleNN {
     buffers: ::nn::__private_0_1::Buffers<6>,
 }
 const _: () = {
+    use ::nn::__private_0_1::LinearPasses as _;
     impl SimpleNN {
         /// Features per input row.
         pub const INPUT: usize = 64;

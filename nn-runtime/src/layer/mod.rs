@@ -5,3 +5,5 @@ mod linear;
 
 pub use dropout::Dropout;
 pub use linear::Linear;
+#[doc(hidden)]
+pub use linear::LinearPasses;
