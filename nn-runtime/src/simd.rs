@@ -37,7 +37,8 @@ pub(crate) fn level() -> Level {
 }
 
 fn detect() -> Level {
-    #[cfg(target_arch = "x86_64")]
+    // Miri interprets the portable code only: under it, the CPU has nothing beyond the target.
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         let avx2 = std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma");

@@ -20,19 +20,31 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::vector::Vector;
 
+/// `size`, or `small` under Miri: the sizes below decide which path a product takes (packed or
+/// read in place, one block or several, one thread or two), and Miri, which interprets every
+/// operation, can only check products a few thousand times smaller than those that take the
+/// other paths at full size.
+const fn or_under_miri(size: usize, small: usize) -> usize {
+    if cfg!(miri) {
+        small
+    } else {
+        size
+    }
+}
+
 /// Rows of `C` per block (rounded down to a multiple of `MR`): a block of `A` is `MC × KC`,
 /// 256 KiB, in L2.
-const MC: usize = 256;
+const MC: usize = or_under_miri(256, 16);
 
 /// How far ahead (in floats) the transposing copies prefetch their source rows.
-const PREFETCH: usize = 64;
+const PREFETCH: usize = or_under_miri(64, 4);
 
 /// Depth of the blocks of the `K` loop: one `KC × NR` block of `B` stays in L1 across the
 /// tiles of a block of rows.
-const KC: usize = 256;
+const KC: usize = or_under_miri(256, 16);
 
 /// Depth below which a tile is too short for prefetching its lines of `C` to pay.
-const PREFETCH_K: usize = 16;
+const PREFETCH_K: usize = or_under_miri(16, 4);
 
 /// How the accumulators of a block of `C` start.
 #[derive(Clone, Copy)]
@@ -96,14 +108,14 @@ unsafe impl Send for Gemm {}
 pub(super) type PartFn = unsafe fn(&Gemm, &mut Vec<f32>, &AtomicUsize);
 
 /// Floats of `A` and `B` below which a product that has `K` in one block reads them in place.
-const IN_CACHE: usize = 1 << 15;
+const IN_CACHE: usize = or_under_miri(1 << 15, 128);
 
 /// Floats of a packed block of `A` (all of `K`) in a shared product: 512 KiB, in L2.
-const SHARED_A: usize = 1 << 17;
+const SHARED_A: usize = or_under_miri(1 << 17, 256);
 
 /// Products with fewer multiply-adds than this run on one thread: below it, waking a second
 /// thread costs more than it saves.
-const PARALLEL_MIN: usize = 1 << 22;
+const PARALLEL_MIN: usize = or_under_miri(1 << 22, 1 << 9);
 
 impl Gemm {
     /// The product `C = init + A·B`.
@@ -191,7 +203,8 @@ impl Gemm {
         let n0 = p * nr;
         let width = nr.min(self.n - n0);
         let (b, bks) = match self.direct::<MR>() {
-            Some((ptr, ld)) => (ptr.add(k0 * ld + n0), ld),
+            // Wrapping: with `K = 0`, `B` is empty and this block is never read.
+            Some((ptr, ld)) => (ptr.wrapping_add(k0 * ld + n0), ld),
             None => {
                 pack_panel::<S, NV>(self.b, (n0, width), (k0, kc, self.k), packed_b);
                 (packed_b.cast_const(), nr)
@@ -383,7 +396,8 @@ impl Gemm {
                 let block_a = if layout == LayoutA::Packed {
                     packed_a.add(k0 * rows).cast_const()
                 } else {
-                    a.ptr.add(first * a.rs + k0 * a.cs)
+                    // Wrapping: with `K = 0`, `A` is empty and this block is never read.
+                    a.ptr.wrapping_add(first * a.rs + k0 * a.cs)
                 };
                 self.panel::<S, MR, NV>((first, end), (k0, kc), p, (block_a, layout), packed_b);
                 k0 += kc_size.max(1);
@@ -427,7 +441,8 @@ impl Gemm {
                     pack_a_block::<S, MR>(a, first, end, k0, kc, packed_a);
                     packed_a.cast_const()
                 } else {
-                    a.ptr.add(first * a.rs + k0 * a.cs)
+                    // Wrapping: with `K = 0`, `A` is empty and this block is never read.
+                    a.ptr.wrapping_add(first * a.rs + k0 * a.cs)
                 };
                 for p in 0..n.div_ceil(NV * S::LANES) {
                     self.panel::<S, MR, NV>((first, end), (k0, kc), p, (block_a, layout), packed_b);
@@ -465,7 +480,8 @@ unsafe fn pack_a_block<S: Vector, const MR: usize>(
                     S::prefetch(src.add(8 * a.cs));
                 }
                 S::store_n(out.add(kk * MR), S::load_n(src, rows), rows);
-                src = src.add(a.cs);
+                // Wrapping: after the last `k` it may point past `A`, and is not read.
+                src = src.wrapping_add(a.cs);
             }
         } else {
             // Row-major: transposes of `rows × LANES` blocks, single values for the rest.
@@ -580,11 +596,12 @@ unsafe fn tile_any<S: Vector, const MR: usize, const R: usize, const NV: usize>(
         t.positive.add(i * ldc)
     };
     let edge = t.width != NV * S::LANES;
-    // `(first row, stride between rows, stride between k)`.
+    // `(first row, stride between rows, stride between k)`. Wrapping: with `K = 0`, `a` may
+    // be an empty `A`, and nothing is read from it.
     let (a, rows_apart, ks_apart) = match layout {
-        LayoutA::Packed => (a.add((i / MR) * MR * t.k + i % MR), 1, MR),
-        LayoutA::Columns(ld) => (a.add(i), 1, ld),
-        LayoutA::Rows(ld) => (a.add(i * ld), ld, 1),
+        LayoutA::Packed => (a.wrapping_add((i / MR) * MR * t.k + i % MR), 1, MR),
+        LayoutA::Columns(ld) => (a.wrapping_add(i), 1, ld),
+        LayoutA::Rows(ld) => (a.wrapping_add(i * ld), ld, 1),
     };
     match (edge, layout) {
         (false, LayoutA::Rows(_)) => {
@@ -602,6 +619,10 @@ unsafe fn tile_any<S: Vector, const MR: usize, const R: usize, const NV: usize>(
 /// `a[i + k·lda]`, or `a[i·lda + k]` with `ROWS`; `B(k, j)` is `t.b[k·t.bks + j]`. With `EDGE`,
 /// only `t.width` columns are loaded from `B` and stored to `C`.
 /// `positive` is [`Tile::positive`] moved to the tile's first row (null without).
+///
+/// Pointers to lanes past an edge, of which no value is read or written (`valid(j) == 0`), and
+/// the pointers one step past the last `k`, may lie outside their buffers: they are formed with
+/// `wrapping_add`, which is defined for any offset, and never dereferenced.
 #[inline(always)]
 unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, const ROWS: bool>(
     a: *const f32,
@@ -617,7 +638,8 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
         // `C` is only written, at the end: have its lines on the way meanwhile.
         for i in 0..R {
             for j in (0..NV * lanes).step_by(16) {
-                S::prefetch_write(c.add(i * ldc + j));
+                // Past the edge of `C` for an edge tile: a hint, which never faults.
+                S::prefetch_write(c.wrapping_add(i * ldc + j));
             }
         }
     }
@@ -626,7 +648,7 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
         Init::Bias(bias) => {
             for j in 0..NV {
                 let v = if EDGE {
-                    S::load_n(bias.add(j * lanes), valid(j))
+                    S::load_n(bias.wrapping_add(j * lanes), valid(j))
                 } else {
                     S::load(bias.add(j * lanes))
                 };
@@ -638,7 +660,7 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
         Init::Load => {
             for (i, row) in acc.iter_mut().enumerate() {
                 for (j, v) in row.iter_mut().enumerate() {
-                    let p = c.add(i * ldc + j * lanes);
+                    let p = c.wrapping_add(i * ldc + j * lanes);
                     *v = if EDGE {
                         S::load_n(p, valid(j))
                     } else {
@@ -654,7 +676,7 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
         let mut bv = [S::zero(); NV];
         for (j, v) in bv.iter_mut().enumerate() {
             *v = if EDGE {
-                S::load_n(pb.add(j * lanes), valid(j))
+                S::load_n(pb.wrapping_add(j * lanes), valid(j))
             } else {
                 S::load(pb.add(j * lanes))
             };
@@ -665,8 +687,8 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
                 *v = S::mul_add(av, bj, *v);
             }
         }
-        pa = pa.add(if ROWS { 1 } else { lda });
-        pb = pb.add(t.bks);
+        pa = pa.wrapping_add(if ROWS { 1 } else { lda });
+        pb = pb.wrapping_add(t.bks);
     }
     // NOTE: a loop of its own. Folded into the store loop below, it made that loop too large
     // for the compiler to unroll, and the accumulators then lived on the stack, in every
@@ -674,7 +696,7 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
     if !positive.is_null() {
         for (i, row) in acc.iter_mut().enumerate() {
             for (j, v) in row.iter_mut().enumerate() {
-                let y = positive.add(i * ldc + j * lanes);
+                let y = positive.wrapping_add(i * ldc + j * lanes);
                 let y = if EDGE {
                     S::load_n(y, valid(j))
                 } else {
@@ -686,7 +708,7 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
     }
     for (i, row) in acc.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
-            let p = c.add(i * ldc + j * lanes);
+            let p = c.wrapping_add(i * ldc + j * lanes);
             let v = if t.relu { S::relu(v) } else { v };
             if EDGE {
                 S::store_n(p, v, valid(j));
@@ -715,7 +737,8 @@ unsafe fn pack_panel<S: Vector, const NV: usize>(
                 let out = dst.add(kk * nr);
                 if k0 + kk + 4 < total_k {
                     for j in 0..NV {
-                        S::prefetch(src.add(4 * ld + j * lanes));
+                        // Possibly past the edge of `B`: a hint, which never faults.
+                        S::prefetch(src.wrapping_add(4 * ld + j * lanes));
                     }
                 }
                 for j in 0..NV {
@@ -723,7 +746,8 @@ unsafe fn pack_panel<S: Vector, const NV: usize>(
                     let v = if n == lanes {
                         S::load(src.add(j * lanes))
                     } else {
-                        S::load_n(src.add(j * lanes), n)
+                        // Wrapping: past the edge (`n == 0`) nothing is read.
+                        S::load_n(src.wrapping_add(j * lanes), n)
                     };
                     S::store(out.add(j * lanes), v);
                 }
@@ -736,7 +760,8 @@ unsafe fn pack_panel<S: Vector, const NV: usize>(
             for j in 0..NV {
                 let j0 = j * lanes;
                 let rows = width.saturating_sub(j0).min(lanes);
-                let src = ptr.add((n0 + j0.min(width)) * ld + k0);
+                // Wrapping: past the edge (`rows == 0`) nothing is read from `src`.
+                let src = ptr.wrapping_add((n0 + j0.min(width)) * ld + k0);
                 let out = dst.add(j0);
                 let mut kk = 0;
                 while kk < k_body {
@@ -747,7 +772,7 @@ unsafe fn pack_panel<S: Vector, const NV: usize>(
                             S::prefetch(src.add(r * ld + kk + PREFETCH));
                         }
                     }
-                    S::transpose(src.add(kk), ld, rows, out.add(kk * nr), nr, lanes);
+                    S::transpose(src.wrapping_add(kk), ld, rows, out.add(kk * nr), nr, lanes);
                     kk += lanes;
                 }
                 for kk in k_body..k {

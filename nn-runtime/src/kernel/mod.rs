@@ -178,8 +178,8 @@ macro_rules! run_at {
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => unsafe { avx2::$kernel($($arg,)* scratch) },
             // SAFETY: the caller checked the buffers against the dimensions (see above); the
-            // portable code needs nothing of the CPU. (`Baseline`; off x86-64 it is the only
-            // level ever detected.)
+            // portable code needs nothing of the CPU. (`Baseline`; off x86-64, and under Miri,
+            // it is the only level ever detected.)
             _ => unsafe { portable::$kernel($($arg,)* scratch) },
         })
     };

@@ -216,3 +216,66 @@ pub(super) fn run_pair<F: Fn() + Sync>(theirs: &F, ours: impl FnOnce()) -> bool 
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Both threads take tasks from one counter, as a shared product does: every task is done
+    /// exactly once, by whichever thread got it, and `run_pair` returns after both are done.
+    #[test]
+    fn a_pair_does_every_task_once() {
+        const TASKS: usize = 40;
+        for _ in 0..8 {
+            let next = AtomicUsize::new(0);
+            let done: Vec<AtomicUsize> = (0..TASKS).map(|_| AtomicUsize::new(0)).collect();
+            let work = || loop {
+                let task = next.fetch_add(1, Ordering::Relaxed);
+                if task >= TASKS {
+                    break;
+                }
+                done[task].fetch_add(1, Ordering::Relaxed);
+            };
+            if !run_pair(&work, work) {
+                // No helper here (one core, or `NN_THREADS=1`): nothing ran.
+                assert_eq!(next.load(Ordering::Relaxed), 0);
+                continue;
+            }
+            assert!(done.iter().all(|d| d.load(Ordering::Relaxed) == 1));
+        }
+    }
+
+    /// A job that panics on the helper thread is reported on the caller's, after both are
+    /// done, and the helper takes jobs again afterwards.
+    #[test]
+    fn a_panic_on_the_helper_reaches_the_caller() {
+        let helper_ran = AtomicBool::new(false);
+        let theirs = || {
+            helper_ran.store(true, Ordering::Relaxed);
+            panic!("a job that fails");
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // Waits until the helper has taken the job, so that it runs there.
+            run_pair(&theirs, || {
+                while !helper_ran.load(Ordering::Relaxed) {
+                    std::thread::yield_now();
+                }
+            })
+        }));
+        match outcome {
+            Ok(ran) => assert!(!ran, "the helper's panic was lost"),
+            Err(payload) => {
+                let message = payload.downcast_ref::<&str>().copied().unwrap_or_default();
+                assert_eq!(message, "a kernel's helper thread panicked");
+                let count = AtomicUsize::new(0);
+                let add = || {
+                    count.fetch_add(1, Ordering::Relaxed);
+                };
+                // Free again: a pair runs (unless another test holds the helper just now).
+                let ran = run_pair(&add, add);
+                assert_eq!(count.load(Ordering::Relaxed) > 0, ran);
+            }
+        }
+    }
+}

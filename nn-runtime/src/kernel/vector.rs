@@ -12,6 +12,8 @@
 /// # Safety (of every method)
 /// The CPU must support the instruction set of the implementation, and every pointer must be
 /// valid for the lanes read or written (`n` lanes for the `_n` variants, all lanes otherwise).
+/// With `n == 0` nothing is read or written, and the pointer may lie outside any buffer (the
+/// kernels form such pointers with `wrapping_add`).
 pub(super) trait Vector: Copy {
     /// Number of `f32` lanes.
     const LANES: usize;
