@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors};
+use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
 use crate::error::{Error, Result};
 
@@ -44,18 +44,48 @@ pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Res
         .map(|(name, shape, bytes)| {
             let view =
                 TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| Error::Format {
-                    message: e.to_string(),
+                    message: describe(&e),
                 })?;
             Ok((name.as_str(), view))
         })
         .collect::<Result<Vec<_>>>()?;
     let bytes = safetensors::serialize(views, &None).map_err(|e| Error::Format {
-        message: e.to_string(),
+        message: describe(&e),
     })?;
     write_atomically(path, &bytes).map_err(|e| Error::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     })
+}
+
+/// What is wrong with a file, in words: safetensors' own `Display` is its `Debug` text.
+fn describe(error: &SafeTensorError) -> String {
+    match error {
+        SafeTensorError::HeaderTooSmall => "the file is shorter than 8 bytes".into(),
+        SafeTensorError::HeaderTooLarge => "the header is longer than 100 MB".into(),
+        SafeTensorError::InvalidHeaderLength => {
+            "the header's length runs past the end of the file".into()
+        }
+        SafeTensorError::InvalidHeader => "the header is not UTF-8".into(),
+        SafeTensorError::InvalidHeaderStart => "the header does not start with `{`".into(),
+        SafeTensorError::InvalidHeaderDeserialization => "the header is not valid JSON".into(),
+        SafeTensorError::JsonError(error) => format!("the header is not valid JSON: {error}"),
+        SafeTensorError::MetadataIncompleteBuffer => {
+            "the tensors do not end where the file does".into()
+        }
+        SafeTensorError::InvalidOffset(name) => {
+            format!("tensor `{name}` does not start where the one before it ends")
+        }
+        SafeTensorError::TensorInvalidInfo => {
+            "a tensor's offsets do not span its shape and dtype".into()
+        }
+        SafeTensorError::ValidationOverflow => "a tensor's size overflows".into(),
+        SafeTensorError::TensorNotFound(name) => format!("no tensor `{name}`"),
+        SafeTensorError::InvalidTensorView(dtype, shape, bytes) => {
+            format!("{bytes} bytes do not hold a {dtype:?} tensor of shape {shape:?}")
+        }
+        SafeTensorError::IoError(error) => error.to_string(),
+    }
 }
 
 /// Writes `bytes` to a new file beside `path`, flushes it to the disk and renames it over
@@ -67,7 +97,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path does not name a file",
+        )
     })?;
     let mut temporary_name = std::ffi::OsString::from(".");
     temporary_name.push(name);
@@ -78,6 +111,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     ));
     let temporary = path.with_file_name(temporary_name);
     let written = std::fs::File::create_new(&temporary).and_then(|mut file| {
+        // The new file keeps the old one's permissions, as an edit in place would.
+        if let Ok(old) = std::fs::metadata(path) {
+            file.set_permissions(old.permissions())?;
+        }
         file.write_all(bytes)?;
         file.sync_all()
     });
@@ -112,7 +149,7 @@ pub fn load_safetensors<M: NamedTensors + ?Sized>(model: &mut M, path: &Path) ->
 /// As [`load_safetensors`], less the I/O error.
 pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[u8]) -> Result<()> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
-        message: e.to_string(),
+        message: describe(&e),
     })?;
 
     let mut problem = None;
@@ -194,7 +231,7 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
         message: e.to_string(),
     })?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::Format {
-        message: e.to_string(),
+        message: describe(&e),
     })?;
     file.tensors()
         .into_iter()
@@ -214,4 +251,151 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
             Ok((name, Tensor { shape, values }))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One tensor of `len` values, `0, 1, 2, …` plus `offset`.
+    struct Model {
+        values: Vec<f32>,
+    }
+
+    impl Model {
+        fn new(len: usize, offset: f32) -> Self {
+            Model {
+                values: (0..len).map(|i| i as f32 + offset).collect(),
+            }
+        }
+    }
+
+    impl NamedTensors for Model {
+        fn visit_tensors(&self, visitor: &mut TensorVisitor<'_>) {
+            visitor("values", &[self.values.len()], &self.values);
+        }
+        fn visit_tensors_mut(&mut self, visitor: &mut TensorVisitorMut<'_>) {
+            let len = self.values.len();
+            visitor("values", &[len], &mut self.values);
+        }
+    }
+
+    /// A new, empty folder for one test.
+    fn folder(test: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("nn-io-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn saving_replaces_the_file_whole_and_leaves_nothing_beside_it() {
+        let dir = folder("replace");
+        let path = dir.join("model.safetensors");
+        save_safetensors(&Model::new(3, 0.0), &path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        }
+        save_safetensors(&Model::new(5, 10.0), &path).unwrap();
+        let mut loaded = Model::new(5, 0.0);
+        load_safetensors(&mut loaded, &path).unwrap();
+        assert_eq!(loaded.values, [10.0, 11.0, 12.0, 13.0, 14.0]);
+        assert_eq!(names(&dir), ["model.safetensors"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o640);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_rename_removes_the_temporary_file() {
+        // The target is a folder: the temporary file is written, the rename fails.
+        let dir = folder("rename");
+        let target = dir.join("taken");
+        std::fs::create_dir(&target).unwrap();
+        let error = save_safetensors(&Model::new(3, 0.0), &target).unwrap_err();
+        let Error::Io { path, message } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(path, &target.display().to_string());
+        assert!(
+            message.ends_with(")") && !message.contains('{'),
+            "{message}"
+        );
+        assert_eq!(names(&dir), ["taken"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_path_without_a_file_name_is_an_error() {
+        let path = std::env::temp_dir().join("..");
+        assert_eq!(
+            save_safetensors(&Model::new(1, 0.0), &path)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "cannot access `{}`: the path does not name a file",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn files_that_are_not_safetensors_are_described_in_words() {
+        let mut model = Model::new(3, 0.0);
+        let dir = folder("format");
+        let path = dir.join("model.safetensors");
+        save_safetensors(&model, &path).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let header = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+        let mut long = good.clone();
+        long.extend_from_slice(&[0; 4]);
+        let mut not_json = good.clone();
+        not_json[8] = b'[';
+        let mut huge = good.clone();
+        huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        for (bytes, message) in [
+            (&good[..5], "the file is shorter than 8 bytes"),
+            (
+                &good[..header - 1],
+                "the header's length runs past the end of the file",
+            ),
+            (
+                &good[..good.len() - 4],
+                "the tensors do not end where the file does",
+            ),
+            (&long[..], "the tensors do not end where the file does"),
+            (&not_json[..], "the header is not valid JSON"),
+            (&huge[..], "the header is longer than 100 MB"),
+        ] {
+            let error = load_safetensors_bytes(&mut model, bytes).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("not a valid safetensors file: {message}")
+            );
+        }
+        std::fs::write(&path, &good[..good.len() - 4]).unwrap();
+        assert_eq!(
+            read_tensors(&path).unwrap_err(),
+            Error::Format {
+                message: "the tensors do not end where the file does".into()
+            }
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
