@@ -42,7 +42,12 @@ fn detect() -> Level {
     {
         let avx2 = std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma");
-        if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
+        // The AVX-512 copies are compiled with AVX-512VL too (for its 256-bit forms), which a
+        // few AVX-512F processors (Xeon Phi) lack.
+        if avx2
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
             return Level::Avx512;
         }
         if avx2 {

@@ -102,15 +102,28 @@ impl Helper {
     }
 }
 
-/// Threads the kernels may use: `NN_THREADS` if set, else the available parallelism, at most
-/// two.
+/// Threads the kernels may use: `NN_THREADS` if set to a positive number, else the available
+/// parallelism, at most two. Any other value is ignored, with one line on stderr that says so.
 fn threads() -> usize {
     let wanted = std::env::var("NN_THREADS")
         .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok());
+        .and_then(|value| match parse_threads(&value) {
+            Some(n) => Some(n),
+            None => {
+                eprintln!(
+                    "nn: ignoring NN_THREADS={value:?}: expected a positive number of threads"
+                );
+                None
+            }
+        });
     wanted
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, 2)
+}
+
+/// `NN_THREADS`'s value as a number of threads, if it is a positive integer.
+fn parse_threads(value: &str) -> Option<usize> {
+    value.trim().parse::<usize>().ok().filter(|&n| n > 0)
 }
 
 /// The helper, started on first use; `None` on a single core or if it could not be started.
@@ -219,6 +232,17 @@ pub(super) fn run_pair<F: Fn() + Sync>(theirs: &F, ours: impl FnOnce()) -> bool 
 
 #[cfg(test)]
 mod tests {
+    use super::parse_threads;
+
+    #[test]
+    fn nn_threads_takes_positive_numbers_only() {
+        assert_eq!(parse_threads("1"), Some(1));
+        assert_eq!(parse_threads(" 2 "), Some(2));
+        for ignored in ["abc", "0", "-1", "", "1.5"] {
+            assert_eq!(parse_threads(ignored), None, "{ignored:?}");
+        }
+    }
+
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
