@@ -4,7 +4,19 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use nn::optim::ParameterVisitor;
 use nn::prelude::*;
+
+/// Parameters as `(values, gradients)` pairs.
+struct Pairs<'a>(&'a mut Vec<(Vec<f32>, Vec<f32>)>);
+
+impl Parameters for Pairs<'_> {
+    fn visit_parameters<V: ParameterVisitor + ?Sized>(&mut self, visitor: &mut V) {
+        for (i, (value, grad)) in self.0.iter_mut().enumerate() {
+            visitor.visit(&format!("p{i}"), value, grad);
+        }
+    }
+}
 
 /// The panic message of `f`, which must panic.
 fn refusal(f: impl FnOnce()) -> String {
@@ -92,6 +104,25 @@ fn bad_settings_are_refused_with_their_names() {
                 let _ = CosineAnnealingLR::new(0.1, 10, f64::INFINITY);
             }),
             "CosineAnnealingLR: invalid eta_min: must be finite and at least 0, found inf",
+        ),
+        (
+            refusal(|| {
+                let _ = HuberLoss::new().delta(f64::INFINITY);
+            }),
+            "HuberLoss: invalid delta: must be finite and above 0, found inf",
+        ),
+        (
+            refusal(|| {
+                let _ = SmoothL1Loss::new().beta(f64::NAN);
+            }),
+            "SmoothL1Loss: invalid beta: must be finite and at least 0, found NaN",
+        ),
+        (
+            refusal(|| {
+                let mut model = vec![(vec![0.0f32; 2], vec![1.0f32; 2])];
+                clip_grad_norm(&mut Pairs(&mut model), f32::NAN);
+            }),
+            "clip_grad_norm: invalid max_norm: must be finite and at least 0, found NaN",
         ),
     ];
     for (message, expected) in cases {

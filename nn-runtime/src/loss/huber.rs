@@ -39,9 +39,12 @@ impl HuberLoss {
     /// Sets the threshold `δ` between the quadratic and the linear part.
     ///
     /// # Panics
-    /// If `delta` is not positive, as PyTorch raises an error.
+    /// If `delta` is not positive, as PyTorch raises an error, or not finite.
     pub fn delta(mut self, delta: f64) -> Self {
-        assert!(delta > 0.0, "HuberLoss delta must be positive, got {delta}");
+        assert!(
+            delta.is_finite() && delta > 0.0,
+            "HuberLoss: invalid delta: must be finite and above 0, found {delta}"
+        );
         self.delta = delta;
         self
     }
@@ -113,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "delta must be positive")]
+    #[should_panic(expected = "invalid delta: must be finite and above 0")]
     fn rejects_a_zero_delta() {
         let _ = HuberLoss::new().delta(0.0);
     }

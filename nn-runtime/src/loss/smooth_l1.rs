@@ -41,12 +41,9 @@ impl SmoothL1Loss {
     /// Sets the threshold `β` below which the loss is quadratic.
     ///
     /// # Panics
-    /// If `beta` is negative (or NaN), as PyTorch raises an error.
+    /// If `beta` is negative (or NaN), as PyTorch raises an error, or infinite.
     pub fn beta(mut self, beta: f64) -> Self {
-        assert!(
-            beta >= 0.0,
-            "SmoothL1Loss beta must not be negative, got {beta}"
-        );
+        crate::optim::check_non_negative("SmoothL1Loss", "beta", beta);
         self.beta = beta;
         self
     }

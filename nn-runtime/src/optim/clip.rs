@@ -31,7 +31,11 @@ use super::Parameters;
 /// assert_eq!(norm, 5.0);
 /// assert!((model.dw[0] - 0.6).abs() < 1e-6 && (model.dw[1] - 0.8).abs() < 1e-6);
 /// ```
+///
+/// # Panics
+/// If `max_norm` is negative or not finite.
 pub fn clip_grad_norm<P: Parameters + ?Sized>(params: &mut P, max_norm: f32) -> f32 {
+    super::check_non_negative("clip_grad_norm", "max_norm", f64::from(max_norm));
     let mut sum_of_squares = 0.0f64;
     params.visit_parameters(&mut |_: &str, _: &mut [f32], grad: &mut [f32]| {
         sum_of_squares += grad
