@@ -6,19 +6,28 @@ crate::simd::multiversion! {
     pub(crate) fn any_non_finite(values: &[f32], more: &[f32]) -> bool => any_non_finite_in;
 }
 
-/// An exponent field of all ones marks an infinity or a NaN.
-const EXPONENT: u32 = 0x7f80_0000;
+/// Running sums of [`any_non_finite`]: one AVX-512 register.
+const LANES: usize = 16;
 
 #[inline(always)]
 fn any_non_finite_in(values: &[f32], more: &[f32]) -> bool {
-    // The largest exponent field seen: an integer maximum with no early exit, which becomes a
-    // few vector instructions per register of values.
-    let widest = |slice: &[f32]| {
-        slice
-            .iter()
-            .fold(0, |widest, v| widest.max(v.to_bits() & EXPONENT))
-    };
-    widest(values).max(widest(more)) == EXPONENT
+    // `x·0 + s` is `s` for a finite `x` and NaN for an infinity or a NaN, so the sums stay zero
+    // unless there is one: one fused multiply-add per value, with no early exit, which becomes
+    // one vector instruction per register of values.
+    let mut sums = [0.0f32; LANES];
+    for slice in [values, more] {
+        let chunks = slice.chunks_exact(LANES);
+        let tail = chunks.remainder();
+        for chunk in chunks {
+            for (sum, &x) in sums.iter_mut().zip(chunk) {
+                *sum = x.mul_add(0.0, *sum);
+            }
+        }
+        for (sum, &x) in sums.iter_mut().zip(tail) {
+            *sum = x.mul_add(0.0, *sum);
+        }
+    }
+    sums.iter().any(|&sum| sum != 0.0)
 }
 
 /// The position of the first NaN or infinity in `values`, if any.
