@@ -90,7 +90,3 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], atol: f32, rto
     }
 }
 
-/// The central finite difference `(f(x + h) − f(x − h)) / 2h`.
-pub fn central_difference(f: impl Fn(f64) -> f64, x: f64, h: f64) -> f64 {
-    (f(x + h) - f(x - h)) / (2.0 * h)
-}

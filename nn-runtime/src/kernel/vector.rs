@@ -148,10 +148,9 @@ impl Vector for Portable {
 #[cfg(target_arch = "x86_64")]
 pub(super) use x86::{Avx2, Avx512};
 
-// The AVX-512 intrinsics are stable since Rust 1.89, as is the `avx512f` target feature that the
-// crate already enables: the workspace's `rust-version` (1.85) predates both and should be 1.89.
+// The AVX-512 intrinsics and the `avx512f` target feature are stable since Rust 1.89, the
+// workspace's `rust-version`.
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::incompatible_msrv)]
 mod x86 {
     use super::Vector;
     use std::arch::x86_64::*;
