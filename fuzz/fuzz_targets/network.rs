@@ -1,6 +1,6 @@
 //! Any text given to `network!` yields code or spanned errors, never a panic, and the code is
-//! valid Rust. The macro's own modules are compiled in here: a proc-macro crate exports nothing
-//! else a fuzzer could call.
+//! valid Rust. The macro's own modules are compiled in here, the same list as in
+//! `nn-macros/src/lib.rs`: a proc-macro crate exports nothing else a fuzzer could call.
 #![no_main]
 #![allow(dead_code)]
 
@@ -12,12 +12,16 @@ mod errors;
 mod expand;
 #[path = "../../nn-macros/src/layers.rs"]
 mod layers;
+#[path = "../../nn-macros/src/lower.rs"]
+mod lower;
 #[path = "../../nn-macros/src/model.rs"]
 mod model;
 #[path = "../../nn-macros/src/names.rs"]
 mod names;
 #[path = "../../nn-macros/src/parse.rs"]
 mod parse;
+#[path = "../../nn-macros/src/runtime.rs"]
+mod runtime;
 #[path = "../../nn-macros/src/suggest.rs"]
 mod suggest;
 

@@ -262,7 +262,7 @@ fn check_argument(
                     Argument::Invalid
                 }
             },
-            Expr::Path(_) => Argument::Width(Width::Const(expr.clone())),
+            _ if is_constant(expr) => Argument::Width(Width::Const(expr.clone())),
             _ => {
                 errors.push_spanned(
                     expr,
@@ -282,7 +282,7 @@ fn check_argument(
                 }
                 Argument::Number(float_literal(value, expr.span()))
             }
-            None if matches!(expr, Expr::Path(_)) => Argument::Number(expr.to_token_stream()),
+            None if is_constant(expr) => Argument::Number(expr.to_token_stream()),
             None => {
                 let found = match expr {
                     Expr::Lit(ExprLit {
@@ -318,6 +318,13 @@ fn check_argument(
             }
         },
     }
+}
+
+/// Whether `expr` names a constant: a plain path (`HIDDEN`, `config::WIDTH`), with no attribute
+/// (`/// doc` before it) and no `<T as Trait>::` qualification, which generated code could not
+/// use as an expression.
+fn is_constant(expr: &Expr) -> bool {
+    matches!(expr, Expr::Path(path) if path.attrs.is_empty() && path.qself.is_none())
 }
 
 /// `0.2`, `1`, `-1.5` as a number; anything else `None`.
@@ -501,6 +508,13 @@ mod tests {
             [
                 "a width must be a positive integer or a `usize` constant, found `-3`",
                 "a width must be a positive integer or a `usize` constant, found `2.5`"
+            ]
+        );
+        assert_eq!(
+            errors("Linear(/// doc\n HIDDEN, 2) -> LeakyReLU(#[x] SLOPE)"),
+            [
+                "a width must be a positive integer or a `usize` constant, found `#[doc=\"doc\"]HIDDEN`",
+                "`LeakyReLU` expects a number for `negative_slope`, found `#[x]SLOPE`"
             ]
         );
         assert_eq!(

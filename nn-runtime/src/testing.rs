@@ -89,4 +89,3 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], atol: f32, rto
         );
     }
 }
-
