@@ -323,7 +323,7 @@ fn check_argument(
 /// Whether `expr` names a constant: a plain path (`HIDDEN`, `config::WIDTH`), with no attribute
 /// (`/// doc` before it) and no `<T as Trait>::` qualification, which generated code could not
 /// use as an expression.
-fn is_constant(expr: &Expr) -> bool {
+pub(crate) fn is_constant(expr: &Expr) -> bool {
     matches!(expr, Expr::Path(path) if path.attrs.is_empty() && path.qself.is_none())
 }
 

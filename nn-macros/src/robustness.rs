@@ -88,6 +88,9 @@ const ARGUMENTS: &[&str] = &[
     "({ 1 }, 2)",
     "(4, 8",
     "[4, 8]",
+    "(/// doc\n HIDDEN, 8)",
+    "(#[x] SLOPE)",
+    "(<T as W>::N, 4)",
 ];
 
 const SEPARATORS: &[&str] = &["->", "->", "->", "->", "- >", ",", "", "=>", "->->"];
@@ -161,4 +164,12 @@ proptest! {
             expand_source(&format!("{} {stray} {}", &source[..split], &source[split..]));
         }
     }
+}
+
+/// What the fuzzer found: a width after a doc comment is an attribute on a path, which no
+/// generated code may copy as an expression, stand-in included.
+#[test]
+fn a_width_after_a_doc_comment_is_an_error_with_valid_code() {
+    expand_source("Linear(/// doc\nHIDDEN, 3) -> LeakyReLU(#[x] SLOPE) -> Linear(3, 1)");
+    expand_source("struct A { Linear(4, 3) -> Linear(3, /// doc\nOUT) }");
 }

@@ -19,7 +19,7 @@ fn declared_widths(input: &NetworkInput) -> Option<(Expr, Expr)> {
                 ..
             })
         );
-        (plain_integer || matches!(arg, Expr::Path(_))).then(|| arg.clone())
+        (plain_integer || crate::check::is_constant(arg)).then(|| arg.clone())
     };
     let mut linears = input
         .chain
