@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::gradients;
+
 use nn::prelude::*;
 use rand::{Rng, SeedableRng};
 
@@ -43,14 +45,6 @@ fn shift<M: Parameters>(model: &mut M, v: &[f32], step: f32) {
         }
         offset += value.len();
     });
-}
-
-fn gradients<M: Parameters>(model: &mut M) -> Vec<f32> {
-    let mut out = Vec::new();
-    model.visit_parameters(&mut |_: &str, _: &mut [f32], grad: &mut [f32]| {
-        out.extend_from_slice(grad)
-    });
-    out
 }
 
 /// Checks the training step's gradients (fused path) and `forward_train` + `backward` (the

@@ -34,12 +34,13 @@ fn parameters(model: &SimpleNN) -> Vec<(String, Vec<f32>)> {
 /// Each parameter's gradient in PyTorch's layout (the weight views iterate `[out, in]`,
 /// whatever the storage).
 fn gradients(model: &SimpleNN) -> Vec<(String, Vec<f32>)> {
-    let pytorch = |view: ndarray::ArrayView2<'_, f32>| view.iter().copied().collect();
+    let (fc1_weight, fc1_bias) = common::layer_gradients(&model.fc1);
+    let (fc2_weight, fc2_bias) = common::layer_gradients(&model.fc2);
     vec![
-        ("fc1.weight".into(), pytorch(model.fc1.weight_grad())),
-        ("fc1.bias".into(), model.fc1.bias_grad().to_vec()),
-        ("fc2.weight".into(), pytorch(model.fc2.weight_grad())),
-        ("fc2.bias".into(), model.fc2.bias_grad().to_vec()),
+        ("fc1.weight".into(), fc1_weight),
+        ("fc1.bias".into(), fc1_bias),
+        ("fc2.weight".into(), fc2_weight),
+        ("fc2.bias".into(), fc2_bias),
     ]
 }
 

@@ -135,11 +135,10 @@ fn train_once<M, L, const IN: usize, const OUT: usize>(
         .unwrap();
 }
 
-/// A layer's gradients, weight (in PyTorch's `[out, in]` order, whatever the storage) then
-/// bias, as the reference lists them.
+/// A layer's gradients, weight then bias in PyTorch's layout, as the reference lists them.
 fn gradients<const IN: usize, const OUT: usize>(layer: &Linear<IN, OUT>) -> Vec<f32> {
-    let weight = layer.weight_grad();
-    weight.iter().chain(layer.bias_grad()).copied().collect()
+    let (weight, bias) = common::layer_gradients(layer);
+    [weight, bias].concat()
 }
 
 network! { struct Kinks { a: Linear(7, 16) -> ReLU -> b: Linear(16, 9) -> LeakyReLU(0.2) -> c: Linear(9, 5) -> Hardtanh -> d: Linear(5, 3) } }

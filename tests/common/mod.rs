@@ -9,3 +9,22 @@ pub use nn::testing::{assert_close, load_fixture};
 pub fn fixture_path(relative: &str) -> PathBuf {
     nn::testing::fixtures_dir().join(relative)
 }
+
+/// Every parameter's gradient, in visiting order and as stored (a wide layer keeps its weight's
+/// gradient transposed, as its weight).
+pub fn gradients<M: nn::prelude::Parameters>(model: &mut M) -> Vec<f32> {
+    let mut out = Vec::new();
+    model.visit_parameters(&mut |_: &str, _: &mut [f32], grad: &mut [f32]| {
+        out.extend_from_slice(grad)
+    });
+    out
+}
+
+/// A layer's gradients in PyTorch's layout: the weight's `[out, in]` (whatever the storage),
+/// then the bias's.
+pub fn layer_gradients<const IN: usize, const OUT: usize>(
+    layer: &nn::prelude::Linear<IN, OUT>,
+) -> (Vec<f32>, Vec<f32>) {
+    let weight = layer.weight_grad().iter().copied().collect();
+    (weight, layer.bias_grad().to_vec())
+}
