@@ -279,31 +279,26 @@ fn activation_at(stage: &Stage, index: usize) -> Option<Activation> {
     }
 }
 
-/// The identity over a stage's `Linear` output: the derivative to apply where no activation is.
-fn identity(stage: &Stage) -> Activation {
+/// The identity over `buffer`: the derivative to apply where no activation is.
+fn identity(buffer: &Ident) -> Activation {
     let private = crate::runtime::path();
-    let z = &stage.linear.z;
     Activation {
         value: quote!(#private::Identity),
-        input: z.clone(),
-        output: z.clone(),
+        input: buffer.clone(),
+        output: buffer.clone(),
     }
+}
+
+/// A stage's last op, if it is an activation: the one whose derivative is applied elsewhere
+/// (by the loss, or by the next `Linear`'s input-gradient product).
+fn last_activation(stage: &Stage) -> Option<Activation> {
+    activation_at(stage, stage.ops.len().checked_sub(1)?)
 }
 
 /// What the loss differentiates through: the network's last op if it is an activation, else the
 /// identity over the last output.
 fn loss_activation(last: &Stage) -> Activation {
-    let private = crate::runtime::path();
-    let output = training_output(last);
-    last.ops
-        .len()
-        .checked_sub(1)
-        .and_then(|index| activation_at(last, index))
-        .unwrap_or_else(|| Activation {
-            value: quote!(#private::Identity),
-            input: output.clone(),
-            output: output.clone(),
-        })
+    last_activation(last).unwrap_or_else(|| identity(training_output(last)))
 }
 
 /// One forward pass: each `Linear` with its first activation fused in, then the stage's other
@@ -327,17 +322,14 @@ fn forward_steps(stages: &[Stage], training: bool) -> Vec<ForwardStep> {
             _ => None,
         };
         let mut previous = fused.as_ref().map_or(z, |a| &a.output).clone();
+        let skipped = usize::from(fused.is_some());
         steps.push(ForwardStep::Linear {
             field: stage.linear.field.clone(),
             input,
             z: z.clone(),
-            activation: fused.as_ref().map(|a| Activation {
-                value: a.value.clone(),
-                input: a.input.clone(),
-                output: a.output.clone(),
-            }),
+            activation: fused,
         });
-        for op in ops.iter().skip(usize::from(fused.is_some())) {
+        for op in ops.iter().skip(skipped) {
             steps.push(match &op.kind {
                 OpKind::Activation { value } => ForwardStep::Activation {
                     activation: Activation {
@@ -370,14 +362,7 @@ fn backward_steps(stages: &[Stage]) -> Vec<BackwardStep> {
         let grad = &stage.linear.grad;
         // The last op of a stage that is an activation is handled elsewhere: by the loss for the
         // last stage, by the next `Linear`'s input gradient for the others.
-        let handled = usize::from(
-            stage
-                .ops
-                .len()
-                .checked_sub(1)
-                .and_then(|last| activation_at(stage, last))
-                .is_some(),
-        );
+        let handled = usize::from(last_activation(stage).is_some());
         for (j, op) in stage.ops.iter().enumerate().rev().skip(handled) {
             steps.push(match &op.kind {
                 OpKind::Activation { .. } => BackwardStep::Activation {
@@ -401,12 +386,7 @@ fn backward_steps(stages: &[Stage]) -> Vec<BackwardStep> {
             grad: grad.clone(),
         });
         if let Some(before) = k.checked_sub(1).map(|i| &stages[i]) {
-            let derivative = before
-                .ops
-                .len()
-                .checked_sub(1)
-                .and_then(|last| activation_at(before, last))
-                .unwrap_or_else(|| identity(before));
+            let derivative = last_activation(before).unwrap_or_else(|| identity(&before.linear.z));
             steps.push(BackwardStep::Input {
                 field: stage.linear.field.clone(),
                 grad: grad.clone(),
