@@ -83,6 +83,17 @@ pub(crate) fn check_fraction(owner: &str, name: &str, value: f64) {
     );
 }
 
+/// `start + weight·(end − start)` rounded as PyTorch's vectorised `lerp` does on AVX2/AVX-512:
+/// one fma from whichever end is nearer.
+#[inline(always)]
+fn lerp(start: f32, end: f32, weight: f32) -> f32 {
+    if weight.abs() < 0.5 {
+        weight.mul_add(end - start, start)
+    } else {
+        (weight - 1.0).mul_add(end - start, end)
+    }
+}
+
 /// `g + wd·p`, PyTorch's L2 weight decay folded into the gradient, or `g` without it.
 #[inline(always)]
 fn l2_decayed(with_decay: bool, weight_decay: f32, p: f32, g: f32) -> f32 {

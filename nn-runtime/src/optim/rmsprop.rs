@@ -1,6 +1,6 @@
 //! RMSprop.
 
-use super::adam::lerp;
+use super::lerp;
 use super::subnormal::{self, is_subnormal};
 use super::{l2_decayed, Optimizer};
 

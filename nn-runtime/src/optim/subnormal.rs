@@ -52,7 +52,7 @@ pub(super) fn magnitude_at_least(x: f32, bound: f32) -> bool {
 }
 
 /// `lerp(x, 0, weight) = fma(weight, 0 − x, x)` for a subnormal `x` and
-/// `0 ≤ weight < 0.5` (the branch of [`super::adam::lerp`] that starts from `x`), bit for bit:
+/// `0 ≤ weight < 0.5` (the branch of [`super::lerp`] that starts from `x`), bit for bit:
 /// the exact `(1 − weight)·x` rounded to the subnormal grid, computed on the integer `k` as
 /// `fma(weight, −k, k + 2²³)`, which lies in `[2²³, 2²⁴)` and whose mantissa bits are the new
 /// `k`.
@@ -89,7 +89,7 @@ mod tests {
                     let x = f32::from_bits(sign | k);
                     assert_eq!(
                         lerp_to_zero(x, weight).to_bits(),
-                        super::super::adam::lerp(x, 0.0, weight).to_bits(),
+                        super::super::lerp(x, 0.0, weight).to_bits(),
                         "lerp({x:e}, 0, {weight})"
                     );
                 }
