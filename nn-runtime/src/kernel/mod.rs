@@ -27,20 +27,22 @@
 #![allow(clippy::too_many_arguments)]
 
 mod gemm;
+mod instances;
+mod passes;
 #[cfg(test)]
 mod tests;
 mod threads;
 mod vector;
 
 use std::cell::RefCell;
-use std::sync::atomic::AtomicUsize;
 
-use crate::activation::{Builtin, RowActivation};
+use crate::activation::RowActivation;
 #[cfg(test)]
 use crate::simd::available_levels;
 use crate::simd::{level, Level};
-use gemm::{Gemm, Init, MatA, MatB};
-use vector::{Portable, Vector};
+use instances::portable;
+#[cfg(target_arch = "x86_64")]
+use instances::{avx2, avx512};
 
 /// Dimensions of one linear layer applied to a batch, and how its weight is stored.
 #[derive(Clone, Copy, Debug)]
@@ -138,14 +140,55 @@ pub(crate) fn input_grad<A: RowActivation>(
     input_grad_at(level(), dims, dz, w, prev_z, prev_a, act, dx);
 }
 
-/// Raw views of the buffers of one kernel call, checked against its dimensions.
+/// The buffers of one forward pass, `z = x·Wᵀ + b` then `a = act(z)`, as raw pointers that
+/// [`forward_at`] checked against `dims`.
 #[derive(Clone, Copy)]
-struct Ptrs {
+struct ForwardOperands {
     dims: Dims,
-    /// Inputs read: `x`/`dz`, `w`, then `b`/`prev_z`/`prev_a` depending on the kernel.
-    src: [*const f32; 5],
-    /// Outputs written: `z`/`dw`/`dx`, then `a`/`db` (null if none).
-    dst: [*mut f32; 2],
+    /// `[rows, inputs]`.
+    x: *const f32,
+    /// `[outputs, inputs]` or `[inputs, outputs]`, as `dims.layout` says.
+    w: *const f32,
+    /// `[outputs]`.
+    bias: *const f32,
+    /// `[rows, outputs]`, the pre-activation.
+    z: *mut f32,
+    /// `[rows, outputs]`, the activation; null when the caller wants only `z`.
+    a: *mut f32,
+}
+
+/// The buffers of one weight-gradient pass, `dW (+)= dzᵀ·x` and `db (+)= Σ_rows dz`, as raw
+/// pointers that [`weight_grad_at`] checked against `dims`.
+#[derive(Clone, Copy)]
+struct WeightGradOperands {
+    dims: Dims,
+    /// `[rows, inputs]`, the layer's input.
+    x: *const f32,
+    /// `[rows, outputs]`, the gradient of the pre-activation.
+    dz: *const f32,
+    /// Stored as `w` is.
+    dw: *mut f32,
+    /// `[outputs]`.
+    db: *mut f32,
+    /// Add to `dw` and `db` instead of overwriting them.
+    accumulate: bool,
+}
+
+/// The buffers of one input-gradient pass, `dx = (dz·W)·act'(prev_z)`, as raw pointers that
+/// [`input_grad_at`] checked against `dims`.
+#[derive(Clone, Copy)]
+struct InputGradOperands {
+    dims: Dims,
+    /// `[rows, outputs]`.
+    dz: *const f32,
+    /// As in [`ForwardOperands::w`].
+    w: *const f32,
+    /// `[rows, inputs]`: the previous layer's pre-activation and activation, for the
+    /// derivative of the activation between the two layers.
+    prev_z: *const f32,
+    prev_a: *const f32,
+    /// `[rows, inputs]`.
+    dx: *mut f32,
 }
 
 /// Checks that buffer `name` holds `rows × width` values: what makes the kernels' pointers
@@ -162,7 +205,7 @@ fn check(name: &str, len: usize, (rows, width): (usize, usize)) {
 
 /// Runs kernel `$kernel` of the instruction set `$level` with this thread's scratch buffer.
 ///
-/// The caller has checked the buffers behind the `Ptrs` argument against its dimensions with
+/// The caller has checked the buffers behind the operands against their dimensions with
 /// [`check`]: each holds at least `rows × width` values for its dimensions, a product computed
 /// without overflow, so every offset the kernels dereference (below those products) is within
 /// its buffer. The buffers come from distinct borrows (`&mut` ones for the outputs), so the
@@ -208,22 +251,15 @@ fn forward_at<A: RowActivation>(
     if let Some(a) = a.as_deref() {
         check("a", a.len(), (rows, outputs));
     }
-    let p = Ptrs {
+    let operands = ForwardOperands {
         dims,
-        src: [
-            x.as_ptr(),
-            w.as_ptr(),
-            b.as_ptr(),
-            std::ptr::null(),
-            std::ptr::null(),
-        ],
-        dst: [
-            z.as_mut_ptr(),
-            a.map_or(std::ptr::null_mut(), <[f32]>::as_mut_ptr),
-        ],
+        x: x.as_ptr(),
+        w: w.as_ptr(),
+        bias: b.as_ptr(),
+        z: z.as_mut_ptr(),
+        a: a.map_or(std::ptr::null_mut(), <[f32]>::as_mut_ptr),
     };
-    // The buffers were checked above against `dims`.
-    run_at!(level, forward(p, act))
+    run_at!(level, forward(operands, act))
 }
 
 fn weight_grad_at(
@@ -245,19 +281,15 @@ fn weight_grad_at(
     check("dz", dz.len(), (rows, outputs));
     check("dw", dw.len(), (outputs, inputs));
     check("db", db.len(), (1, outputs));
-    let p = Ptrs {
+    let operands = WeightGradOperands {
         dims,
-        src: [
-            x.as_ptr(),
-            dz.as_ptr(),
-            std::ptr::null(),
-            std::ptr::null(),
-            std::ptr::null(),
-        ],
-        dst: [dw.as_mut_ptr(), db.as_mut_ptr()],
+        x: x.as_ptr(),
+        dz: dz.as_ptr(),
+        dw: dw.as_mut_ptr(),
+        db: db.as_mut_ptr(),
+        accumulate,
     };
-    // The buffers were checked above against `dims`.
-    run_at!(level, weight_grad(p, accumulate))
+    run_at!(level, weight_grad(operands))
 }
 
 fn input_grad_at<A: RowActivation>(
@@ -281,373 +313,13 @@ fn input_grad_at<A: RowActivation>(
     check("prev_z", prev_z.len(), (rows, inputs));
     check("prev_a", prev_a.len(), (rows, inputs));
     check("dx", dx.len(), (rows, inputs));
-    let p = Ptrs {
+    let operands = InputGradOperands {
         dims,
-        src: [
-            dz.as_ptr(),
-            w.as_ptr(),
-            std::ptr::null(),
-            prev_z.as_ptr(),
-            prev_a.as_ptr(),
-        ],
-        dst: [dx.as_mut_ptr(), std::ptr::null_mut()],
+        dz: dz.as_ptr(),
+        w: w.as_ptr(),
+        prev_z: prev_z.as_ptr(),
+        prev_a: prev_a.as_ptr(),
+        dx: dx.as_mut_ptr(),
     };
-    // The buffers were checked above against `dims`.
-    run_at!(level, input_grad(p, act))
-}
-
-/// Which dot-product shape [`gemm::dot_forward`] uses, if the forward pass should use it:
-/// `(R, NW)`, rows of `x` by rows of `W` per step. Measured on AVX-512: dot products beat
-/// packing `Wᵀ` for a few rows (the copy would be used by too few rows to pay for itself) and
-/// for few outputs (a tile of `LANES` outputs would be mostly empty).
-fn dot_shape(lanes: usize, m: usize, n: usize) -> Option<(usize, usize)> {
-    if n <= 2 {
-        Some((lanes / 2, 2))
-    } else if n <= 4 || (m > 4 && 4 * n < 3 * lanes) {
-        Some((lanes / 4, 4))
-    } else if m == 1 {
-        Some((1, lanes))
-    } else if m <= 4 {
-        Some((2, lanes / 2))
-    } else {
-        None
-    }
-}
-
-/// Called after each block of rows of a product is final, with `(first, end)`: where the
-/// activation (or its derivative) is applied while the block is still in cache.
-type RowsDone<'a> = &'a mut dyn FnMut(usize, usize);
-
-/// The products of one instruction set, compiled once in this crate. The kernels that call them
-/// are generic over the activation, so they are compiled again in every crate that declares a
-/// network; only the activation's row loop, reached through [`RowsDone`] once per block of
-/// rows, is compiled there.
-#[derive(Clone, Copy)]
-struct Products {
-    /// A product in `MR × NV·LANES` tiles.
-    wide: unsafe fn(&Gemm, &mut Vec<f32>, RowsDone<'_>),
-    /// A product in `MR1 × LANES` tiles, for at most `LANES` columns.
-    narrow: unsafe fn(&Gemm, &mut Vec<f32>, RowsDone<'_>),
-    /// [`gemm::dot_forward`] in the shape `(R, NW)` of [`dot_shape`].
-    dot: unsafe fn(DotForward, RowsDone<'_>),
-}
-
-/// The operands of a [`gemm::dot_forward`]: `(m, n, k)`, `x`, `W`, `b`, `z`, and the shape.
-#[derive(Clone, Copy)]
-struct DotForward {
-    dims: (usize, usize, usize),
-    x: *const f32,
-    w: *const f32,
-    b: *const f32,
-    z: *mut f32,
-    shape: (usize, usize),
-}
-
-/// The forward pass for one instruction set.
-///
-/// # Safety
-/// The CPU supports `S`; the pointers of `p` are valid for `p.dims` (`a` may be null).
-#[inline(always)]
-unsafe fn forward_impl<S: Vector>(
-    p: Ptrs,
-    relu: bool,
-    scratch: &mut Vec<f32>,
-    products: Products,
-    rows_done: RowsDone<'_>,
-) {
-    let Dims {
-        rows: m,
-        inputs: k,
-        outputs: n,
-        layout,
-    } = p.dims;
-    let [x, w, b_bias, _, _] = p.src;
-    let [z, _] = p.dst;
-    let dot = match layout {
-        WeightLayout::OutIn => dot_shape(S::LANES, m, n),
-        // Rows of `Wᵀ` are what a tile multiplies by: nothing to copy, even for one row.
-        WeightLayout::InOut => None,
-    };
-    if let Some(shape) = dot {
-        let dot = DotForward {
-            dims: (m, n, k),
-            x,
-            w,
-            b: b_bias,
-            z,
-            shape,
-        };
-        return (products.dot)(dot, rows_done);
-    }
-    let a = MatA {
-        ptr: x,
-        rs: k,
-        cs: 1,
-    };
-    let b = match layout {
-        WeightLayout::OutIn => MatB::Cols { ptr: w, ld: k },
-        WeightLayout::InOut => MatB::Rows { ptr: w, ld: n },
-    };
-    let [_, activated] = p.dst;
-    let mut nothing_left = |_, _| {};
-    let (gemm, rows_done): (Gemm, RowsDone<'_>) = if relu && !activated.is_null() {
-        // ReLU as the results are stored, straight into `a`: `z` is not written (the
-        // derivative reads only `a`), and nothing is left to do per block of rows.
-        let gemm = Gemm::new((m, n, k), a, b, (activated, n), Init::Bias(b_bias));
-        (gemm.with_relu(), &mut nothing_left)
-    } else {
-        (
-            Gemm::new((m, n, k), a, b, (z, n), Init::Bias(b_bias)),
-            rows_done,
-        )
-    };
-    if n <= S::LANES {
-        // One register of outputs: taller tiles of single registers.
-        (products.narrow)(&gemm, scratch, rows_done);
-    } else {
-        (products.wide)(&gemm, scratch, rows_done);
-    }
-}
-
-/// The weight gradient for one instruction set.
-///
-/// # Safety
-/// The CPU supports `S`; the pointers of `p` are valid for `p.dims`.
-#[inline(always)]
-unsafe fn weight_grad_impl<S: Vector>(
-    p: Ptrs,
-    accumulate: bool,
-    scratch: &mut Vec<f32>,
-    products: Products,
-) {
-    let Dims {
-        rows,
-        inputs,
-        outputs,
-        layout,
-    } = p.dims;
-    let [x, dz, _, _, _] = p.src;
-    let [dw, db] = p.dst;
-    let init = if accumulate { Init::Load } else { Init::Zero };
-    // `dW = dzᵀ·x`, or its transpose `dWᵀ = xᵀ·dz`: `A` is a column-major view of the one,
-    // `B` the other as it is.
-    let (first, second, width) = match layout {
-        WeightLayout::OutIn => ((dz, outputs), (x, inputs), inputs),
-        WeightLayout::InOut => ((x, inputs), (dz, outputs), outputs),
-    };
-    let gemm = Gemm::new(
-        (first.1, second.1, rows),
-        MatA {
-            ptr: first.0,
-            rs: 1,
-            cs: first.1,
-        },
-        MatB::Rows {
-            ptr: second.0,
-            ld: second.1,
-        },
-        (dw, width),
-        init,
-    );
-    (products.wide)(&gemm, scratch, &mut |_, _| {});
-    gemm::column_sums::<S>(rows, outputs, dz, db, accumulate);
-}
-
-/// The input gradient for one instruction set.
-///
-/// # Safety
-/// The CPU supports `S`; the pointers of `p` are valid for `p.dims`.
-#[inline(always)]
-unsafe fn input_grad_impl(
-    p: Ptrs,
-    relu: bool,
-    scratch: &mut Vec<f32>,
-    products: Products,
-    rows_done: RowsDone<'_>,
-) {
-    let Dims {
-        rows,
-        inputs,
-        outputs,
-        layout,
-    } = p.dims;
-    let [dz, w, _, _, prev_a] = p.src;
-    let [dx, _] = p.dst;
-    let shape = (rows, inputs, outputs);
-    let b = match layout {
-        WeightLayout::OutIn => MatB::Rows { ptr: w, ld: inputs },
-        WeightLayout::InOut => MatB::Cols {
-            ptr: w,
-            ld: outputs,
-        },
-    };
-    let gemm = Gemm::new(
-        shape,
-        MatA {
-            ptr: dz,
-            rs: outputs,
-            cs: 1,
-        },
-        b,
-        (dx, inputs),
-        Init::Zero,
-    );
-    if relu {
-        // ReLU's derivative as the results are stored: nothing is left to do per block.
-        (products.wide)(&gemm.where_positive(prev_a), scratch, &mut |_, _| {});
-    } else {
-        (products.wide)(&gemm, scratch, rows_done);
-    }
-}
-
-/// `a = act(z)` for rows `first..end` of a forward pass (nothing without `a`).
-///
-/// # Safety
-/// The pointers of `p` are valid for `p.dims`.
-#[inline(always)]
-unsafe fn activate_rows<A: RowActivation>(p: Ptrs, act: &A, first: usize, end: usize) {
-    let n = p.dims.outputs;
-    let [z, a] = p.dst;
-    if !a.is_null() {
-        let z = std::slice::from_raw_parts(z.add(first * n), (end - first) * n);
-        let a = std::slice::from_raw_parts_mut(a.add(first * n), (end - first) * n);
-        act.forward_rows(z, a, n);
-    }
-}
-
-/// `dx ← dx·act'(prev_z)` for rows `first..end` of an input-gradient pass.
-///
-/// # Safety
-/// The pointers of `p` are valid for `p.dims`.
-#[inline(always)]
-unsafe fn derive_rows<A: RowActivation>(p: Ptrs, act: &A, first: usize, end: usize) {
-    let inputs = p.dims.inputs;
-    let [_, _, _, prev_z, prev_a] = p.src;
-    let [dx, _] = p.dst;
-    let (span, len) = (first * inputs, (end - first) * inputs);
-    act.backward_rows(
-        std::slice::from_raw_parts(prev_z.add(span), len),
-        std::slice::from_raw_parts(prev_a.add(span), len),
-        std::slice::from_raw_parts_mut(dx.add(span), len),
-        inputs,
-    );
-}
-
-/// The three kernels compiled for one instruction set: `$S` vectors, `$mr × $nv·LANES` tiles
-/// (`$mr1 × LANES` for a forward pass with at most `LANES` outputs),
-/// each function with the attributes `$attr` (the instruction set to compile for).
-macro_rules! instantiate {
-    (
-        $(#[$cfg:meta])*
-        mod $name:ident: $S:ty, $mr:literal, $nv:literal, $mr1:literal,
-        $(#[$attr:meta])*
-    ) => {
-        $(#[$cfg])*
-        mod $name {
-            use super::*;
-
-            /// This thread's share of a product shared by two.
-            ///
-            /// # Safety
-            /// As [`Gemm::run`].
-            $(#[$attr])*
-            unsafe fn part<const MR: usize, const NV: usize>(
-                g: &Gemm,
-                scratch: &mut Vec<f32>,
-                next: &AtomicUsize,
-            ) {
-                reserve(scratch, g.shared_scratch_needed::<$S, MR, NV>());
-                g.shared::<$S, MR, NV>(scratch, next);
-            }
-
-            /// A product in `$mr × $nv·LANES` tiles.
-            ///
-            /// # Safety
-            /// As [`Gemm::run`].
-            $(#[$attr])*
-            unsafe fn wide(g: &Gemm, scratch: &mut Vec<f32>, rows_done: RowsDone<'_>) {
-                g.run::<$S, $mr, $nv>(scratch, Some(part::<$mr, $nv>), rows_done)
-            }
-
-            /// A product in `$mr1 × LANES` tiles.
-            ///
-            /// # Safety
-            /// As [`Gemm::run`].
-            $(#[$attr])*
-            unsafe fn narrow(g: &Gemm, scratch: &mut Vec<f32>, rows_done: RowsDone<'_>) {
-                g.run::<$S, $mr1, 1>(scratch, Some(part::<$mr1, 1>), rows_done)
-            }
-
-            /// [`gemm::dot_forward`] in the given shape.
-            ///
-            /// # Safety
-            /// As [`gemm::dot_forward`].
-            $(#[$attr])*
-            unsafe fn dot(d: DotForward, rows_done: RowsDone<'_>) {
-                let DotForward { dims, x, w, b, z, shape } = d;
-                match shape {
-                    (1, 4) => gemm::dot_forward::<$S, 1, 4>(dims, x, w, b, z, rows_done),
-                    (2, 2) => gemm::dot_forward::<$S, 2, 2>(dims, x, w, b, z, rows_done),
-                    (1, 8) => gemm::dot_forward::<$S, 1, 8>(dims, x, w, b, z, rows_done),
-                    (2, 4) => gemm::dot_forward::<$S, 2, 4>(dims, x, w, b, z, rows_done),
-                    (4, 2) => gemm::dot_forward::<$S, 4, 2>(dims, x, w, b, z, rows_done),
-                    (1, 16) => gemm::dot_forward::<$S, 1, 16>(dims, x, w, b, z, rows_done),
-                    (2, 8) => gemm::dot_forward::<$S, 2, 8>(dims, x, w, b, z, rows_done),
-                    (4, 4) => gemm::dot_forward::<$S, 4, 4>(dims, x, w, b, z, rows_done),
-                    (8, 2) => gemm::dot_forward::<$S, 8, 2>(dims, x, w, b, z, rows_done),
-                    _ => unreachable!("no dot-product shape {shape:?}"),
-                }
-            }
-
-            const PRODUCTS: Products = Products { wide, narrow, dot };
-
-            /// # Safety
-            /// As [`forward_impl`].
-            $(#[$attr])*
-            pub(super) unsafe fn forward<A: RowActivation>(
-                p: Ptrs,
-                act: &A,
-                scratch: &mut Vec<f32>,
-            ) {
-                // The closure is written here so that it is compiled for this instruction set.
-                let mut rows_done = |first, end| activate_rows(p, act, first, end);
-                forward_impl::<$S>(p, A::BUILTIN == Builtin::ReLU, scratch, PRODUCTS, &mut rows_done)
-            }
-
-            /// # Safety
-            /// As [`weight_grad_impl`].
-            $(#[$attr])*
-            pub(super) unsafe fn weight_grad(p: Ptrs, accumulate: bool, scratch: &mut Vec<f32>) {
-                weight_grad_impl::<$S>(p, accumulate, scratch, PRODUCTS)
-            }
-
-            /// # Safety
-            /// As [`input_grad_impl`].
-            $(#[$attr])*
-            pub(super) unsafe fn input_grad<A: RowActivation>(
-                p: Ptrs,
-                act: &A,
-                scratch: &mut Vec<f32>,
-            ) {
-                let mut rows_done = |first, end| derive_rows(p, act, first, end);
-                input_grad_impl(p, A::BUILTIN == Builtin::ReLU, scratch, PRODUCTS, &mut rows_done)
-            }
-        }
-    };
-}
-
-instantiate! {
-    #[cfg(target_arch = "x86_64")]
-    mod avx512: vector::Avx512, 12, 2, 16,
-    #[target_feature(enable = "avx512f,avx2,fma")]
-}
-
-instantiate! {
-    #[cfg(target_arch = "x86_64")]
-    mod avx2: vector::Avx2, 6, 2, 8,
-    #[target_feature(enable = "avx2,fma")]
-}
-
-instantiate! {
-    mod portable: Portable, 4, 2, 4,
+    run_at!(level, input_grad(operands, act))
 }

@@ -1,5 +1,6 @@
 //! Every kernel on every instruction set this CPU has, against plain `f64` loops.
 
+use super::vector::{Portable, Vector};
 use super::*;
 use crate::activation::{Identity, ReLU, Sigmoid};
 use crate::testing::assert_close;
