@@ -1,19 +1,29 @@
 //! A warm training step and a warm `forward_into` allocate nothing: a counting global allocator
-//! sees every allocation of this test binary.
+//! sees every allocation of this test binary, and counts those of the thread that asks.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use nn::prelude::*;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// This thread's allocations. Per thread, because the test harness's own threads allocate
+    /// at times of their own (a busy machine delays them into the measured span). The kernels'
+    /// helper thread is not involved: it serves only products far larger than these.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts one allocation of this thread (none while the thread is being torn down).
+fn count() {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
 
 // SAFETY: forwards to the system allocator, only counting calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
@@ -22,7 +32,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -31,11 +41,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Allocations made by `f`.
+/// Allocations made by `f` on this thread.
 fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = ALLOCATIONS.get();
     f();
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    ALLOCATIONS.get() - before
 }
 
 network! {
@@ -46,7 +56,17 @@ network! {
     struct Classifier { Linear(64, 32) -> Tanh -> Dropout(0.1) -> Linear(32, 32) -> GELU -> Linear(32, 10) }
 }
 
-// One test function: the counter is global, and tests in one binary run in parallel.
+#[test]
+fn the_counter_sees_this_threads_allocations_only() {
+    assert_eq!(allocations(|| drop(std::hint::black_box(vec![1u8]))), 1);
+    let other_thread = || std::thread::spawn(|| drop(vec![1u8; 64])).join().unwrap();
+    // Spawning allocates on this thread (more the first time); the vector, on the other, is
+    // not counted.
+    other_thread();
+    let spawning = allocations(|| std::thread::spawn(|| {}).join().unwrap());
+    assert_eq!(allocations(other_thread), spawning);
+}
+
 #[test]
 fn warm_steps_and_inference_allocate_nothing() {
     let mut model = SimpleNN::seeded(0);

@@ -65,10 +65,14 @@ fn mismatched_files_are_typed_errors_and_leave_the_network_unchanged() {
     );
 
     let missing = temp_file("missing.safetensors");
-    assert!(matches!(
-        model.load_safetensors(&missing),
-        Err(Error::Io { .. })
-    ));
+    let error = model.load_safetensors(&missing).unwrap_err();
+    assert!(matches!(error, Error::Io { .. }), "{error:?}");
+    // The operating system's error is kept, for callers that look at its kind.
+    let source = std::error::Error::source(&error).expect("a source error");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("an I/O error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 
     let original = std::fs::read(fixture_path("seed/init.safetensors")).unwrap();
     let truncated = temp_file("truncated.safetensors");

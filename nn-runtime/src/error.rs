@@ -1,6 +1,7 @@
 //! The one error type of the runtime.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Everything that can go wrong when data, weights or targets do not fit a network.
 ///
@@ -96,13 +97,15 @@ pub enum Error {
     Io {
         /// The file.
         path: String,
-        /// The operating system's message.
-        message: String,
+        /// The operating system's error, a [`std::io::Error`]; also [`source`](std::error::Error::source).
+        source: SourceError,
     },
     /// A weights file that is not valid safetensors (truncated, corrupt header, …).
     Format {
-        /// The parser's message.
+        /// What is wrong with it, in words.
         message: String,
+        /// The parser's own error; also [`source`](std::error::Error::source).
+        source: SourceError,
     },
     /// A weights file without a tensor the network needs.
     MissingTensor {
@@ -199,8 +202,8 @@ impl fmt::Display for Error {
                 "tensor `{name}` holds {value} at index {index}; weights must be finite"
             ),
             Error::InvalidArgument { name, message } => write!(f, "invalid {name}: {message}"),
-            Error::Io { path, message } => write!(f, "cannot access `{path}`: {message}"),
-            Error::Format { message } => write!(f, "not a valid safetensors file: {message}"),
+            Error::Io { path, source } => write!(f, "cannot access `{path}`: {source}"),
+            Error::Format { message, .. } => write!(f, "not a valid safetensors file: {message}"),
             Error::MissingTensor { name } => write!(f, "the file has no tensor `{name}`"),
             Error::UnexpectedTensor { name } => {
                 write!(
@@ -260,8 +263,51 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Batch { cause, .. } => Some(cause.as_ref()),
+            Error::Io { source, .. } | Error::Format { source, .. } => Some(source.get()),
             _ => None,
         }
+    }
+}
+
+/// The lower-level error behind an [`Error`] (an operating system's, a file parser's), shared
+/// by the error's clones.
+///
+/// Two are equal when they say the same thing, so that errors can be compared in tests.
+#[derive(Clone)]
+pub struct SourceError(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl SourceError {
+    /// Wraps `error`.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SourceError(Arc::new(error))
+    }
+
+    /// The error itself.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+
+    /// The error as a `T`, if it is one: `source.downcast_ref::<std::io::Error>()`.
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl PartialEq for SourceError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceError};
 
 /// Receives a tensor's name, shape and values.
 pub type TensorVisitor<'a> = dyn FnMut(&str, &[usize], &[f32]) + 'a;
@@ -42,20 +42,28 @@ pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Res
     let views = tensors
         .iter()
         .map(|(name, shape, bytes)| {
-            let view =
-                TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| Error::Format {
-                    message: describe(&e),
-                })?;
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(format_error)?;
             Ok((name.as_str(), view))
         })
         .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(views, &None).map_err(|e| Error::Format {
-        message: describe(&e),
-    })?;
-    write_atomically(path, &bytes).map_err(|e| Error::Io {
+    let bytes = safetensors::serialize(views, &None).map_err(format_error)?;
+    write_atomically(path, &bytes).map_err(|e| io_error(path, e))
+}
+
+/// [`Error::Io`] for `path`.
+fn io_error(path: &Path, error: std::io::Error) -> Error {
+    Error::Io {
         path: path.display().to_string(),
-        message: e.to_string(),
-    })
+        source: SourceError::new(error),
+    }
+}
+
+/// [`Error::Format`], described in words, keeping the parser's error as its source.
+fn format_error(error: SafeTensorError) -> Error {
+    Error::Format {
+        message: describe(&error),
+        source: SourceError::new(error),
+    }
 }
 
 /// What is wrong with a file, in words: safetensors' own `Display` is its `Debug` text.
@@ -136,10 +144,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// [`Error::TensorShape`] or [`Error::TensorDtype`] when its tensors do not fit the model;
 /// [`Error::NonFiniteTensor`] when a weight is NaN or infinite.
 pub fn load_safetensors<M: NamedTensors + ?Sized>(model: &mut M, path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
     load_safetensors_bytes(model, &bytes)
 }
 
@@ -148,9 +153,7 @@ pub fn load_safetensors<M: NamedTensors + ?Sized>(model: &mut M, path: &Path) ->
 /// # Errors
 /// As [`load_safetensors`], less the I/O error.
 pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[u8]) -> Result<()> {
-    let file = SafeTensors::deserialize(bytes).map_err(|e| Error::Format {
-        message: describe(&e),
-    })?;
+    let file = SafeTensors::deserialize(bytes).map_err(format_error)?;
 
     let mut problem = None;
     let mut expected = HashSet::new();
@@ -226,13 +229,8 @@ pub struct Tensor {
 /// [`Error::Io`] when the file cannot be read, [`Error::Format`] when it is not safetensors, and
 /// [`Error::TensorDtype`] for a tensor that is not `F32`.
 pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::Format {
-        message: describe(&e),
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let file = SafeTensors::deserialize(&bytes).map_err(format_error)?;
     file.tensors()
         .into_iter()
         .map(|(name, view)| {
@@ -329,10 +327,12 @@ mod tests {
         let target = dir.join("taken");
         std::fs::create_dir(&target).unwrap();
         let error = save_safetensors(&Model::new(3, 0.0), &target).unwrap_err();
-        let Error::Io { path, message } = &error else {
+        let Error::Io { path, source } = &error else {
             panic!("{error:?}");
         };
         assert_eq!(path, &target.display().to_string());
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+        let message = source.to_string();
         assert!(
             message.ends_with(")") && !message.contains('{'),
             "{message}"
@@ -390,11 +390,19 @@ mod tests {
             );
         }
         std::fs::write(&path, &good[..good.len() - 4]).unwrap();
+        let error = read_tensors(&path).unwrap_err();
+        let Error::Format { message, source } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(message, "the tensors do not end where the file does");
+        assert!(matches!(
+            source.downcast_ref::<SafeTensorError>(),
+            Some(SafeTensorError::MetadataIncompleteBuffer)
+        ));
+        let source = std::error::Error::source(&error).map(ToString::to_string);
         assert_eq!(
-            read_tensors(&path).unwrap_err(),
-            Error::Format {
-                message: "the tensors do not end where the file does".into()
-            }
+            source,
+            Some(SafeTensorError::MetadataIncompleteBuffer.to_string())
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -31,13 +31,13 @@ pub mod optim;
 mod simd;
 mod size;
 mod summary;
-#[doc(hidden)]
-pub mod testing;
+#[cfg(test)]
+mod testing;
 mod train;
 
 pub use activation::*;
 pub use batch::{Batch, Labels};
-pub use error::{Error, Result};
+pub use error::{Error, Result, SourceError};
 pub use io::NamedTensors;
 pub use layer::{Dropout, Linear};
 pub use loss::*;

@@ -1,5 +1,5 @@
-//! Helpers for tests of `nn` and of code built on it: closeness checks, finite differences and
-//! PyTorch fixtures. Not part of the stable interface.
+//! Helpers for the tests: closeness checks and PyTorch fixtures. Not shipped: the runtime's
+//! unit tests compile it as a module, and the integration tests include the same file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,12 +22,18 @@ impl Tensor {
     }
 }
 
-/// The repository's `tests/fixtures` folder.
+/// The repository's `tests/fixtures` folder: the nearest one above the crate being tested
+/// (the runtime or the facade).
+///
+/// # Panics
+/// If there is none.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("tests")
-        .join("fixtures")
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .ancestors()
+        .map(|folder| folder.join("tests").join("fixtures"))
+        .find(|fixtures| fixtures.is_dir())
+        .unwrap_or_else(|| panic!("no tests/fixtures above {}", manifest_dir.display()))
 }
 
 /// Every tensor of `tests/fixtures/<relative>`, by name.

@@ -3,11 +3,15 @@
 
 use std::path::PathBuf;
 
-pub use nn::testing::{assert_close, load_fixture};
+// The runtime's own test helpers, compiled here too: they are not part of its API.
+#[path = "../../nn-runtime/src/testing.rs"]
+mod testing;
+
+pub use testing::{assert_close, load_fixture};
 
 /// `tests/fixtures/<relative>`.
 pub fn fixture_path(relative: &str) -> PathBuf {
-    nn::testing::fixtures_dir().join(relative)
+    testing::fixtures_dir().join(relative)
 }
 
 /// Every parameter's gradient, in visiting order and as stored (a wide layer keeps its weight's
