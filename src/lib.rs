@@ -14,11 +14,8 @@ pub use nn_runtime::*;
 /// Everything a program that declares and trains networks needs: `use nn::prelude::*;`.
 pub mod prelude {
     pub use crate::network;
-    pub use nn_runtime::activation::{
-        Activation, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU, LogSoftmax, Mish, ReLU,
-        ReLU6, RowActivation, SiLU, Sigmoid, Softmax, Softplus, Softsign, Tanh, CELU, ELU, GELU,
-        SELU,
-    };
+    // Every built-in activation, and the two traits.
+    pub use nn_runtime::activation::*;
     pub use nn_runtime::loss::{
         BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, Loss, MSELoss, NLLLoss,
         SmoothL1Loss,
