@@ -144,6 +144,7 @@ fn gradients<const IN: usize, const OUT: usize>(layer: &Linear<IN, OUT>) -> Vec<
 network! { struct Kinks { a: Linear(7, 16) -> ReLU -> b: Linear(16, 9) -> LeakyReLU(0.2) -> c: Linear(9, 5) -> Hardtanh -> d: Linear(5, 3) } }
 network! { struct Hard { a: Linear(4, 13) -> Hardswish -> b: Linear(13, 6) -> ReLU6 -> c: Linear(6, 2) -> Hardsigmoid } }
 network! { struct Exponential { a: Linear(5, 8) -> SELU -> b: Linear(8, 8) -> ELU(0.5) -> Tanh -> c: Linear(8, 4) -> Softmax } }
+network! { struct Shrinks { a: Linear(6, 10) -> Softshrink(0.3) -> b: Linear(10, 4) -> Tanhshrink -> c: Linear(4, 2) } }
 network! { struct Logits { a: Linear(33, 17) -> ReLU -> ReLU6 -> b: Linear(17, 10) -> LogSoftmax } }
 
 #[test]
@@ -249,6 +250,32 @@ fn fused_code_matches_the_plain_reference() {
         assert_close(
             "Logits",
             &[gradients(&model.a), gradients(&model.b)].concat(),
+            &expected,
+            1e-5,
+            1e-4,
+        );
+
+        let mut model = Shrinks::seeded(rows as u64);
+        let steps = [
+            linear(&model.a),
+            activation(Softshrink::new(0.3)),
+            linear(&model.b),
+            activation(Tanhshrink),
+            linear(&model.c),
+        ];
+        let x = Batch::<6>::random(rows, 9);
+        let y = Batch::<2>::random(rows, 10);
+        let loss = MSELoss::new();
+        let expected = reference_gradients(&steps, &x, &y, &loss);
+        train_once(&mut model, &x, &y, &loss);
+        assert_close(
+            "Shrinks",
+            &[
+                gradients(&model.a),
+                gradients(&model.b),
+                gradients(&model.c),
+            ]
+            .concat(),
             &expected,
             1e-5,
             1e-4,

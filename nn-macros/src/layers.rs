@@ -132,6 +132,12 @@ pub(crate) const LAYERS: &[LayerSpec] = &[
     ),
     unit("Softsign", "softsign"),
     with_args(
+        "Softshrink",
+        "softshrink",
+        &[arg("lambd", Number, Some("0.5"))],
+    ),
+    unit("Tanhshrink", "tanhshrink"),
+    with_args(
         "Hardtanh",
         "hardtanh",
         &[

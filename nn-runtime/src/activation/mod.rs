@@ -33,8 +33,10 @@ mod sigmoid;
 mod silu;
 mod softmax;
 mod softplus;
+mod softshrink;
 mod softsign;
 mod tanh;
+mod tanhshrink;
 
 pub use celu::CELU;
 pub use elu::ELU;
@@ -53,8 +55,10 @@ pub use sigmoid::Sigmoid;
 pub use silu::SiLU;
 pub use softmax::Softmax;
 pub use softplus::Softplus;
+pub use softshrink::Softshrink;
 pub use softsign::Softsign;
 pub use tanh::Tanh;
+pub use tanhshrink::Tanhshrink;
 
 /// The built-in activations that the kernels and the losses treat specially.
 ///
