@@ -98,3 +98,64 @@ macro_rules! multiversion {
     };
 }
 pub(crate) use multiversion;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `/proc/cpuinfo` says the best level is: the kernel's own account of the CPU (it
+    /// lists only what the operating system has enabled), independent of `detect`.
+    fn level_from_cpuinfo(cpuinfo: &str) -> Level {
+        let flags: Vec<&str> = cpuinfo
+            .lines()
+            .find(|line| line.starts_with("flags"))
+            .and_then(|line| line.split(':').nth(1))
+            .map(|flags| flags.split_whitespace().collect())
+            .unwrap_or_default();
+        let has = |flag| flags.contains(&flag);
+        match (has("avx2") && has("fma"), has("avx512f") && has("avx512vl")) {
+            (true, true) => Level::Avx512,
+            (true, false) => Level::Avx2,
+            (false, _) => Level::Baseline,
+        }
+    }
+
+    /// The tests run every kernel at every level in `available_levels`, and the library runs
+    /// `level()`: both must start at the fastest level the machine has, or a green run would
+    /// not have exercised the code users get.
+    #[test]
+    fn the_fastest_level_the_machine_has_is_used_and_tested() {
+        let expected = if cfg!(all(target_arch = "x86_64", not(miri))) {
+            match std::fs::read_to_string("/proc/cpuinfo") {
+                Ok(cpuinfo) => level_from_cpuinfo(&cpuinfo),
+                Err(error) => {
+                    eprintln!("cannot read /proc/cpuinfo ({error}); checked against std only");
+                    detect()
+                }
+            }
+        } else {
+            Level::Baseline
+        };
+        eprintln!("instruction set: {expected:?}");
+        assert_eq!(level(), expected);
+        assert_eq!(available_levels().first(), Some(&expected));
+    }
+
+    #[test]
+    fn cpuinfo_flags_are_read_whole_words() {
+        let line = |flags: &str| format!("processor\t: 0\nflags\t\t: {flags}\nbugs\t\t: none\n");
+        assert_eq!(
+            level_from_cpuinfo(&line("sse avx2 fma avx512f avx512vl")),
+            Level::Avx512
+        );
+        assert_eq!(
+            level_from_cpuinfo(&line("sse avx2 fma avx512f")),
+            Level::Avx2
+        );
+        assert_eq!(
+            level_from_cpuinfo(&line("avx2 avx512vl_x fma4")),
+            Level::Baseline
+        );
+        assert_eq!(level_from_cpuinfo(""), Level::Baseline);
+    }
+}
