@@ -20,6 +20,8 @@ fn count() {
     let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
 }
 
+// A global allocator is an `unsafe impl` of unsafe methods: the tests' only unsafe code.
+#[allow(unsafe_code)]
 // SAFETY: forwards to the system allocator, only counting calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {

@@ -68,12 +68,16 @@ pub(crate) fn available_levels() -> Vec<Level> {
 
 /// Defines `fn $name(args) -> ret` that runs `$body(args)` (an `#[inline(always)]` function)
 /// compiled for the best instruction set of this CPU.
+///
+/// Its dispatch, a call of a copy compiled for features the CPU was found to have, is unsafe
+/// code: the function allows it, so that the modules the macro expands in need not.
 macro_rules! multiversion {
     (
         $(#[$meta:meta])*
         $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:path;
     ) => {
         $(#[$meta])*
+        #[allow(unsafe_code)]
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]

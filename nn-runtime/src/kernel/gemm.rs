@@ -188,8 +188,9 @@ impl Gemm {
     /// then runs the tiles.
     ///
     /// # Safety
-    /// As [`Gemm::run`]; `block_a` holds rows `first..end` and `K` from `k0` in `layout`, and
-    /// `packed_b` has room for a `kc × NR` block.
+    /// As [`Gemm::run`]; `p` is a panel of `C` (`p·NR < n`), `first < end ≤ m` and
+    /// `k0 + kc ≤ k`; `block_a` holds rows `first..end` and `K` from `k0` in `layout`, and
+    /// `packed_b` has room for a `kc × NR` block unless `B` is read in place.
     #[inline(always)]
     unsafe fn panel<S: Vector, const MR: usize, const NV: usize>(
         &self,
@@ -206,14 +207,18 @@ impl Gemm {
             // Wrapping: with `K = 0`, `B` is empty and this block is never read.
             Some((ptr, ld)) => (ptr.wrapping_add(k0 * ld + n0), ld),
             None => {
-                pack_panel::<S, NV>(self.b, (n0, width), (k0, kc, self.k), packed_b);
+                // SAFETY: the CPU supports `S` and `B` is valid for its sizes (the contract of
+                // `run`); the panel's columns `n0..n0 + width` and rows `k0..k0 + kc` are within
+                // them, and `packed_b` has room for `kc` rows of `NR` (this function's contract).
+                unsafe { pack_panel::<S, NV>(self.b, (n0, width), (k0, kc, self.k), packed_b) };
                 (packed_b.cast_const(), nr)
             }
         };
         let last = k0 + kc == self.k;
         let init = match self.init {
             _ if k0 > 0 => Init::Load,
-            Init::Bias(bias) => Init::Bias(bias.add(n0)),
+            // SAFETY: the bias holds `n` values (the contract of `run`), and `n0 < n`.
+            Init::Bias(bias) => Init::Bias(unsafe { bias.add(n0) }),
             other => other,
         };
         let tile = Tile {
@@ -226,11 +231,18 @@ impl Gemm {
             positive: if self.positive.is_null() || !last {
                 std::ptr::null()
             } else {
-                self.positive.add(first * self.ldc + n0)
+                // SAFETY: `Y` is laid out as `C` and valid like it (the contract of `run`), and
+                // `(first, n0)` is an element of `C`.
+                unsafe { self.positive.add(first * self.ldc + n0) }
             },
         };
-        let c = self.c.add(first * self.ldc + n0);
-        row_blocks::<S, MR, NV>(end - first, block_a, layout, &tile, c, self.ldc);
+        // SAFETY: `(first, n0)` is an element of `C`, which is valid for its sizes.
+        let c = unsafe { self.c.add(first * self.ldc + n0) };
+        // SAFETY: `block_a` holds rows `first..end` in `layout` (this function's contract) and
+        // `b` the panel's `kc` rows of `B`, in place or copied above; the tile's bias (from
+        // `n0`), `c` and `positive` (at row `first`, column `n0`) are within the bias, `C` and
+        // `Y` for the panel's `width` columns and the rows `first..end`.
+        unsafe { row_blocks::<S, MR, NV>(end - first, block_a, layout, &tile, c, self.ldc) };
     }
 
     /// Floats of scratch space [`Gemm::part`] will use (a packed block of `A`, then a packed
@@ -312,7 +324,7 @@ impl Gemm {
     /// writing, not overlapping the others); a `Bias` pointer is valid for `n` values, and a
     /// `positive` one for reading like `c`;
     /// `helper`, if any, is [`Gemm::shared`] for `S`, `MR`, `NV`. `A`'s strides are `rs == 1`
-    /// or `cs == 1`.
+    /// or `cs == 1`, and `MR ≤ LANES`.
     #[inline(always)]
     pub(super) unsafe fn run<S: Vector, const MR: usize, const NV: usize>(
         &self,
@@ -327,8 +339,13 @@ impl Gemm {
             // that wakes up late, or not at all, only does less. Both go through `helper`,
             // compiled for the instruction set: a closure here would be compiled without it.
             let next = AtomicUsize::new(0);
-            let help = || super::with_scratch(|s| helper(self, s, &next));
-            if super::threads::run_pair(&help, || helper(self, scratch, &next)) {
+            // SAFETY: `helper` is `Gemm::shared` for `S`, `MR` and `NV`, growing the scratch it
+            // is given, and this product's pointers are valid (this function's contract). The
+            // two threads take distinct tasks from `next`, which write disjoint parts of `C`,
+            // and `run_pair` returns only once the helper thread is done with the product.
+            let help = || super::with_scratch(|s| unsafe { helper(self, s, &next) });
+            // SAFETY: as for `help`.
+            if super::threads::run_pair(&help, || unsafe { helper(self, scratch, &next) }) {
                 let mc = self.shared_mc::<MR>();
                 let mut first = 0;
                 while first < self.m {
@@ -340,7 +357,8 @@ impl Gemm {
             }
         }
         super::reserve(scratch, self.scratch_needed::<S, MR, NV>());
-        self.part::<S, MR, NV>(scratch, rows_done);
+        // SAFETY: this function's contract, and `scratch` was grown to `scratch_needed` above.
+        unsafe { self.part::<S, MR, NV>(scratch, rows_done) };
     }
 
     /// This thread's share of a product shared by two threads: the tasks (row block, panel)
@@ -363,11 +381,15 @@ impl Gemm {
         assert!(scratch.len() >= self.shared_scratch_needed::<S, MR, NV>());
         let mc = self.shared_mc::<MR>();
         let kc_size = self.kc::<S>();
-        let packed_a = {
+        // SAFETY: `scratch` holds `shared_scratch_needed` floats (asserted above): at most 16
+        // to align `packed_a`, then `mc` rows rounded up to `MR` for all of `K`, then
+        // `packed_b`.
+        let packed_a = unsafe {
             let offset = scratch.as_ptr().align_offset(64).min(16);
             scratch.as_mut_ptr().add(offset)
         };
-        let packed_b = packed_a.add(mc.div_ceil(MR) * MR * k);
+        // SAFETY: as for `packed_a`.
+        let packed_b = unsafe { packed_a.add(mc.div_ceil(MR) * MR * k) };
         let layout = self.layout_a::<MR>();
         let tasks = m.div_ceil(mc) * panels;
         let mut packed_block = usize::MAX;
@@ -385,7 +407,13 @@ impl Gemm {
                 let mut k0 = 0;
                 while k0 < k {
                     let kc = kc_size.min(k - k0);
-                    pack_a_block::<S, MR>(a, first, end, k0, kc, packed_a.add(k0 * rows));
+                    // SAFETY: rows `first..end` (`first < m`) and columns `k0..k0 + kc`
+                    // (`0 < kc`, `k0 + kc ≤ k`) are within `A`, and the `rows × kc` floats from
+                    // `k0 · rows` within the packed `A`, of `rows × k` (`rows ≤ mc` rounded up
+                    // to `MR`). The rest as [`Gemm::run`], this function's contract.
+                    unsafe {
+                        pack_a_block::<S, MR>(a, first, end, k0, kc, packed_a.add(k0 * rows))
+                    };
                     k0 += kc;
                 }
                 packed_block = block;
@@ -394,12 +422,19 @@ impl Gemm {
             while k0 < k || (k0 == 0 && k == 0) {
                 let kc = kc_size.min(k - k0);
                 let block_a = if layout == LayoutA::Packed {
-                    packed_a.add(k0 * rows).cast_const()
+                    // SAFETY: within the packed `A`, as above (`k0 < k`, or `k0 = k = 0`).
+                    unsafe { packed_a.add(k0 * rows).cast_const() }
                 } else {
                     // Wrapping: with `K = 0`, `A` is empty and this block is never read.
                     a.ptr.wrapping_add(first * a.rs + k0 * a.cs)
                 };
-                self.panel::<S, MR, NV>((first, end), (k0, kc), p, (block_a, layout), packed_b);
+                // SAFETY: `p < panels`, `first < end ≤ m` and `k0 + kc ≤ k`; `block_a` holds
+                // rows `first..end` from `k0` in `layout` (packed above, or `A` itself), and
+                // `packed_b` has room for `kc_size` rows of `NR` (`shared_scratch_needed`). The
+                // rest as [`Gemm::run`], this function's contract.
+                unsafe {
+                    self.panel::<S, MR, NV>((first, end), (k0, kc), p, (block_a, layout), packed_b)
+                };
                 k0 += kc_size.max(1);
             }
         }
@@ -422,11 +457,14 @@ impl Gemm {
         assert!(scratch.len() >= self.scratch_needed::<S, MR, NV>());
         let mc = self.mc::<MR>();
         let kc_size = self.kc::<S>();
-        let packed_a = {
+        // SAFETY: `scratch` holds `scratch_needed` floats (asserted above): at most 16 to align
+        // `packed_a`, then `mc` rows rounded up to `MR` for `kc_size` of `K`, then `packed_b`.
+        let packed_a = unsafe {
             let offset = scratch.as_ptr().align_offset(64).min(16);
             scratch.as_mut_ptr().add(offset)
         };
-        let packed_b = packed_a.add(mc.div_ceil(MR) * MR * kc_size);
+        // SAFETY: as for `packed_a`.
+        let packed_b = unsafe { packed_a.add(mc.div_ceil(MR) * MR * kc_size) };
         let layout = self.layout_a::<MR>();
 
         // Loops as in BLIS: blocks of rows; blocks of `K`, each with its block of `A` packed
@@ -438,14 +476,31 @@ impl Gemm {
             while k0 < k || (k0 == 0 && k == 0) {
                 let kc = kc_size.min(k - k0);
                 let block_a = if layout == LayoutA::Packed {
-                    pack_a_block::<S, MR>(a, first, end, k0, kc, packed_a);
+                    // SAFETY: rows `first..end` (`first < m`) and columns `k0..k0 + kc`
+                    // (`k0 + kc ≤ k`) are within `A`, and `kc > 0`: with `K = 0`, `A` is read
+                    // in place (`layout_a`). `packed_a` has room for `mc` rows rounded up to
+                    // `MR`, times `kc ≤ kc_size`. The rest as [`Gemm::run`], this function's
+                    // contract.
+                    unsafe { pack_a_block::<S, MR>(a, first, end, k0, kc, packed_a) };
                     packed_a.cast_const()
                 } else {
                     // Wrapping: with `K = 0`, `A` is empty and this block is never read.
                     a.ptr.wrapping_add(first * a.rs + k0 * a.cs)
                 };
                 for p in 0..n.div_ceil(NV * S::LANES) {
-                    self.panel::<S, MR, NV>((first, end), (k0, kc), p, (block_a, layout), packed_b);
+                    // SAFETY: `p` is a panel of `C`, `first < end ≤ m` and `k0 + kc ≤ k`;
+                    // `block_a` holds rows `first..end` from `k0` in `layout` (packed above, or
+                    // `A` itself), and `packed_b` has room for `kc_size` rows of `NR`
+                    // (`scratch_needed`). The rest as [`Gemm::run`], this function's contract.
+                    unsafe {
+                        self.panel::<S, MR, NV>(
+                            (first, end),
+                            (k0, kc),
+                            p,
+                            (block_a, layout),
+                            packed_b,
+                        )
+                    };
                 }
                 k0 += kc_size.max(1);
             }
@@ -457,6 +512,11 @@ impl Gemm {
 
 /// Copies rows `first..end`, columns `k0..k0 + kc` of `A` to `dst` as slivers of `MR` rows:
 /// sliver `s` holds `A(first + s·MR + i, k0 + kk)` at `s·MR·kc + kk·MR + i`.
+///
+/// # Safety
+/// The CPU supports `S`, and `MR ≤ LANES`; `A` (`rs == 1` or `cs == 1`) is valid for these
+/// rows and columns, with `kc > 0`; `dst` has room for `end − first` rows rounded up to `MR`,
+/// times `kc`.
 #[inline(always)]
 unsafe fn pack_a_block<S: Vector, const MR: usize>(
     a: MatA,
@@ -474,36 +534,50 @@ unsafe fn pack_a_block<S: Vector, const MR: usize>(
         let rows = MR.min(end - i0);
         if a.rs == 1 {
             // Column-major: each column of the sliver is contiguous.
-            let mut src = a.ptr.add(i0 + k0 * a.cs);
+            // SAFETY: `A(i0, k0)`, within `A` (`i0 < end`, `kc > 0`).
+            let mut src = unsafe { a.ptr.add(i0 + k0 * a.cs) };
             for kk in 0..kc {
                 if kk + 8 < kc {
-                    S::prefetch(src.add(8 * a.cs));
+                    // SAFETY: `A(i0, k0 + kk + 8)`, within `A` (`kk + 8 < kc`); the CPU
+                    // supports `S`.
+                    unsafe { S::prefetch(src.add(8 * a.cs)) };
                 }
-                S::store_n(out.add(kk * MR), S::load_n(src, rows), rows);
+                // SAFETY: `src` is at `A(i0, k0 + kk)`, and rows `i0..i0 + rows` (contiguous)
+                // are within `A`; their `rows ≤ MR` floats at `kk·MR` are within the sliver.
+                unsafe { S::store_n(out.add(kk * MR), S::load_n(src, rows), rows) };
                 // Wrapping: after the last `k` it may point past `A`, and is not read.
                 src = src.wrapping_add(a.cs);
             }
         } else {
             // Row-major: transposes of `rows × LANES` blocks, single values for the rest.
-            let src = a.ptr.add(i0 * a.rs + k0);
+            // SAFETY: `A(i0, k0)`, within `A` (`i0 < end`, `kc > 0`).
+            let src = unsafe { a.ptr.add(i0 * a.rs + k0) };
             let body = kc - kc % lanes;
             let mut kk = 0;
             while kk < body {
                 if kk + PREFETCH < kc {
                     for r in 0..rows {
-                        S::prefetch(src.add(r * a.rs + kk + PREFETCH));
+                        // SAFETY: `A(i0 + r, k0 + kk + PREFETCH)`, within `A` (`r < rows`,
+                        // `kk + PREFETCH < kc`); the CPU supports `S`.
+                        unsafe { S::prefetch(src.add(r * a.rs + kk + PREFETCH)) };
                     }
                 }
-                S::transpose(src.add(kk), a.rs, rows, out.add(kk * MR), MR, rows);
+                // SAFETY: the `rows ≤ MR ≤ LANES` rows of `A` from `A(i0, k0 + kk)` are valid
+                // for `LANES` values (`kk + LANES ≤ body ≤ kc`); their transpose, `LANES`
+                // columns of `rows` values `MR` apart from `kk·MR`, is within the sliver.
+                unsafe { S::transpose(src.add(kk), a.rs, rows, out.add(kk * MR), MR, rows) };
                 kk += lanes;
             }
             for kk in body..kc {
                 for i in 0..rows {
-                    *out.add(kk * MR + i) = *src.add(i * a.rs + kk);
+                    // SAFETY: `A(i0 + i, k0 + kk)` and sliver position `kk·MR + i`, for
+                    // `i < rows` and `kk < kc`.
+                    unsafe { *out.add(kk * MR + i) = *src.add(i * a.rs + kk) };
                 }
             }
         }
-        out = out.add(MR * kc);
+        // SAFETY: the end of this sliver, at most the end of `dst`'s room.
+        out = unsafe { out.add(MR * kc) };
         i0 += MR;
     }
 }
@@ -548,6 +622,12 @@ struct Tile {
 }
 
 /// The `rows` rows of one panel: full `MR` tiles, then the rest in tiles of 8, 4, 2, 1 rows.
+///
+/// # Safety
+/// The CPU supports `S`; `a` holds the `rows` rows of a block of `A` in `layout`, for `t.k`
+/// values of `k`; `t.b` holds `t.k` rows of `t.width` values, `t.bks` apart, and a `Bias`
+/// pointer `t.width` values; `c`, and `t.positive` unless null, hold `rows` rows of `t.width`
+/// values, `ldc` apart (`c` for writing).
 #[inline(always)]
 unsafe fn row_blocks<S: Vector, const MR: usize, const NV: usize>(
     rows: usize,
@@ -559,27 +639,38 @@ unsafe fn row_blocks<S: Vector, const MR: usize, const NV: usize>(
 ) {
     let mut i = 0;
     while i + MR <= rows {
-        tile_any::<S, MR, MR, NV>(i, a, layout, t, c, ldc);
+        // SAFETY: rows `i..i + MR`, one whole sliver (`i` is a multiple of `MR`), are among the
+        // `rows` (this function's contract).
+        unsafe { tile_any::<S, MR, MR, NV>(i, a, layout, t, c, ldc) };
         i += MR;
     }
     if MR > 8 && i + 8 <= rows {
-        tile_any::<S, MR, 8, NV>(i, a, layout, t, c, ldc);
+        // SAFETY: rows `i..i + 8` are among the `rows`, and in the last sliver: fewer than `MR`
+        // rows are left after the whole slivers.
+        unsafe { tile_any::<S, MR, 8, NV>(i, a, layout, t, c, ldc) };
         i += 8;
     }
     if MR > 4 && i + 4 <= rows {
-        tile_any::<S, MR, 4, NV>(i, a, layout, t, c, ldc);
+        // SAFETY: as for 8 rows.
+        unsafe { tile_any::<S, MR, 4, NV>(i, a, layout, t, c, ldc) };
         i += 4;
     }
     if MR > 2 && i + 2 <= rows {
-        tile_any::<S, MR, 2, NV>(i, a, layout, t, c, ldc);
+        // SAFETY: as for 8 rows.
+        unsafe { tile_any::<S, MR, 2, NV>(i, a, layout, t, c, ldc) };
         i += 2;
     }
     if MR > 1 && i < rows {
-        tile_any::<S, MR, 1, NV>(i, a, layout, t, c, ldc);
+        // SAFETY: as for 8 rows.
+        unsafe { tile_any::<S, MR, 1, NV>(i, a, layout, t, c, ldc) };
     }
 }
 
 /// The tile of `R` rows starting at row `i` of the block.
+///
+/// # Safety
+/// As [`row_blocks`]; rows `i..i + R` are among the block's `rows`, and in one sliver of `MR`
+/// (`i % MR + R ≤ MR`).
 #[inline(always)]
 unsafe fn tile_any<S: Vector, const MR: usize, const R: usize, const NV: usize>(
     i: usize,
@@ -589,11 +680,13 @@ unsafe fn tile_any<S: Vector, const MR: usize, const R: usize, const NV: usize>(
     c: *mut f32,
     ldc: usize,
 ) {
-    let c = c.add(i * ldc);
+    // SAFETY: row `i` of the block of `C`, among its `rows` (this function's contract).
+    let c = unsafe { c.add(i * ldc) };
     let positive = if t.positive.is_null() {
         t.positive
     } else {
-        t.positive.add(i * ldc)
+        // SAFETY: row `i` of the block of `Y`, laid out as `C`.
+        unsafe { t.positive.add(i * ldc) }
     };
     let edge = t.width != NV * S::LANES;
     // `(first row, stride between rows, stride between k)`. Wrapping: with `K = 0`, `a` may
@@ -603,15 +696,20 @@ unsafe fn tile_any<S: Vector, const MR: usize, const R: usize, const NV: usize>(
         LayoutA::Columns(ld) => (a.wrapping_add(i), 1, ld),
         LayoutA::Rows(ld) => (a.wrapping_add(i * ld), ld, 1),
     };
-    match (edge, layout) {
-        (false, LayoutA::Rows(_)) => {
-            micro::<S, R, NV, false, true>(a, rows_apart, t, (c, positive), ldc)
+    // SAFETY: `a`, `c` and `positive` are at row `i` of the block, which has the tile's `R` rows
+    // (this function's contract): `A(i + r, k)` is at `a[r + k·ks_apart]`, or, `ROWS`, at
+    // `a[r·rows_apart + k]`, for `r < R` and `k < t.k`. Without `edge`, `t.width == NR`.
+    unsafe {
+        match (edge, layout) {
+            (false, LayoutA::Rows(_)) => {
+                micro::<S, R, NV, false, true>(a, rows_apart, t, (c, positive), ldc)
+            }
+            (true, LayoutA::Rows(_)) => {
+                micro::<S, R, NV, true, true>(a, rows_apart, t, (c, positive), ldc)
+            }
+            (false, _) => micro::<S, R, NV, false, false>(a, ks_apart, t, (c, positive), ldc),
+            (true, _) => micro::<S, R, NV, true, false>(a, ks_apart, t, (c, positive), ldc),
         }
-        (true, LayoutA::Rows(_)) => {
-            micro::<S, R, NV, true, true>(a, rows_apart, t, (c, positive), ldc)
-        }
-        (false, _) => micro::<S, R, NV, false, false>(a, ks_apart, t, (c, positive), ldc),
-        (true, _) => micro::<S, R, NV, true, false>(a, ks_apart, t, (c, positive), ldc),
     }
 }
 
@@ -623,6 +721,11 @@ unsafe fn tile_any<S: Vector, const MR: usize, const R: usize, const NV: usize>(
 /// Pointers to lanes past an edge, of which no value is read or written (`valid(j) == 0`), and
 /// the pointers one step past the last `k`, may lie outside their buffers: they are formed with
 /// `wrapping_add`, which is defined for any offset, and never dereferenced.
+///
+/// # Safety
+/// The CPU supports `S`; `A(i, k)` is valid for `i < R` and `k < t.k`; `t` is as in
+/// [`row_blocks`], with `t.width == NR` unless `EDGE`; `c`, and `positive` unless null, hold
+/// `R` rows of `t.width` values, `ldc` apart (`c` for writing).
 #[inline(always)]
 unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, const ROWS: bool>(
     a: *const f32,
@@ -633,13 +736,15 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
 ) {
     let lanes = S::LANES;
     let valid = |j: usize| t.width.saturating_sub(j * lanes).min(lanes);
-    let mut acc = [[S::zero(); NV]; R];
+    // SAFETY: the CPU supports `S` (this function's contract).
+    let mut acc = [[unsafe { S::zero() }; NV]; R];
     if !matches!(t.init, Init::Load) && t.k >= PREFETCH_K {
         // `C` is only written, at the end: have its lines on the way meanwhile.
         for i in 0..R {
             for j in (0..NV * lanes).step_by(16) {
                 // Past the edge of `C` for an edge tile: a hint, which never faults.
-                S::prefetch_write(c.wrapping_add(i * ldc + j));
+                // SAFETY: the CPU supports `S`, and a prefetch may be given any address.
+                unsafe { S::prefetch_write(c.wrapping_add(i * ldc + j)) };
             }
         }
     }
@@ -647,10 +752,15 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
         Init::Zero => {}
         Init::Bias(bias) => {
             for j in 0..NV {
-                let v = if EDGE {
-                    S::load_n(bias.wrapping_add(j * lanes), valid(j))
-                } else {
-                    S::load(bias.add(j * lanes))
+                // SAFETY: the bias holds `t.width` values (this function's contract), of which
+                // the register from lane `j·LANES` reads `valid(j)`: all `LANES` without `EDGE`
+                // (`t.width == NR`).
+                let v = unsafe {
+                    if EDGE {
+                        S::load_n(bias.wrapping_add(j * lanes), valid(j))
+                    } else {
+                        S::load(bias.add(j * lanes))
+                    }
                 };
                 for row in acc.iter_mut() {
                     row[j] = v;
@@ -661,10 +771,13 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
             for (i, row) in acc.iter_mut().enumerate() {
                 for (j, v) in row.iter_mut().enumerate() {
                     let p = c.wrapping_add(i * ldc + j * lanes);
-                    *v = if EDGE {
-                        S::load_n(p, valid(j))
-                    } else {
-                        S::load(p)
+                    // SAFETY: as for the bias, in row `i < R` of `C`.
+                    *v = unsafe {
+                        if EDGE {
+                            S::load_n(p, valid(j))
+                        } else {
+                            S::load(p)
+                        }
                     };
                 }
             }
@@ -673,18 +786,26 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
     let mut pa = a;
     let mut pb = t.b;
     for _ in 0..t.k {
-        let mut bv = [S::zero(); NV];
+        // SAFETY: the CPU supports `S`.
+        let mut bv = [unsafe { S::zero() }; NV];
         for (j, v) in bv.iter_mut().enumerate() {
-            *v = if EDGE {
-                S::load_n(pb.wrapping_add(j * lanes), valid(j))
-            } else {
-                S::load(pb.add(j * lanes))
+            // SAFETY: as for the bias, in the row of `t.b` at `pb`, one of its `t.k`.
+            *v = unsafe {
+                if EDGE {
+                    S::load_n(pb.wrapping_add(j * lanes), valid(j))
+                } else {
+                    S::load(pb.add(j * lanes))
+                }
             };
         }
         for (i, row) in acc.iter_mut().enumerate() {
-            let av = S::splat(*pa.add(if ROWS { i * lda } else { i }));
-            for (v, &bj) in row.iter_mut().zip(&bv) {
-                *v = S::mul_add(av, bj, *v);
+            // SAFETY: `pa` is at `A(0, k)` for this `k < t.k`, and `A(i, k)` is valid for
+            // `i < R` (this function's contract); the CPU supports `S`.
+            unsafe {
+                let av = S::splat(*pa.add(if ROWS { i * lda } else { i }));
+                for (v, &bj) in row.iter_mut().zip(&bv) {
+                    *v = S::mul_add(av, bj, *v);
+                }
             }
         }
         pa = pa.wrapping_add(if ROWS { 1 } else { lda });
@@ -697,23 +818,29 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
         for (i, row) in acc.iter_mut().enumerate() {
             for (j, v) in row.iter_mut().enumerate() {
                 let y = positive.wrapping_add(i * ldc + j * lanes);
-                let y = if EDGE {
-                    S::load_n(y, valid(j))
-                } else {
-                    S::load(y)
-                };
-                *v = S::where_positive(y, *v);
+                // SAFETY: as for the bias, in row `i < R` of `Y`, which is not null here.
+                unsafe {
+                    let y = if EDGE {
+                        S::load_n(y, valid(j))
+                    } else {
+                        S::load(y)
+                    };
+                    *v = S::where_positive(y, *v);
+                }
             }
         }
     }
     for (i, row) in acc.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
             let p = c.wrapping_add(i * ldc + j * lanes);
-            let v = if t.relu { S::relu(v) } else { v };
-            if EDGE {
-                S::store_n(p, v, valid(j));
-            } else {
-                S::store(p, v);
+            // SAFETY: as for the bias, in row `i < R` of `C`, which is valid for writing.
+            unsafe {
+                let v = if t.relu { S::relu(v) } else { v };
+                if EDGE {
+                    S::store_n(p, v, valid(j));
+                } else {
+                    S::store(p, v);
+                }
             }
         }
     }
@@ -721,6 +848,10 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
 
 /// Copies columns `n0..n0 + width`, rows `k0..k0 + k` of `B` to `dst` as `k` rows of `NR`
 /// floats, zero beyond `width` (`total_k`: rows of `B`, for prefetching).
+///
+/// # Safety
+/// The CPU supports `S`; `B` is valid for its `total_k` rows (`k0 + k ≤ total_k`) and columns
+/// `n0..n0 + width`, with `0 < width ≤ NR`; `dst` has room for `k` rows of `NR`.
 #[inline(always)]
 unsafe fn pack_panel<S: Vector, const NV: usize>(
     b: MatB,
@@ -733,23 +864,32 @@ unsafe fn pack_panel<S: Vector, const NV: usize>(
     match b {
         MatB::Rows { ptr, ld } => {
             for kk in 0..k {
-                let src = ptr.add((k0 + kk) * ld + n0);
-                let out = dst.add(kk * nr);
+                // SAFETY: `B(k0 + kk, n0)`, within `B` (`kk < k`, `width > 0`).
+                let src = unsafe { ptr.add((k0 + kk) * ld + n0) };
+                // SAFETY: row `kk < k` of `dst`.
+                let out = unsafe { dst.add(kk * nr) };
                 if k0 + kk + 4 < total_k {
                     for j in 0..NV {
                         // Possibly past the edge of `B`: a hint, which never faults.
-                        S::prefetch(src.wrapping_add(4 * ld + j * lanes));
+                        // SAFETY: the CPU supports `S`, and a prefetch may be given any address.
+                        unsafe { S::prefetch(src.wrapping_add(4 * ld + j * lanes)) };
                     }
                 }
                 for j in 0..NV {
                     let n = width.saturating_sub(j * lanes).min(lanes);
-                    let v = if n == lanes {
-                        S::load(src.add(j * lanes))
-                    } else {
-                        // Wrapping: past the edge (`n == 0`) nothing is read.
-                        S::load_n(src.wrapping_add(j * lanes), n)
-                    };
-                    S::store(out.add(j * lanes), v);
+                    // SAFETY: the `n` values of this row of `B` from column `n0 + j·LANES` are
+                    // within `width` (all `LANES` of them when `n == LANES`), and lanes
+                    // `j·LANES..(j + 1)·LANES` within the `NR` of row `kk` of `dst`; the CPU
+                    // supports `S`.
+                    unsafe {
+                        let v = if n == lanes {
+                            S::load(src.add(j * lanes))
+                        } else {
+                            // Wrapping: past the edge (`n == 0`) nothing is read.
+                            S::load_n(src.wrapping_add(j * lanes), n)
+                        };
+                        S::store(out.add(j * lanes), v);
+                    }
                 }
             }
         }
@@ -762,22 +902,39 @@ unsafe fn pack_panel<S: Vector, const NV: usize>(
                 let rows = width.saturating_sub(j0).min(lanes);
                 // Wrapping: past the edge (`rows == 0`) nothing is read from `src`.
                 let src = ptr.wrapping_add((n0 + j0.min(width)) * ld + k0);
-                let out = dst.add(j0);
+                // SAFETY: column `j0 < NR` of the first row of `dst`, when `k > 0`. FIXME: not
+                // when `k = 0` (a product with `K = 0` and `B` in columns): `dst` then has room
+                // for nothing, and this offset can leave its allocation (Miri reports it). It
+                // should be `wrapping_add`, as `src` is.
+                let out = unsafe { dst.add(j0) };
                 let mut kk = 0;
                 while kk < k_body {
                     // The source rows are far apart: too many streams for the hardware
                     // prefetcher.
                     if k0 + kk + PREFETCH < total_k {
                         for r in 0..rows {
-                            S::prefetch(src.add(r * ld + kk + PREFETCH));
+                            // SAFETY: `B(k0 + kk + PREFETCH, n0 + j0 + r)`, within `B`
+                            // (`r < rows`, so within `width`); the CPU supports `S`.
+                            unsafe { S::prefetch(src.add(r * ld + kk + PREFETCH)) };
                         }
                     }
-                    S::transpose(src.wrapping_add(kk), ld, rows, out.add(kk * nr), nr, lanes);
+                    // SAFETY: the `rows` columns of `B` from `n0 + j0` (those within `width`)
+                    // are valid for `LANES` values of `k` from `k0 + kk` (`kk + LANES ≤ k`), and
+                    // their transpose, `LANES` values of rows `kk..kk + LANES` of `dst` from
+                    // column `j0`, is within it; the CPU supports `S`.
+                    unsafe {
+                        S::transpose(src.wrapping_add(kk), ld, rows, out.add(kk * nr), nr, lanes)
+                    };
                     kk += lanes;
                 }
                 for kk in k_body..k {
                     for r in 0..lanes {
-                        *out.add(kk * nr + r) = if r < rows { *src.add(r * ld + kk) } else { 0.0 };
+                        // SAFETY: row `kk < k` of `dst`, column `j0 + r < NR`; `B` is read
+                        // only for `r < rows`, within `width`, as above.
+                        unsafe {
+                            *out.add(kk * nr + r) =
+                                if r < rows { *src.add(r * ld + kk) } else { 0.0 }
+                        };
                     }
                 }
             }
@@ -791,7 +948,8 @@ unsafe fn pack_panel<S: Vector, const NV: usize>(
 /// for small products, whose output is still in cache.
 ///
 /// # Safety
-/// The CPU supports `S`; `x`, `w`, `b` and `z` are valid for these sizes, `z` for writing.
+/// The CPU supports `S`; `x`, `w`, `b` and `z` are valid for these sizes, `z` for writing;
+/// `R·NW == LANES`.
 #[inline(always)]
 pub(super) unsafe fn dot_forward<S: Vector, const R: usize, const NW: usize>(
     (m, n, k): (usize, usize, usize),
@@ -816,58 +974,77 @@ pub(super) unsafe fn dot_forward<S: Vector, const R: usize, const NW: usize>(
         // Weight rows past the end repeat the last one; their sums are not stored.
         let mut wr = [w; NW];
         for (c, p) in wr.iter_mut().enumerate() {
-            *p = w.add((n0 + c.min(cols - 1)) * k);
+            // SAFETY: row `n0 + min(c, cols − 1) < n` of `W`.
+            *p = unsafe { w.add((n0 + c.min(cols - 1)) * k) };
         }
         // The bias of lane `r·NW + c` is `b[n0 + c]`.
         let mut pattern = [0.0f32; 16];
         for r in 0..R {
             for c in 0..cols {
-                pattern[r * NW + c] = *b.add(n0 + c);
+                // SAFETY: `n0 + c < n`.
+                pattern[r * NW + c] = unsafe { *b.add(n0 + c) };
             }
         }
-        let bias = S::load(pattern.as_ptr());
+        // SAFETY: `pattern` holds a whole register (no `Vector` has more than 16 lanes); the
+        // CPU supports `S`.
+        let bias = unsafe { S::load(pattern.as_ptr()) };
         let mut m0 = 0;
         while m0 < m {
             let rows = R.min(m - m0);
             let mut xr = [x; R];
             for (r, p) in xr.iter_mut().enumerate() {
-                *p = x.add((m0 + r.min(rows - 1)) * k);
+                // SAFETY: row `m0 + min(r, rows − 1) < m` of `x`.
+                *p = unsafe { x.add((m0 + r.min(rows - 1)) * k) };
             }
-            let mut acc = [[S::zero(); NW]; R];
+            // SAFETY: the CPU supports `S`.
+            let mut acc = [[unsafe { S::zero() }; NW]; R];
             let mut kk = 0;
             while kk < k_body {
-                let mut xv = [S::zero(); R];
-                for (v, p) in xv.iter_mut().zip(&xr) {
-                    *v = S::load(p.add(kk));
-                }
-                for (c, p) in wr.iter().enumerate() {
-                    let wv = S::load(p.add(kk));
-                    for (row, &xi) in acc.iter_mut().zip(&xv) {
-                        row[c] = S::mul_add(xi, wv, row[c]);
+                // SAFETY: the rows of `x` in `xr` and of `W` in `wr` hold `k ≥ kk + LANES`
+                // values; the CPU supports `S`.
+                unsafe {
+                    let mut xv = [S::zero(); R];
+                    for (v, p) in xv.iter_mut().zip(&xr) {
+                        *v = S::load(p.add(kk));
+                    }
+                    for (c, p) in wr.iter().enumerate() {
+                        let wv = S::load(p.add(kk));
+                        for (row, &xi) in acc.iter_mut().zip(&xv) {
+                            row[c] = S::mul_add(xi, wv, row[c]);
+                        }
                     }
                 }
                 kk += lanes;
             }
             if k_rest > 0 {
-                let mut xv = [S::zero(); R];
-                for (v, p) in xv.iter_mut().zip(&xr) {
-                    *v = S::load_n(p.add(k_body), k_rest);
-                }
-                for (c, p) in wr.iter().enumerate() {
-                    let wv = S::load_n(p.add(k_body), k_rest);
-                    for (row, &xi) in acc.iter_mut().zip(&xv) {
-                        row[c] = S::mul_add(xi, wv, row[c]);
+                // SAFETY: as above, for the last `k_rest` values of each row.
+                unsafe {
+                    let mut xv = [S::zero(); R];
+                    for (v, p) in xv.iter_mut().zip(&xr) {
+                        *v = S::load_n(p.add(k_body), k_rest);
+                    }
+                    for (c, p) in wr.iter().enumerate() {
+                        let wv = S::load_n(p.add(k_body), k_rest);
+                        for (row, &xi) in acc.iter_mut().zip(&xv) {
+                            row[c] = S::mul_add(xi, wv, row[c]);
+                        }
                     }
                 }
             }
-            let sums = S::add(S::sums(&acc), bias);
-            if contiguous {
-                S::store_n(z.add(m0 * n), sums, rows * n);
-            } else if R == 1 {
-                S::store_n(z.add(m0 * n + n0), sums, cols);
-            } else {
-                for r in 0..rows {
-                    S::store_lanes(z.add((m0 + r) * n + n0), sums, r * NW, cols);
+            // SAFETY: the CPU supports `S`.
+            let sums = unsafe { S::add(S::sums(&acc), bias) };
+            // SAFETY: rows `m0..m0 + rows` of `z` (`≤ m`), columns `n0..n0 + cols` (`≤ n`):
+            // whole rows when contiguous (`NW == n`), `rows·n ≤ R·NW = LANES` values; else
+            // `cols ≤ NW` values of each row, lanes `r·NW..r·NW + cols` of the register.
+            unsafe {
+                if contiguous {
+                    S::store_n(z.add(m0 * n), sums, rows * n);
+                } else if R == 1 {
+                    S::store_n(z.add(m0 * n + n0), sums, cols);
+                } else {
+                    for r in 0..rows {
+                        S::store_lanes(z.add((m0 + r) * n + n0), sums, r * NW, cols);
+                    }
                 }
             }
             m0 += rows;
@@ -893,15 +1070,20 @@ pub(super) unsafe fn column_sums<S: Vector>(
     let mut j = 0;
     while j < n {
         let width = lanes.min(n - j);
-        let mut acc = if accumulate {
-            S::load_n(db.add(j), width)
-        } else {
-            S::zero()
+        // SAFETY: `db[j..j + width]`, within its `n` values; the CPU supports `S`.
+        let mut acc = unsafe {
+            if accumulate {
+                S::load_n(db.add(j), width)
+            } else {
+                S::zero()
+            }
         };
         for r in 0..rows {
-            acc = S::add(acc, S::load_n(dz.add(r * n + j), width));
+            // SAFETY: `dz[r·n + j..][..width]`, within row `r < rows` of `dz`.
+            acc = unsafe { S::add(acc, S::load_n(dz.add(r * n + j), width)) };
         }
-        S::store_n(db.add(j), acc, width);
+        // SAFETY: as for the load from `db`.
+        unsafe { S::store_n(db.add(j), acc, width) };
         j += lanes;
     }
 }
