@@ -12,8 +12,6 @@
 //!
 //! All numbers are `f32`, PyTorch's default dtype. Results match PyTorch to float32 rounding.
 
-#![warn(clippy::undocumented_unsafe_blocks)]
-
 pub mod activation;
 #[allow(unsafe_code)]
 mod aligned;

@@ -902,11 +902,9 @@ unsafe fn pack_panel<S: Vector, const NV: usize>(
                 let rows = width.saturating_sub(j0).min(lanes);
                 // Wrapping: past the edge (`rows == 0`) nothing is read from `src`.
                 let src = ptr.wrapping_add((n0 + j0.min(width)) * ld + k0);
-                // SAFETY: column `j0 < NR` of the first row of `dst`, when `k > 0`. FIXME: not
-                // when `k = 0` (a product with `K = 0` and `B` in columns): `dst` then has room
-                // for nothing, and this offset can leave its allocation (Miri reports it). It
-                // should be `wrapping_add`, as `src` is.
-                let out = unsafe { dst.add(j0) };
+                // Wrapping: with `k = 0` (a product over no inputs) `dst` has room for nothing,
+                // and nothing is written through `out`.
+                let out = dst.wrapping_add(j0);
                 let mut kk = 0;
                 while kk < k_body {
                     // The source rows are far apart: too many streams for the hardware

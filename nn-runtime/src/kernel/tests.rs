@@ -513,3 +513,25 @@ fn pair_latency() {
         eprintln!("gap {gap} µs: {:.2} µs per pair", total / 200.0 * 1e6);
     }
 }
+
+/// A layer with no inputs (reachable only through the runtime's own API: `network!` refuses
+/// zero widths) outputs its bias; under Miri, no pointer leaves its buffer on the way.
+#[test]
+fn a_product_over_no_inputs_gives_the_bias() {
+    for level in available_levels() {
+        for layout in [WeightLayout::OutIn, WeightLayout::InOut] {
+            let dims = Dims {
+                rows: 8,
+                inputs: 0,
+                outputs: 8,
+                layout,
+            };
+            let b: Vec<f32> = (0..8).map(|i| i as f32).collect();
+            let mut z = vec![f32::NAN; 64];
+            forward_at(level, dims, &[], &[], &b, &mut z, None, &Identity);
+            for row in z.chunks(8) {
+                assert_eq!(row, &b[..], "{level:?}, {layout:?}");
+            }
+        }
+    }
+}
