@@ -4,7 +4,8 @@
 //!
 //! It starts from the weights and the batch PyTorch drew with `torch.manual_seed(0)` (saved as
 //! safetensors in `tests/fixtures/seed`), so its losses can be read against PyTorch's, printed
-//! beside them.
+//! beside them. It saves the trained weights (`simple_nn.safetensors`) and the model as ONNX
+//! (`simple_nn.onnx`).
 //!
 //! ```text
 //! cargo run --release --example seed
@@ -51,5 +52,7 @@ fn main() -> Result<(), Error> {
     println!("\nfirst row after training: {:?}", probabilities.row(0));
     model.save_safetensors("simple_nn.safetensors")?;
     println!("weights saved to simple_nn.safetensors");
+    model.save_onnx("simple_nn.onnx")?;
+    println!("model saved to simple_nn.onnx, for ONNX Runtime and other ONNX tools");
     Ok(())
 }

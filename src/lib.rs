@@ -39,6 +39,7 @@ pub mod __private_0_1 {
         load_safetensors, save_safetensors, NamedTensors, TensorVisitor, TensorVisitorMut,
     };
     pub use nn_runtime::loss::Loss;
+    pub use nn_runtime::onnx::{onnx_bytes, save_onnx, ExportOnnx, OnnxGraph};
     pub use nn_runtime::optim::{check_finite, Optimizer, ParameterVisitor, Parameters};
     pub use nn_runtime::private::*;
     pub use nn_runtime::{Batch, Dropout, Error, Linear, Network};

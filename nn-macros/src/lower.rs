@@ -51,6 +51,9 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
     let layers = &input.chain.layers;
     // A label is written as an identifier (`r#type`) and named without its `r#` (`type.weight`).
     let label_text = |layer: &LayerCall| layer.label.as_ref().map(|l| l.unraw().to_string());
+    // PyTorch's name of a module: its label, or its index in the chain, as `nn.Sequential`.
+    let module_key =
+        |layer: &LayerCall, index: usize| label_text(layer).unwrap_or_else(|| index.to_string());
     let base_names: Vec<String> = layers
         .iter()
         .zip(&resolved)
@@ -102,6 +105,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                         field,
                         weight_key: format!("{key}.weight"),
                         bias_key: format!("{key}.bias"),
+                        key,
                         inputs: width(0),
                         outputs: width(1),
                         display: match label_text(layer) {
@@ -130,6 +134,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                 };
                 if let Some(stage) = stages.last_mut() {
                     stage.ops.push(Op {
+                        key: module_key(layer, index),
                         buffer,
                         kind,
                         display,
@@ -154,6 +159,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                 });
                 if let Some(stage) = stages.last_mut() {
                     stage.ops.push(Op {
+                        key: module_key(layer, index),
                         buffer: buffer_name(&mut buffers, index),
                         kind: OpKind::Activation { value: call },
                         display,

@@ -228,6 +228,8 @@ pub(crate) struct LinearLayer {
     pub z: Ident,
     /// The buffer holding the gradient with respect to `z`.
     pub grad: Ident,
+    /// PyTorch's name of the module: `fc1`, or `0` as `nn.Sequential` numbers it.
+    pub key: String,
     /// PyTorch state-dict keys: `fc1.weight`, or `0.weight` as `nn.Sequential` names them.
     pub weight_key: String,
     pub bias_key: String,
@@ -239,6 +241,8 @@ pub(crate) struct LinearLayer {
 
 /// A width-preserving operation after a `Linear`.
 pub(crate) struct Op {
+    /// PyTorch's name of the module: its label, or its index as `nn.Sequential` numbers it.
+    pub key: String,
     /// The buffer holding its output.
     pub buffer: Ident,
     pub kind: OpKind,

@@ -133,6 +133,11 @@ pub enum Error {
         /// The dtype in the file.
         found: String,
     },
+    /// An activation without an ONNX form, in a network being exported.
+    NoOnnxForm {
+        /// The activation's name, as the summary shows it.
+        activation: String,
+    },
     /// A batch or buffer whose `rows × width` values would not fit in the address space.
     TooLarge {
         /// The number of rows asked for.
@@ -222,6 +227,10 @@ impl fmt::Display for Error {
             Error::TensorDtype { name, found } => {
                 write!(f, "tensor `{name}` is stored as {found}, expected F32")
             }
+            Error::NoOnnxForm { activation } => write!(
+                f,
+                "`{activation}` has no ONNX form; implement `Activation::onnx`"
+            ),
             Error::TooLarge { rows, width } => write!(
                 f,
                 "{rows} rows × {width} features overflow the address space"

@@ -51,7 +51,7 @@ pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Res
 }
 
 /// [`Error::Io`] for `path`.
-fn io_error(path: &Path, error: std::io::Error) -> Error {
+pub(crate) fn io_error(path: &Path, error: std::io::Error) -> Error {
     Error::Io {
         path: path.display().to_string(),
         source: SourceError::new(error),
@@ -99,7 +99,7 @@ fn describe(error: &SafeTensorError) -> String {
 /// Writes `bytes` to a new file beside `path`, flushes it to the disk and renames it over
 /// `path`: a reader sees the old file or the new one, whole, and a failed write (a full disk, a
 /// file-size limit) leaves the old file byte for byte.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -25,6 +25,7 @@ pub mod layer;
 pub mod loss;
 mod math;
 mod network;
+pub mod onnx;
 pub mod optim;
 mod simd;
 mod size;

@@ -88,6 +88,10 @@ pub(crate) fn expand(input: &NetworkInput, errors: &syn::Error) -> TokenStream {
             pub fn save_safetensors<P>(&self, path: P) -> ::core::result::Result<(), #private::Error> { ::core::unreachable!() }
             /// Not available: the declaration has errors.
             pub fn load_safetensors<P>(&mut self, path: P) -> ::core::result::Result<(), #private::Error> { ::core::unreachable!() }
+            /// Not available: the declaration has errors.
+            pub fn save_onnx<P>(&self, path: P) -> ::core::result::Result<(), #private::Error> { ::core::unreachable!() }
+            /// Not available: the declaration has errors.
+            pub fn onnx_bytes(&self) -> ::core::result::Result<::std::vec::Vec<u8>, #private::Error> { ::core::unreachable!() }
         }
 
         impl ::core::fmt::Display for #name {

@@ -205,6 +205,25 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
             pub fn load_safetensors<#p: ::core::convert::AsRef<::std::path::Path>>(&mut self, path: #p) -> ::core::result::Result<(), #private::Error> {
                 #private::load_safetensors(self, path.as_ref())
             }
+
+            /// Saves the evaluation graph (`forward`, dropout off) and its weights as ONNX (opset
+            /// 20), as `torch.onnx.export` would: input `input` and output `output`, each
+            /// `[batch, features]`, weights under PyTorch's names. The file is replaced whole or
+            /// not at all.
+            ///
+            /// # Errors
+            /// When an activation has no ONNX form, or the file cannot be written.
+            pub fn save_onnx<#p: ::core::convert::AsRef<::std::path::Path>>(&self, path: #p) -> ::core::result::Result<(), #private::Error> {
+                #private::save_onnx(self, path.as_ref())
+            }
+
+            /// The ONNX file [`save_onnx`](Self::save_onnx) writes, as bytes.
+            ///
+            /// # Errors
+            /// When an activation has no ONNX form.
+            pub fn onnx_bytes(&self) -> ::core::result::Result<::std::vec::Vec<u8>, #private::Error> {
+                #private::onnx_bytes(self)
+            }
         }
 
         #[automatically_derived]

@@ -9,6 +9,7 @@ mod backward;
 mod fallback;
 mod forward;
 mod item;
+mod onnx;
 mod summary;
 
 use proc_macro2::{Ident, TokenStream, TokenTree};
@@ -29,6 +30,7 @@ pub(crate) fn network(input: &NetworkInput) -> TokenStream {
     let forward = forward::expand(&network);
     let backward = backward::expand(&network);
     let summary = summary::expand(&network);
+    let onnx = onnx::expand(&network);
     let private = crate::runtime::path();
     let items = quote! {
         #declaration
@@ -40,6 +42,7 @@ pub(crate) fn network(input: &NetworkInput) -> TokenStream {
             #forward
             #backward
             #summary
+            #onnx
         };
     };
     if network.anonymous {

@@ -95,6 +95,31 @@ fn network() {
                 ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
                     ::nn::__private_0_1::load_safetensors(self, path.as_ref())
                 }
+                /// Saves the evaluation graph (`forward`, dropout off) and its weights as ONNX (opset
+                /// 20), as `torch.onnx.export` would: input `input` and output `output`, each
+                /// `[batch, features]`, weights under PyTorch's names. The file is replaced whole or
+                /// not at all.
+                ///
+                /// # Errors
+                /// When an activation has no ONNX form, or the file cannot be written.
+                pub fn save_onnx<P: ::core::convert::AsRef<::std::path::Path>>(
+                    &self,
+                    path: P,
+                ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
+                    ::nn::__private_0_1::save_onnx(self, path.as_ref())
+                }
+                /// The ONNX file [`save_onnx`](Self::save_onnx) writes, as bytes.
+                ///
+                /// # Errors
+                /// When an activation has no ONNX form.
+                pub fn onnx_bytes(
+                    &self,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<u8>,
+                    ::nn::__private_0_1::Error,
+                > {
+                    ::nn::__private_0_1::onnx_bytes(self)
+                }
             }
             #[automatically_derived]
             impl ::nn::__private_0_1::Parameters for Network {
@@ -342,6 +367,22 @@ fn network() {
                             ("Linear(8, 1)", 1, 8 * 1 + 1),
                         ],
                     )
+                }
+            }
+            #[automatically_derived]
+            impl ::nn::__private_0_1::ExportOnnx for Network {
+                const NAME: &'static str = "Network";
+                const SPEC: &'static str = "Linear(4, 8) -> ELU(1.0) -> Swish -> Linear(8, 1)";
+                const WIDTHS: (usize, usize) = (4, 1);
+                fn write_layers(
+                    &self,
+                    graph: &mut ::nn::__private_0_1::OnnxGraph,
+                ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
+                    graph.linear("0", &self.linear0);
+                    graph.activation("1", &::nn::__private_0_1::ELU::new(1f32))?;
+                    graph.activation("2", &activation2())?;
+                    graph.linear("3", &self.linear3);
+                    ::core::result::Result::Ok(())
                 }
             }
         };

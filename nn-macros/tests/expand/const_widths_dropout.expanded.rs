@@ -114,6 +114,28 @@ const _: () = {
         ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
             ::nn::__private_0_1::load_safetensors(self, path.as_ref())
         }
+        /// Saves the evaluation graph (`forward`, dropout off) and its weights as ONNX (opset
+        /// 20), as `torch.onnx.export` would: input `input` and output `output`, each
+        /// `[batch, features]`, weights under PyTorch's names. The file is replaced whole or
+        /// not at all.
+        ///
+        /// # Errors
+        /// When an activation has no ONNX form, or the file cannot be written.
+        pub fn save_onnx<P: ::core::convert::AsRef<::std::path::Path>>(
+            &self,
+            path: P,
+        ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
+            ::nn::__private_0_1::save_onnx(self, path.as_ref())
+        }
+        /// The ONNX file [`save_onnx`](Self::save_onnx) writes, as bytes.
+        ///
+        /// # Errors
+        /// When an activation has no ONNX form.
+        pub fn onnx_bytes(
+            &self,
+        ) -> ::core::result::Result<::std::vec::Vec<u8>, ::nn::__private_0_1::Error> {
+            ::nn::__private_0_1::onnx_bytes(self)
+        }
     }
     #[automatically_derived]
     impl ::nn::__private_0_1::Parameters for Deeper {
@@ -403,6 +425,24 @@ const _: () = {
                     ("Softmax", 3, 0),
                 ],
             )
+        }
+    }
+    #[automatically_derived]
+    impl ::nn::__private_0_1::ExportOnnx for Deeper {
+        const NAME: &'static str = "Deeper";
+        const SPEC: &'static str = "Linear(20, HIDDEN) -> Tanh -> Linear(HIDDEN, HIDDEN) -> LeakyReLU(0.1) -> Dropout(0.2) -> Linear(HIDDEN, 3) -> Softmax";
+        const WIDTHS: (usize, usize) = (20, 3);
+        fn write_layers(
+            &self,
+            graph: &mut ::nn::__private_0_1::OnnxGraph,
+        ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
+            graph.linear("0", &self.linear0);
+            graph.activation("1", &::nn::__private_0_1::Tanh)?;
+            graph.linear("2", &self.linear2);
+            graph.activation("3", &::nn::__private_0_1::LeakyReLU::new(0.1f32))?;
+            graph.linear("5", &self.linear5);
+            graph.activation("6", &::nn::__private_0_1::Softmax)?;
+            ::core::result::Result::Ok(())
         }
     }
 };

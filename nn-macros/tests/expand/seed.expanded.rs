@@ -91,6 +91,28 @@ const _: () = {
         ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
             ::nn::__private_0_1::load_safetensors(self, path.as_ref())
         }
+        /// Saves the evaluation graph (`forward`, dropout off) and its weights as ONNX (opset
+        /// 20), as `torch.onnx.export` would: input `input` and output `output`, each
+        /// `[batch, features]`, weights under PyTorch's names. The file is replaced whole or
+        /// not at all.
+        ///
+        /// # Errors
+        /// When an activation has no ONNX form, or the file cannot be written.
+        pub fn save_onnx<P: ::core::convert::AsRef<::std::path::Path>>(
+            &self,
+            path: P,
+        ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
+            ::nn::__private_0_1::save_onnx(self, path.as_ref())
+        }
+        /// The ONNX file [`save_onnx`](Self::save_onnx) writes, as bytes.
+        ///
+        /// # Errors
+        /// When an activation has no ONNX form.
+        pub fn onnx_bytes(
+            &self,
+        ) -> ::core::result::Result<::std::vec::Vec<u8>, ::nn::__private_0_1::Error> {
+            ::nn::__private_0_1::onnx_bytes(self)
+        }
     }
     #[automatically_derived]
     impl ::nn::__private_0_1::Parameters for SimpleNN {
@@ -304,6 +326,22 @@ const _: () = {
                     ("Sigmoid", 2, 0),
                 ],
             )
+        }
+    }
+    #[automatically_derived]
+    impl ::nn::__private_0_1::ExportOnnx for SimpleNN {
+        const NAME: &'static str = "SimpleNN";
+        const SPEC: &'static str = "fc1: Linear(64, 128) -> ReLU -> fc2: Linear(128, 2) -> Sigmoid";
+        const WIDTHS: (usize, usize) = (64, 2);
+        fn write_layers(
+            &self,
+            graph: &mut ::nn::__private_0_1::OnnxGraph,
+        ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
+            graph.linear("fc1", &self.fc1);
+            graph.activation("1", &::nn::__private_0_1::ReLU)?;
+            graph.linear("fc2", &self.fc2);
+            graph.activation("3", &::nn::__private_0_1::Sigmoid)?;
+            ::core::result::Result::Ok(())
         }
     }
 };

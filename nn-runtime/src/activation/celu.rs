@@ -1,6 +1,8 @@
 //! CELU.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::{Attribute, OnnxGraph};
 
 /// Continuously differentiable exponential linear unit, PyTorch's `torch.nn.CELU(alpha=1.0)`:
 /// `y = max(0, x) + min(0, α·(e^(x/α) − 1))`.
@@ -39,6 +41,10 @@ impl Default for CELU {
 }
 
 impl Activation for CELU {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node("Celu", &[x], &[Attribute::float("alpha", self.alpha)]))
+    }
+
     #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         if x > 0.0 {

@@ -1,6 +1,8 @@
 //! ELU.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::{Attribute, OnnxGraph};
 
 /// Exponential linear unit, PyTorch's `torch.nn.ELU(alpha=1.0)`:
 /// `y = x` if `x > 0`, else `α·(eˣ − 1)`.
@@ -39,6 +41,10 @@ impl Default for ELU {
 }
 
 impl Activation for ELU {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node("Elu", &[x], &[Attribute::float("alpha", self.alpha)]))
+    }
+
     #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         if x > 0.0 {

@@ -3,6 +3,8 @@
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::{Attribute, OnnxGraph};
 
 /// Gaussian error linear unit, PyTorch's `torch.nn.GELU(approximate='none')` (the default) or
 /// `torch.nn.GELU(approximate='tanh')`.
@@ -53,6 +55,15 @@ const KAPPA: f32 = 0.044_715;
 const FRAC_1_SQRT_2PI: f64 = 0.5 * FRAC_2_SQRT_PI * FRAC_1_SQRT_2;
 
 impl Activation for GELU {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        let approximate = if self.approximate { "tanh" } else { "none" };
+        Ok(graph.node(
+            "Gelu",
+            &[x],
+            &[Attribute::string("approximate", approximate)],
+        ))
+    }
+
     #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         if self.approximate {

@@ -1,6 +1,8 @@
 //! Hardsigmoid.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::{Attribute, OnnxGraph};
 
 /// Piecewise-linear sigmoid, PyTorch's `torch.nn.Hardsigmoid()`:
 /// `y = relu6(x + 3)/6`, that is 0 for `x ≤ −3`, 1 for `x ≥ 3` and `x/6 + 1/2` between.
@@ -18,6 +20,15 @@ use super::Activation;
 pub struct Hardsigmoid;
 
 impl Activation for Hardsigmoid {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        // PyTorch's `x/6 + 1/2`, clamped; ONNX's default α is 0.2.
+        let attributes = [
+            Attribute::float("alpha", 1.0 / 6.0),
+            Attribute::float("beta", 0.5),
+        ];
+        Ok(graph.node("HardSigmoid", &[x], &attributes))
+    }
+
     #[inline]
     fn forward(&self, x: f32) -> f32 {
         (x + 3.0).clamp(0.0, 6.0) / 6.0

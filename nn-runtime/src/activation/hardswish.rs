@@ -1,6 +1,8 @@
 //! Hardswish.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// Piecewise-quadratic swish, PyTorch's `torch.nn.Hardswish()`: `y = x·relu6(x + 3)/6`, that is
 /// 0 for `x ≤ −3`, `x` for `x ≥ 3` and `x·(x + 3)/6` between.
@@ -19,6 +21,10 @@ use super::Activation;
 pub struct Hardswish;
 
 impl Activation for Hardswish {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node("HardSwish", &[x], &[]))
+    }
+
     #[inline]
     fn forward(&self, x: f32) -> f32 {
         x * (x + 3.0).clamp(0.0, 6.0) / 6.0

@@ -1,6 +1,8 @@
 //! Hardtanh.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// Hard tanh, PyTorch's `torch.nn.Hardtanh(min_val=-1.0, max_val=1.0)`:
 /// `y = clamp(x, min_val, max_val)`.
@@ -40,6 +42,11 @@ impl Default for Hardtanh {
 }
 
 impl Activation for Hardtanh {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        let (min, max) = (graph.constant(self.min_val), graph.constant(self.max_val));
+        Ok(graph.node("Clip", &[x, &min, &max], &[]))
+    }
+
     #[inline]
     fn forward(&self, x: f32) -> f32 {
         if x < self.min_val {

@@ -1,6 +1,8 @@
 //! The identity, used where a linear layer is followed by no activation.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// `y = x`, PyTorch's `torch.nn.Identity`. Derivative: 1.
 ///
@@ -10,6 +12,10 @@ use super::Activation;
 pub struct Identity;
 
 impl Activation for Identity {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node("Identity", &[x], &[]))
+    }
+
     #[inline]
     fn forward(&self, x: f32) -> f32 {
         x

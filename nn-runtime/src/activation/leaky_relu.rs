@@ -1,6 +1,8 @@
 //! Leaky ReLU.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::{Attribute, OnnxGraph};
 
 /// Leaky rectified linear unit, PyTorch's `torch.nn.LeakyReLU(negative_slope=0.01)`:
 /// `y = x` if `x > 0`, else `negative_slope·x`.
@@ -36,6 +38,14 @@ impl Default for LeakyReLU {
 }
 
 impl Activation for LeakyReLU {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node(
+            "LeakyRelu",
+            &[x],
+            &[Attribute::float("alpha", self.negative_slope)],
+        ))
+    }
+
     #[inline]
     fn forward(&self, x: f32) -> f32 {
         if x > 0.0 {

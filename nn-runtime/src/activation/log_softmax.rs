@@ -1,6 +1,8 @@
 //! Log-softmax, row by row.
 
 use super::{Builtin, RowActivation};
+use crate::error::Result;
+use crate::onnx::{Attribute, OnnxGraph};
 
 /// Log-softmax over each row, PyTorch's `torch.nn.LogSoftmax(dim=1)` on a `[batch, features]`
 /// batch: `yᵢ = xᵢ − m − ln Σⱼ e^(xⱼ − m)`, `m = maxⱼ xⱼ`.
@@ -28,6 +30,11 @@ impl RowActivation for LogSoftmax {
 
     fn display_name(&self) -> &'static str {
         "LogSoftmax"
+    }
+
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        // Over the features, the last axis, as `dim=1` of a `[batch, features]` batch.
+        Ok(graph.node("LogSoftmax", &[x], &[Attribute::int("axis", -1)]))
     }
 
     fn forward_row(&self, input: &[f32], output: &mut [f32]) {

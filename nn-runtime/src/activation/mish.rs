@@ -1,7 +1,9 @@
 //! Mish.
 
 use super::Activation;
+use crate::error::Result;
 use crate::math;
+use crate::onnx::OnnxGraph;
 
 /// Mish, PyTorch's `torch.nn.Mish()`: `y = x·tanh(softplus(x))`, `softplus(x) = ln(1 + eˣ)`.
 ///
@@ -37,6 +39,10 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 impl Activation for Mish {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node("Mish", &[x], &[]))
+    }
+
     #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         x * math::tanh(softplus(x))

@@ -38,6 +38,9 @@ mod softsign;
 mod tanh;
 mod tanhshrink;
 
+use crate::error::{Error, Result};
+use crate::onnx::OnnxGraph;
+
 pub use celu::CELU;
 pub use elu::ELU;
 pub use gelu::GELU;
@@ -121,6 +124,20 @@ pub trait Activation {
     /// `f'(x)`, given the input `x` and the output `y = f(x)`.
     fn derivative(&self, x: f32, y: f32) -> f32;
 
+    /// Adds `f(input)` to an ONNX graph being exported, and returns the name of the value
+    /// holding it: one standard operator where there is one, else a few
+    /// ([`OnnxGraph::node`](crate::onnx::OnnxGraph::node)).
+    ///
+    /// # Errors
+    /// By default [`Error::NoOnnxForm`](crate::Error::NoOnnxForm), naming the activation: a
+    /// network that uses it can be trained and saved, but not exported.
+    fn onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String> {
+        let _ = (graph, input);
+        Err(Error::NoOnnxForm {
+            activation: self.name().to_owned(),
+        })
+    }
+
     /// The name shown in a model summary; by default the type's name without its path.
     fn name(&self) -> &'static str {
         let full = std::any::type_name::<Self>();
@@ -162,6 +179,13 @@ pub trait RowActivation {
     /// `input`, in place.
     fn backward_row(&self, input: &[f32], output: &[f32], grad: &mut [f32]);
 
+    /// Adds the activation, applied to each row, to an ONNX graph being exported; see
+    /// [`Activation::onnx`].
+    ///
+    /// # Errors
+    /// [`Error::NoOnnxForm`](crate::Error::NoOnnxForm) when it has none.
+    fn onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String>;
+
     /// [`forward_row`](Self::forward_row) over every row of a row-major batch `width` wide.
     // Always inlined: the kernels call it with AVX2 or AVX-512 enabled, and only inlined code
     // is compiled for those.
@@ -198,6 +222,10 @@ impl<A: Activation> RowActivation for A {
 
     fn display_name(&self) -> &'static str {
         self.name()
+    }
+
+    fn onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String> {
+        Activation::onnx(self, graph, input)
     }
 
     #[inline(always)]

@@ -1,6 +1,8 @@
 //! ReLU.
 
 use super::{Activation, Builtin};
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// Rectified linear unit, PyTorch's `torch.nn.ReLU()`: `y = max(x, 0)`.
 ///
@@ -20,6 +22,10 @@ use super::{Activation, Builtin};
 pub struct ReLU;
 
 impl Activation for ReLU {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node("Relu", &[x], &[]))
+    }
+
     #[inline]
     fn forward(&self, x: f32) -> f32 {
         // Not `x.max(0.0)`, which turns NaN into 0: PyTorch lets NaN through, and so must we,

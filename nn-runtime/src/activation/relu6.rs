@@ -1,6 +1,8 @@
 //! ReLU6.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// ReLU capped at 6, PyTorch's `torch.nn.ReLU6()`: `y = min(max(x, 0), 6)`, that is
 /// `Hardtanh(0, 6)`.
@@ -19,6 +21,11 @@ use super::Activation;
 pub struct ReLU6;
 
 impl Activation for ReLU6 {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        let (min, max) = (graph.constant(0.0), graph.constant(6.0));
+        Ok(graph.node("Clip", &[x, &min, &max], &[]))
+    }
+
     #[inline]
     fn forward(&self, x: f32) -> f32 {
         // `clamp` keeps NaN, as PyTorch's does; constant bounds cannot make it panic.

@@ -1,6 +1,8 @@
 //! SELU.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::{Attribute, OnnxGraph};
 
 /// λ, PyTorch's `scale`, 1.0507009873554804934.
 const LAMBDA: f32 = 1.050_700_987_355_480_5_f64 as f32;
@@ -25,6 +27,15 @@ const LAMBDA_ALPHA: f32 = (1.050_700_987_355_480_5_f64 * 1.673_263_242_354_377_2
 pub struct SELU;
 
 impl Activation for SELU {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        // ONNX's defaults are PyTorch's constants; written out all the same.
+        let attributes = [
+            Attribute::float("alpha", 1.673_263_2),
+            Attribute::float("gamma", LAMBDA),
+        ];
+        Ok(graph.node("Selu", &[x], &attributes))
+    }
+
     #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         if x > 0.0 {

@@ -1,6 +1,8 @@
 //! The logistic sigmoid.
 
 use super::{Activation, Builtin};
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// Logistic sigmoid, PyTorch's `torch.nn.Sigmoid()`: `y = 1 / (1 + exp(−x))`.
 ///
@@ -17,6 +19,10 @@ use super::{Activation, Builtin};
 pub struct Sigmoid;
 
 impl Activation for Sigmoid {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node("Sigmoid", &[x], &[]))
+    }
+
     const BUILTIN: Builtin = Builtin::Sigmoid;
 
     // With the crate's `math::exp`, so that a row of it is vector code.

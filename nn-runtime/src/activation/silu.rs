@@ -1,6 +1,8 @@
 //! SiLU (swish).
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// Sigmoid linear unit, also called swish, PyTorch's `torch.nn.SiLU()`: `y = x·σ(x)`,
 /// `σ(x) = 1/(1 + e⁻ˣ)`.
@@ -29,6 +31,12 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 impl Activation for SiLU {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        // ONNX has no SiLU before opset 24: `x·σ(x)`, as PyTorch exports it.
+        let gate = graph.node("Sigmoid", &[x], &[]);
+        Ok(graph.node("Mul", &[x, &gate], &[]))
+    }
+
     #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         x * sigmoid(x)

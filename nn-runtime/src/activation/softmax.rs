@@ -1,6 +1,8 @@
 //! Softmax, row by row.
 
 use super::{Builtin, RowActivation};
+use crate::error::Result;
+use crate::onnx::{Attribute, OnnxGraph};
 
 /// Softmax over each row, PyTorch's `torch.nn.Softmax(dim=1)` on a `[batch, features]` batch:
 /// `yᵢ = e^(xᵢ − m) / Σⱼ e^(xⱼ − m)`, `m = maxⱼ xⱼ`.
@@ -27,6 +29,11 @@ impl RowActivation for Softmax {
 
     fn display_name(&self) -> &'static str {
         "Softmax"
+    }
+
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        // Over the features, the last axis, as `dim=1` of a `[batch, features]` batch.
+        Ok(graph.node("Softmax", &[x], &[Attribute::int("axis", -1)]))
     }
 
     fn forward_row(&self, input: &[f32], output: &mut [f32]) {

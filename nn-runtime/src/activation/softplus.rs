@@ -1,7 +1,9 @@
 //! Softplus.
 
 use super::Activation;
+use crate::error::Result;
 use crate::math;
+use crate::onnx::OnnxGraph;
 
 /// Softplus, PyTorch's `torch.nn.Softplus(beta=1.0, threshold=20.0)`:
 /// `y = ln(1 + e^(βx))/β` where `βx ≤ threshold`, else `y = x`.
@@ -44,6 +46,17 @@ impl Default for Softplus {
 }
 
 impl Activation for Softplus {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        // ONNX's Softplus has neither β nor the threshold: `softplus(β·x)/β`, and `x` itself
+        // where `β·x` is above the threshold, as PyTorch exports it.
+        let (beta, threshold) = (graph.constant(self.beta), graph.constant(self.threshold));
+        let scaled = graph.node("Mul", &[x, &beta], &[]);
+        let soft = graph.node("Softplus", &[&scaled], &[]);
+        let soft = graph.node("Div", &[&soft, &beta], &[]);
+        let linear = graph.node("Greater", &[&scaled, &threshold], &[]);
+        Ok(graph.node("Where", &[&linear, x, &soft], &[]))
+    }
+
     #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         let z = x * self.beta;

@@ -1,6 +1,8 @@
 //! Soft shrinkage.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::{Attribute, OnnxGraph};
 
 /// Soft shrinkage, PyTorch's `torch.nn.Softshrink(lambd=0.5)`: `y = x − λ` if `x > λ`,
 /// `x + λ` if `x < −λ`, else 0 (`x·0`, as PyTorch: NaN stays NaN, and `−λ` gives `−0`).
@@ -36,6 +38,14 @@ impl Default for Softshrink {
 }
 
 impl Activation for Softshrink {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        let attributes = [
+            Attribute::float("bias", self.lambd),
+            Attribute::float("lambd", self.lambd),
+        ];
+        Ok(graph.node("Shrink", &[x], &attributes))
+    }
+
     #[inline]
     fn forward(&self, x: f32) -> f32 {
         if x > self.lambd {

@@ -1,6 +1,8 @@
 //! Softsign.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// Softsign, PyTorch's `torch.nn.Softsign()`: `y = x / (1 + |x|)`.
 ///
@@ -15,6 +17,10 @@ use super::Activation;
 pub struct Softsign;
 
 impl Activation for Softsign {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node("Softsign", &[x], &[]))
+    }
+
     #[inline]
     fn forward(&self, x: f32) -> f32 {
         x / (1.0 + x.abs())

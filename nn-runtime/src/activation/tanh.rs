@@ -1,6 +1,8 @@
 //! The hyperbolic tangent.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// Hyperbolic tangent, PyTorch's `torch.nn.Tanh()`: `y = tanh(x) = (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ)`.
 ///
@@ -17,6 +19,10 @@ use super::Activation;
 pub struct Tanh;
 
 impl Activation for Tanh {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        Ok(graph.node("Tanh", &[x], &[]))
+    }
+
     #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         crate::math::tanh(x)

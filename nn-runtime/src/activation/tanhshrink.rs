@@ -1,6 +1,8 @@
 //! Tanh shrinkage.
 
 use super::Activation;
+use crate::error::Result;
+use crate::onnx::OnnxGraph;
 
 /// Tanh shrinkage, PyTorch's `torch.nn.Tanhshrink()`: `y = x − tanh(x)`.
 ///
@@ -17,6 +19,11 @@ use super::Activation;
 pub struct Tanhshrink;
 
 impl Activation for Tanhshrink {
+    fn onnx(&self, graph: &mut OnnxGraph, x: &str) -> Result<String> {
+        let tanh = graph.node("Tanh", &[x], &[]);
+        Ok(graph.node("Sub", &[x, &tanh], &[]))
+    }
+
     #[inline(always)]
     fn forward(&self, x: f32) -> f32 {
         x - crate::math::tanh(x)
