@@ -129,7 +129,7 @@ pub trait Activation {
     /// ([`OnnxGraph::node`](crate::onnx::OnnxGraph::node)).
     ///
     /// # Errors
-    /// By default [`Error::NoOnnxForm`](crate::Error::NoOnnxForm), naming the activation: a
+    /// By default [`Error::NoOnnxForm`], naming the activation: a
     /// network that uses it can be trained and saved, but not exported.
     fn onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String> {
         let _ = (graph, input);
@@ -183,7 +183,7 @@ pub trait RowActivation {
     /// [`Activation::onnx`].
     ///
     /// # Errors
-    /// [`Error::NoOnnxForm`](crate::Error::NoOnnxForm) when it has none.
+    /// [`Error::NoOnnxForm`] when it has none.
     fn onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String>;
 
     /// [`forward_row`](Self::forward_row) over every row of a row-major batch `width` wide.
