@@ -6,9 +6,9 @@
 //! cargo run --release --example digits
 //! ```
 
-use std::io::Read;
 use std::time::Instant;
 
+use nn::data::Csv;
 use nn::prelude::*;
 
 network! {
@@ -18,38 +18,23 @@ network! {
     }
 }
 
-/// The images (pixels scaled to `[0, 1]`) and labels of the rows at `indices`.
-fn subset(
-    pixels: &[f32],
-    labels: &[usize],
-    indices: &[usize],
-) -> Result<(Batch<64>, Labels), Error> {
-    let rows: Vec<f32> = indices
-        .iter()
-        .flat_map(|&i| pixels[i * 64..(i + 1) * 64].iter().copied())
-        .collect();
-    let x = Batch::from_vec(indices.len(), rows)?;
-    let y = Labels::new(indices.iter().map(|&i| labels[i]).collect(), 10)?;
-    Ok((x, y))
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
-    let mut csv = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(data.join("digits.csv.gz"))?)
-        .read_to_string(&mut csv)?;
-    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-    for line in csv.lines().skip(1) {
-        let values: Vec<f32> = line.split(',').map(str::parse).collect::<Result<_, _>>()?;
-        pixels.extend(values[..64].iter().map(|p| p / 16.0));
-        labels.push(values[64] as usize);
-    }
+    // 64 pixel counts (0 to 16) and the class: `pixel_0,…,pixel_63,label`.
+    let (pixels, labels) = Csv::new()
+        .target("label")
+        .read_classes::<64>(data.join("digits.csv.gz"), 10)?;
+    let images = Batch::<64>::from_vec(
+        pixels.rows(),
+        pixels.as_slice().iter().map(|p| p / 16.0).collect(),
+    )?;
     let order: Vec<usize> = std::fs::read_to_string(data.join("digits_perm_seed0.txt"))?
         .lines()
         .map(str::parse)
         .collect::<Result<_, _>>()?;
-    let (train_x, train_y) = subset(&pixels, &labels, &order[..1437])?;
-    let (test_x, test_y) = subset(&pixels, &labels, &order[1437..])?;
+    let (train, test) = order.split_at(1437);
+    let (train_x, train_y) = (images.select(train), labels.select(train));
+    let (test_x, test_y) = (images.select(test), labels.select(test));
 
     let mut model = DigitsNet::seeded(0);
     let loss = CrossEntropyLoss::new();

@@ -58,7 +58,7 @@ network! {
 
 network! {
     /// The digits classifier of `examples/digits.rs`.
-    struct Digits { Linear(64, 128) -> ReLU -> Dropout(0.2) -> Linear(128, 10) }
+    struct DigitsNet { hidden: Linear(64, 128) -> ReLU -> output: Linear(128, 10) }
 }
 
 /// Writes `model` as `NAME.onnx` (through `save`), a batch of 17 random rows in `[−4, 4]` and
@@ -123,6 +123,8 @@ fn main() -> Result<(), Error> {
     }
     write(&dir, "SimpleNN", &seed, |m, p| m.save_onnx(p))?;
     seed.save_safetensors(dir.join("SimpleNN.safetensors"))?;
-    write(&dir, "Digits", &Digits::seeded(3), |m, p| m.save_onnx(p))?;
+    write(&dir, "DigitsNet", &DigitsNet::seeded(3), |m, p| {
+        m.save_onnx(p)
+    })?;
     Ok(())
 }

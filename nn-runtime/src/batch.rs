@@ -226,6 +226,24 @@ impl<const F: usize> Batch<F> {
             dst.copy_from_slice(self.row(i));
         }
     }
+
+    /// The rows at `indices`, in that order: a split or a shuffle of a data set.
+    ///
+    /// ```
+    /// use nn_runtime::Batch;
+    /// let x = Batch::<2>::from_vec(3, vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5])?;
+    /// assert_eq!(x.select(&[2, 0]).as_slice(), &[2.0, 2.5, 0.0, 0.5]);
+    /// # Ok::<(), nn_runtime::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    /// If an index is not below [`rows`](Self::rows).
+    #[track_caller]
+    pub fn select(&self, indices: &[usize]) -> Self {
+        let mut out = Batch::zeros(0);
+        self.gather_into(indices, &mut out);
+        out
+    }
 }
 
 /// Class indices for classification losses, each below `classes`.
@@ -285,6 +303,18 @@ impl Labels {
         out.classes = self.classes;
         out.indices.clear();
         out.indices.extend(indices.iter().map(|&i| self.indices[i]));
+    }
+
+    /// The labels at `indices`, in that order, as [`Batch::select`].
+    ///
+    /// # Panics
+    /// If an index is not below [`len`](Self::len).
+    #[track_caller]
+    pub fn select(&self, indices: &[usize]) -> Self {
+        Labels {
+            indices: indices.iter().map(|&i| self.indices[i]).collect(),
+            classes: self.classes,
+        }
     }
 
     /// Random labels, reproducible by `seed`.

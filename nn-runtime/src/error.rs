@@ -133,6 +133,18 @@ pub enum Error {
         /// The dtype in the file.
         found: String,
     },
+    /// A CSV file that does not fit what was asked of it: a field that is not a number, a
+    /// ragged row, a missing column, a width other than the network's.
+    Csv {
+        /// The file.
+        path: String,
+        /// The line, counted from 1.
+        line: u64,
+        /// Where on the line: `column 3 (`pixel_2`)`, `the row`, `the target`.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An activation without an ONNX form, in a network being exported.
     NoOnnxForm {
         /// The activation's name, as the summary shows it.
@@ -227,6 +239,12 @@ impl fmt::Display for Error {
             Error::TensorDtype { name, found } => {
                 write!(f, "tensor `{name}` is stored as {found}, expected F32")
             }
+            Error::Csv {
+                path,
+                line,
+                column,
+                message,
+            } => write!(f, "{path}, line {line}, {column}: {message}"),
             Error::NoOnnxForm { activation } => write!(
                 f,
                 "`{activation}` has no ONNX form; implement `Activation::onnx`"

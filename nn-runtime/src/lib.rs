@@ -17,6 +17,7 @@ pub mod activation;
 mod aligned;
 pub mod batch;
 mod buffers;
+pub mod data;
 pub mod error;
 mod finite;
 pub mod io;
