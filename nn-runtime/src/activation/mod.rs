@@ -183,8 +183,13 @@ pub trait RowActivation {
     /// [`Activation::onnx`].
     ///
     /// # Errors
-    /// [`Error::NoOnnxForm`] when it has none.
-    fn onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String>;
+    /// By default [`Error::NoOnnxForm`], naming the activation.
+    fn onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String> {
+        let _ = (graph, input);
+        Err(Error::NoOnnxForm {
+            activation: self.display_name().to_owned(),
+        })
+    }
 
     /// [`forward_row`](Self::forward_row) over every row of a row-major batch `width` wide.
     // Always inlined: the kernels call it with AVX2 or AVX-512 enabled, and only inlined code

@@ -2,9 +2,9 @@
 //! `tract-onnx` (its own bindings of `onnx.proto`) and run by its interpreter, and the outputs
 //! are compared with `forward` on random batches of several sizes.
 //!
-//! `cargo test --test test_onnx -- --nocapture` prints the largest difference per layer.
-
-mod common;
+//! `cargo test -p nn-runtime --test onnx -- --nocapture` prints the largest difference per
+//! layer. (This test lives in the runtime's crate so that the facade's UI tests, which build
+//! all of the facade's dev-dependencies, do not build tract too.)
 
 use nn::prelude::*;
 use rand::{Rng, SeedableRng};
