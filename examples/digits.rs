@@ -28,10 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pixels.rows(),
         pixels.as_slice().iter().map(|p| p / 16.0).collect(),
     )?;
-    let order: Vec<usize> = std::fs::read_to_string(data.join("digits_perm_seed0.txt"))?
-        .lines()
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
+    // The split PyTorch's run used: a permutation of the rows, the first 1437 for training.
+    let order = nn::data::read_indices(data.join("digits_perm_seed0.txt"))?;
     let (train, test) = order.split_at(1437);
     let (train_x, train_y) = (images.select(train), labels.select(train));
     let (test_x, test_y) = (images.select(test), labels.select(test));

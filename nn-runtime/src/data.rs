@@ -296,6 +296,76 @@ impl Csv {
     }
 }
 
+/// Row indices `0..rows` shuffled by `seed` and cut into consecutive parts of the given
+/// fractions (train, validation, test…): `split(1797, &[0.8, 0.2], 0)`. Each part gets
+/// `⌊fraction·rows⌋` rows, the last part also what rounding left over when the fractions add up
+/// to 1. Select the rows with [`Batch::select`] and [`Labels::select`].
+///
+/// ```
+/// use nn_runtime::data::split;
+/// let parts = split(10, &[0.6, 0.2, 0.2], 7)?;
+/// assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [6, 2, 2]);
+/// assert_eq!(parts, split(10, &[0.6, 0.2, 0.2], 7)?); // the same seed, the same split
+/// # Ok::<(), nn_runtime::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when a fraction is negative or not finite, or they add up to
+/// more than 1.
+pub fn split(rows: usize, fractions: &[f64], seed: u64) -> Result<Vec<Vec<usize>>> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+
+    let total: f64 = fractions.iter().sum();
+    if fractions.iter().any(|f| !(0.0..=1.0).contains(f)) || total > 1.0 + 1e-9 {
+        return Err(Error::InvalidArgument {
+            name: "split fractions",
+            message: format!("each must be in [0, 1] and together at most 1, found {fractions:?}"),
+        });
+    }
+    let mut order: Vec<usize> = (0..rows).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    let mut sizes: Vec<usize> = fractions
+        .iter()
+        .map(|f| (f * rows as f64).floor() as usize)
+        .collect();
+    if (total - 1.0).abs() <= 1e-9 {
+        let before_last: usize = sizes.iter().rev().skip(1).sum();
+        if let Some(last) = sizes.last_mut() {
+            *last = rows - before_last;
+        }
+    }
+    let mut start = 0;
+    Ok(sizes
+        .into_iter()
+        .map(|size| {
+            let part = order[start..start + size].to_vec();
+            start += size;
+            part
+        })
+        .collect())
+}
+
+/// Row indices from a text file, one per line (a split saved by another program, such as
+/// `numpy.random.permutation`'s output): blank lines are skipped.
+///
+/// # Errors
+/// [`Error::Io`] if it cannot be read; [`Error::Csv`] naming the line that is not an index.
+pub fn read_indices(path: impl AsRef<Path>) -> Result<Vec<usize>> {
+    let path = path.as_ref();
+    let text = read_text(path)?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(number, line)| {
+            line.trim().parse().map_err(|_| {
+                let message = format!("`{}` is not a row index", line.trim());
+                csv_error(path, number as u64 + 1, "the line", message)
+            })
+        })
+        .collect()
+}
+
 /// The columns of a file: how many, and which are targets.
 struct Layout {
     columns: usize,
@@ -469,6 +539,40 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn splits_are_seeded_disjoint_and_sized_by_fraction() {
+        let parts = split(1797, &[0.8, 0.1, 0.1], 0).unwrap();
+        assert_eq!(
+            parts.iter().map(Vec::len).collect::<Vec<_>>(),
+            [1437, 179, 181]
+        );
+        let mut all: Vec<usize> = parts.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..1797).collect::<Vec<_>>());
+        assert_ne!(parts, split(1797, &[0.8, 0.1, 0.1], 1).unwrap());
+        // Fractions below 1 in all leave the rest out.
+        let parts = split(10, &[0.5], 3).unwrap();
+        assert_eq!(parts[0].len(), 5);
+        for bad in [&[0.7, 0.4][..], &[-0.1][..], &[f64::NAN][..]] {
+            assert!(matches!(
+                split(10, bad, 0),
+                Err(Error::InvalidArgument { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn indices_are_read_one_per_line() {
+        let path = file("order.txt", b"3\n0\n\n2\n");
+        assert_eq!(read_indices(&path).unwrap(), [3, 0, 2]);
+        let path = file("bad-order.txt", b"3\n-1\n");
+        let error = read_indices(&path).unwrap_err();
+        assert_eq!(
+            message(error, &path),
+            "FILE, line 2, the line: `-1` is not a row index"
+        );
     }
 
     #[test]
