@@ -311,10 +311,12 @@ impl Labels {
     /// If an index is not below [`len`](Self::len).
     #[track_caller]
     pub fn select(&self, indices: &[usize]) -> Self {
-        Labels {
-            indices: indices.iter().map(|&i| self.indices[i]).collect(),
+        let mut out = Labels {
+            indices: Vec::with_capacity(indices.len()),
             classes: self.classes,
-        }
+        };
+        self.gather_into(indices, &mut out);
+        out
     }
 
     /// Random labels, reproducible by `seed`.

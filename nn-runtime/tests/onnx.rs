@@ -11,46 +11,30 @@ use rand::{Rng, SeedableRng};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-/// A network of one `Linear` and the layer under test, named after the layer.
+#[macro_use]
+#[path = "../../examples/onnx_models/layers.rs"]
+mod layers;
+
+/// A network of one `Linear` and the layer under test, for each kind.
 macro_rules! single_layer_networks {
     ($($name:ident: [$($layer:tt)*])*) => {
         $(network! { struct $name { Linear(6, 16) -> $($layer)* } })*
 
         /// `(layer, largest difference)` for each network above.
         fn single_layer_differences() -> Vec<(&'static str, f32)> {
-            vec![$((stringify!($($layer)*), largest_difference(&$name::seeded(7)))),*]
+            vec![$({
+                let model = $name::seeded(7);
+                (stringify!($($layer)*), largest_difference(&model, &model.onnx_bytes().expect("exports")))
+            }),*]
         }
     };
 }
 
-single_layer_networks! {
-    OnlyLinear: [Identity]
-    WithReLU: [ReLU]
-    WithSigmoid: [Sigmoid]
-    WithTanh: [Tanh]
-    WithLeakyReLU: [LeakyReLU(0.2)]
-    WithELU: [ELU(0.5)]
-    WithSELU: [SELU]
-    // α = 1: tract 0.23 leaves out the factor α of `α·(exp(x/α) − 1)` in ONNX's Celu.
-    // `bench/onnx_check.sh` runs `CELU(1.5)` in ONNX Runtime, which follows the standard.
-    WithCELU: [CELU]
-    WithGELU: [GELU]
-    WithGELUTanh: [GELU("tanh")]
-    WithSiLU: [SiLU]
-    WithMish: [Mish]
-    WithSoftplus: [Softplus]
-    WithSoftplusBeta: [Softplus(2.0, 3.0)]
-    WithSoftsign: [Softsign]
-    WithHardtanh: [Hardtanh(-0.5, 0.7)]
-    WithHardsigmoid: [Hardsigmoid]
-    WithHardswish: [Hardswish]
-    WithReLU6: [ReLU6]
-    WithSoftshrink: [Softshrink(0.3)]
-    WithTanhshrink: [Tanhshrink]
-    WithSoftmax: [Softmax]
-    WithLogSoftmax: [LogSoftmax]
-    WithDropout: [Dropout(0.3)]
-}
+layer_kinds!(single_layer_networks);
+
+/// Layers where tract 0.23 departs from the ONNX standard, which ONNX Runtime follows
+/// (`bench/onnx_check.sh`): its `Celu` leaves out the factor α of `α·(exp(x/α) − 1)`.
+const TRACT_DEPARTS: [&str; 1] = ["CELU(1.5)"];
 
 network! {
     /// The seed network.
@@ -98,21 +82,20 @@ fn run_in_tract(bytes: &[u8], x: &[f32], rows: usize, inputs: usize) -> Vec<f32>
         .collect()
 }
 
-/// The largest of `|ours − tract's| / max(1, |ours|)` over random batches of every size in
+/// The largest of `|ours − tract's| / max(1, |ours|)`, `bytes` being `model`'s file, over
+/// random batches of every size in
 /// [`ROWS`], with inputs in `[−4, 4]`.
-fn largest_difference<M, const IN: usize, const OUT: usize>(model: &M) -> f32
+fn largest_difference<M, const IN: usize, const OUT: usize>(model: &M, bytes: &[u8]) -> f32
 where
     M: Network<IN, OUT>,
-    M: OnnxModel,
 {
-    let bytes = model.bytes();
     let mut rng = rand::rngs::StdRng::seed_from_u64(IN as u64);
     let mut largest = 0.0f32;
     for rows in ROWS {
         let values: Vec<f32> = (0..rows * IN).map(|_| rng.gen_range(-4.0..4.0)).collect();
         let x = Batch::<IN>::from_vec(rows, values).unwrap();
         let ours = model.forward(&x);
-        let theirs = run_in_tract(&bytes, x.as_slice(), rows, IN);
+        let theirs = run_in_tract(bytes, x.as_slice(), rows, IN);
         assert_eq!(theirs.len(), ours.as_slice().len());
         for (&a, &b) in ours.as_slice().iter().zip(&theirs) {
             largest = largest.max((a - b).abs() / a.abs().max(1.0));
@@ -120,53 +103,6 @@ where
     }
     largest
 }
-
-/// `onnx_bytes` of any generated network (an inherent method, so a trait for the helpers).
-trait OnnxModel {
-    fn bytes(&self) -> Vec<u8>;
-}
-
-macro_rules! onnx_models {
-    ($($name:ident),*) => {
-        $(impl OnnxModel for $name {
-            fn bytes(&self) -> Vec<u8> {
-                self.onnx_bytes().expect("exports")
-            }
-        })*
-    };
-}
-
-onnx_models!(
-    OnlyLinear,
-    WithReLU,
-    WithSigmoid,
-    WithTanh,
-    WithLeakyReLU,
-    WithELU,
-    WithSELU,
-    WithCELU,
-    WithGELU,
-    WithGELUTanh,
-    WithSiLU,
-    WithMish,
-    WithSoftplus,
-    WithSoftplusBeta,
-    WithSoftsign,
-    WithHardtanh,
-    WithHardsigmoid,
-    WithHardswish,
-    WithReLU6,
-    WithSoftshrink,
-    WithTanhshrink,
-    WithSoftmax,
-    WithLogSoftmax,
-    WithDropout,
-    SimpleNN,
-    DigitsNet,
-    Dropped,
-    Deep,
-    WithSwish
-);
 
 /// Allowed: within `1e-5` relative to the output (absolute below 1).
 const TOLERANCE: f32 = 1e-5;
@@ -176,7 +112,14 @@ fn every_layer_runs_in_tract_as_forward_computes_it() {
     let mut failures = Vec::new();
     for (layer, difference) in single_layer_differences() {
         println!("{layer:<20} {difference:.1e}");
-        if difference > TOLERANCE {
+        if TRACT_DEPARTS.contains(&layer) {
+            // Known, and checked to still be so: once tract follows the standard, the layer
+            // leaves the list and is held to the tolerance like the others.
+            assert!(
+                difference > TOLERANCE,
+                "tract now computes {layer} as ONNX says"
+            );
+        } else if difference > TOLERANCE {
             failures.push(format!("{layer}: {difference:e}"));
         }
     }
@@ -193,10 +136,20 @@ fn whole_networks_run_in_tract_as_forward_computes_them() {
         seed.train_step(&x, &y, &BCELoss::new(), &mut Adam::new(0.01))
             .unwrap();
     }
+    let (digits, deep) = (DigitsNet::seeded(3), Deep::seeded(4));
     for (name, difference) in [
-        ("SimpleNN", largest_difference(&seed)),
-        ("DigitsNet", largest_difference(&DigitsNet::seeded(3))),
-        ("Deep", largest_difference(&Deep::seeded(4))),
+        (
+            "SimpleNN",
+            largest_difference(&seed, &seed.onnx_bytes().unwrap()),
+        ),
+        (
+            "DigitsNet",
+            largest_difference(&digits, &digits.onnx_bytes().unwrap()),
+        ),
+        (
+            "Deep",
+            largest_difference(&deep, &deep.onnx_bytes().unwrap()),
+        ),
     ] {
         println!("{name:<20} {difference:.1e}");
         assert!(difference <= TOLERANCE, "{name}: {difference:e}");
@@ -339,7 +292,7 @@ network! { struct WithPlain { Linear(4, 4) -> Plain } }
 #[test]
 fn a_custom_activation_exports_through_its_onnx_form() {
     let model = WithSwish::seeded(1);
-    let difference = largest_difference(&model);
+    let difference = largest_difference(&model, &model.onnx_bytes().unwrap());
     assert!(difference <= TOLERANCE, "{difference:e}");
 }
 
