@@ -25,8 +25,8 @@ pub mod prelude {
         Parameters, RMSprop, StepLR, SGD,
     };
     pub use nn_runtime::{
-        evaluate, Batch, Control, Dropout, EpochReport, Error, Labels, Linear, NamedTensors,
-        Network, Trainer,
+        evaluate, Batch, Control, Dropout, EarlyStopping, EpochReport, Error, History, Labels,
+        Linear, NamedTensors, Network, Progress, Trainer,
     };
 }
 

@@ -150,6 +150,31 @@ pub enum Error {
         /// The activation's name, as the summary shows it.
         activation: String,
     },
+    /// A validation set that could not be evaluated after an epoch (its loss is not finite).
+    Validation {
+        /// The epoch, counted from 1.
+        epoch: usize,
+        /// What went wrong.
+        cause: Box<Error>,
+    },
+    /// A picture that could not be drawn.
+    Plot {
+        /// What went wrong.
+        message: String,
+    },
+    /// An optimizer state that does not fit the optimizer it is restored into.
+    OptimizerState {
+        /// What does not fit.
+        message: String,
+    },
+    /// A checkpoint that cannot be written, or read into this run: another network, another
+    /// optimizer, a damaged file.
+    Checkpoint {
+        /// The checkpoint's file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A batch or buffer whose `rows × width` values would not fit in the address space.
     TooLarge {
         /// The number of rows asked for.
@@ -249,6 +274,14 @@ impl fmt::Display for Error {
                 f,
                 "`{activation}` has no ONNX form; implement `Activation::onnx`"
             ),
+            Error::Validation { epoch, cause } => {
+                write!(f, "epoch {epoch}, validation: {cause}")
+            }
+            Error::Plot { message } => write!(f, "cannot draw the picture: {message}"),
+            Error::OptimizerState { message } => {
+                write!(f, "the optimizer state does not fit: {message}")
+            }
+            Error::Checkpoint { path, message } => write!(f, "checkpoint `{path}`: {message}"),
             Error::TooLarge { rows, width } => write!(
                 f,
                 "{rows} rows × {width} features overflow the address space"
@@ -289,7 +322,7 @@ fn write_rows(f: &mut fmt::Formatter<'_>, rows: &[usize]) -> fmt::Result {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Batch { cause, .. } => Some(cause.as_ref()),
+            Error::Batch { cause, .. } | Error::Validation { cause, .. } => Some(cause.as_ref()),
             Error::Io { source, .. } | Error::Format { source, .. } => Some(source.get()),
             _ => None,
         }

@@ -34,20 +34,36 @@ pub trait NamedTensors {
 /// # Errors
 /// [`Error::Io`] when the file cannot be written.
 pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Result<()> {
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let bytes = serialize(&tensor_entries(model, ""), None)?;
+    write_atomically(path, &bytes).map_err(|e| io_error(path, e))
+}
+
+/// A tensor to write: its name, shape and little-endian bytes.
+pub(crate) type Entry = (String, Vec<usize>, Vec<u8>);
+
+/// Every tensor of `model`, its name after `prefix`, ready to write.
+pub(crate) fn tensor_entries<M: NamedTensors + ?Sized>(model: &M, prefix: &str) -> Vec<Entry> {
+    let mut entries = Vec::new();
     model.visit_tensors(&mut |name, shape, values| {
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        tensors.push((name.to_owned(), shape.to_vec(), bytes));
+        entries.push((format!("{prefix}{name}"), shape.to_vec(), bytes));
     });
-    let views = tensors
+    entries
+}
+
+/// The bytes of a safetensors file of `F32` `entries`, with `metadata` in its header.
+pub(crate) fn serialize(
+    entries: &[Entry],
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>> {
+    let views = entries
         .iter()
         .map(|(name, shape, bytes)| {
             let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(format_error)?;
             Ok((name.as_str(), view))
         })
         .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(views, &None).map_err(format_error)?;
-    write_atomically(path, &bytes).map_err(|e| io_error(path, e))
+    safetensors::serialize(views, &metadata).map_err(format_error)
 }
 
 /// [`Error::Io`] for `path`.
@@ -59,7 +75,7 @@ pub(crate) fn io_error(path: &Path, error: std::io::Error) -> Error {
 }
 
 /// [`Error::Format`], described in words, keeping the parser's error as its source.
-fn format_error(error: SafeTensorError) -> Error {
+pub(crate) fn format_error(error: SafeTensorError) -> Error {
     Error::Format {
         message: describe(&error),
         source: SourceError::new(error),
@@ -154,33 +170,11 @@ pub fn load_safetensors<M: NamedTensors + ?Sized>(model: &mut M, path: &Path) ->
 /// As [`load_safetensors`], less the I/O error.
 pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[u8]) -> Result<()> {
     let file = SafeTensors::deserialize(bytes).map_err(format_error)?;
-
-    let mut problem = None;
+    check_tensors(model, &file, "")?;
     let mut expected = HashSet::new();
-    model.visit_tensors(&mut |name, shape, _| {
+    model.visit_tensors(&mut |name, _, _| {
         expected.insert(name.to_owned());
-        if problem.is_some() {
-            return;
-        }
-        problem = match file.tensor(name) {
-            Err(_) => Some(Error::MissingTensor {
-                name: name.to_owned(),
-            }),
-            Ok(view) if view.dtype() != Dtype::F32 => Some(Error::TensorDtype {
-                name: name.to_owned(),
-                found: format!("{:?}", view.dtype()),
-            }),
-            Ok(view) if view.shape() != shape => Some(Error::TensorShape {
-                name: name.to_owned(),
-                expected: shape.to_vec(),
-                found: view.shape().to_vec(),
-            }),
-            Ok(view) => non_finite(name, view.data()),
-        };
     });
-    if let Some(error) = problem {
-        return Err(error);
-    }
     let mut names = file.names();
     names.sort();
     if let Some(extra) = names.into_iter().find(|name| !expected.contains(*name)) {
@@ -188,14 +182,52 @@ pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[
             name: extra.clone(),
         });
     }
+    copy_tensors(model, &file, "");
+    Ok(())
+}
 
+/// Checks that `file` has every tensor of `model`, its name after `prefix`, with the model's
+/// shape, as finite `F32` values.
+pub(crate) fn check_tensors<M: NamedTensors + ?Sized>(
+    model: &M,
+    file: &SafeTensors<'_>,
+    prefix: &str,
+) -> Result<()> {
+    let mut problem = None;
+    model.visit_tensors(&mut |name, shape, _| {
+        if problem.is_some() {
+            return;
+        }
+        let name = format!("{prefix}{name}");
+        problem = match file.tensor(&name) {
+            Err(_) => Some(Error::MissingTensor { name }),
+            Ok(view) if view.dtype() != Dtype::F32 => Some(Error::TensorDtype {
+                name,
+                found: format!("{:?}", view.dtype()),
+            }),
+            Ok(view) if view.shape() != shape => Some(Error::TensorShape {
+                name,
+                expected: shape.to_vec(),
+                found: view.shape().to_vec(),
+            }),
+            Ok(view) => non_finite(&name, view.data()),
+        };
+    });
+    problem.map_or(Ok(()), Err)
+}
+
+/// Copies into `model` the tensors [`check_tensors`] accepted.
+pub(crate) fn copy_tensors<M: NamedTensors + ?Sized>(
+    model: &mut M,
+    file: &SafeTensors<'_>,
+    prefix: &str,
+) {
     model.visit_tensors_mut(&mut |name, _, values| {
-        let view = file.tensor(name).expect("checked above");
+        let view = file.tensor(&format!("{prefix}{name}")).expect("checked before");
         for (value, bytes) in values.iter_mut().zip(view.data().chunks_exact(4)) {
             *value = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         }
     });
-    Ok(())
 }
 
 /// [`Error::NonFiniteTensor`] for the first NaN or infinity among little-endian `f32` bytes: such
@@ -234,21 +266,29 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
     file.tensors()
         .into_iter()
         .map(|(name, view)| {
-            if view.dtype() != Dtype::F32 {
-                return Err(Error::TensorDtype {
-                    name,
-                    found: format!("{:?}", view.dtype()),
-                });
-            }
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let values = f32_values(&view).map_err(|_| Error::TensorDtype {
+                name: name.clone(),
+                found: format!("{:?}", view.dtype()),
+            })?;
             let shape = view.shape().to_vec();
             Ok((name, Tensor { shape, values }))
         })
         .collect()
+}
+
+/// The values of an `F32` tensor.
+///
+/// # Errors
+/// [`Error::TensorDtype`] (with no name) for a tensor of another type.
+pub(crate) fn f32_values(view: &TensorView<'_>) -> Result<Vec<f32>> {
+    if view.dtype() != Dtype::F32 {
+        return Err(Error::TensorDtype {
+            name: String::new(),
+            found: format!("{:?}", view.dtype()),
+        });
+    }
+    let values = view.data().chunks_exact(4);
+    Ok(values.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
 #[cfg(test)]

@@ -121,6 +121,11 @@ pub trait Target: Clone {
         let _ = (output, width);
         0
     }
+
+    /// The target as class labels, for a confusion matrix; `None` for targets without classes.
+    fn labels(&self) -> Option<&Labels> {
+        None
+    }
 }
 
 impl<const F: usize> Target for Batch<F> {
@@ -165,21 +170,29 @@ impl Target for Labels {
         output
             .chunks_exact(width.max(1))
             .zip(self.indices())
-            .filter(|(row, &label)| {
-                let best = row
-                    .iter()
-                    .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-                        if v > best.1 {
-                            (i, v)
-                        } else {
-                            best
-                        }
-                    });
-                best.0 == label
-            })
+            .filter(|(row, &label)| predicted_class(row) == label)
             .count()
     }
+
+    fn labels(&self) -> Option<&Labels> {
+        Some(self)
+    }
+}
+
+/// The class an output row predicts: the position of its largest value, the first on a tie; a
+/// NaN never wins, and a row of NaNs predicts class 0.
+pub(crate) fn predicted_class(row: &[f32]) -> usize {
+    let best = row
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        });
+    best.0
 }
 
 /// Test helpers shared by the loss files: fixture loading and checking, finite differences.

@@ -1,7 +1,8 @@
 //! AdamW: Adam with decoupled weight decay.
 
 use super::adam::Adam;
-use super::Optimizer;
+use super::{Optimizer, OptimizerState};
+use crate::error::Result;
 
 /// AdamW (Loshchilov & Hutter, 2019), PyTorch's `torch.optim.AdamW(params, lr,
 /// betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False)`.
@@ -117,6 +118,14 @@ impl Optimizer for AdamW {
 
     fn set_lr(&mut self, lr: f64) {
         self.inner.set_lr(lr);
+    }
+
+    fn state(&self) -> Option<OptimizerState> {
+        self.inner.state()
+    }
+
+    fn restore_state(&mut self, state: &OptimizerState) -> Result<()> {
+        self.inner.restore_state(state)
     }
 }
 

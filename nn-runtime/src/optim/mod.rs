@@ -157,6 +157,65 @@ pub trait Optimizer {
 
     /// Sets the learning rate, for schedules.
     fn set_lr(&mut self, lr: f64);
+
+    /// The state a checkpoint keeps: the step count and each parameter's buffers, or `None`
+    /// for an optimizer that cannot save it (the default).
+    fn state(&self) -> Option<OptimizerState> {
+        None
+    }
+
+    /// Continues from a saved [`state`](Optimizer::state).
+    ///
+    /// # Errors
+    /// [`Error::OptimizerState`] when the state is not one this optimizer, with its settings,
+    /// would have (another optimizer's buffers, say), and by default, for an optimizer that
+    /// cannot restore its state. The optimizer is unchanged then.
+    fn restore_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let _ = state;
+        Err(Error::OptimizerState {
+            message: format!(
+                "`{}` cannot restore its state; implement `Optimizer::restore_state`",
+                std::any::type_name::<Self>()
+            ),
+        })
+    }
+}
+
+/// An optimizer's state: what it needs, besides its settings, to go on as if never stopped.
+///
+/// Buffers carry PyTorch's names (`exp_avg`, `momentum_buffer`), so a checkpoint names them
+/// after their parameter: `fc1.weight.exp_avg`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OptimizerState {
+    /// The number of steps taken, PyTorch's `state['step']`.
+    pub step: u64,
+    /// Per parameter, in visiting order, its named buffers; empty before the first step.
+    pub buffers: Vec<Vec<(String, Vec<f32>)>>,
+}
+
+impl OptimizerState {
+    /// The buffers of parameter `index` named by `names`, each as long as the first.
+    ///
+    /// # Errors
+    /// [`Error::OptimizerState`] for a missing, extra or ill-sized buffer.
+    pub(crate) fn take(&self, index: usize, names: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let buffers = &self.buffers[index];
+        let wrong = |message: String| Err(Error::OptimizerState { message });
+        if let Some((extra, _)) = buffers.iter().find(|(name, _)| !names.contains(&&**name)) {
+            return wrong(format!("parameter {index} has an unexpected buffer `{extra}`"));
+        }
+        let mut found = Vec::with_capacity(names.len());
+        for &name in names {
+            match buffers.iter().find(|(n, _)| n == name) {
+                Some((_, values)) => found.push(values.clone()),
+                None => return wrong(format!("parameter {index} has no buffer `{name}`")),
+            }
+        }
+        if found.iter().any(|values| values.len() != found[0].len()) {
+            return wrong(format!("the buffers of parameter {index} differ in length"));
+        }
+        Ok(found)
+    }
 }
 
 /// Test helpers shared by the optimizer files: a small model and the PyTorch fixtures.

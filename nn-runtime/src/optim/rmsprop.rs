@@ -2,7 +2,8 @@
 
 use super::lerp;
 use super::subnormal::{self, is_subnormal};
-use super::{l2_decayed, Optimizer};
+use super::{l2_decayed, Optimizer, OptimizerState};
+use crate::error::Result;
 
 /// RMSprop (Hinton, 2012), PyTorch's `torch.optim.RMSprop(params, lr, alpha=0.99, eps=1e-8,
 /// weight_decay=0, momentum=0, centered=False)`.
@@ -436,6 +437,53 @@ impl Optimizer for RMSprop {
     fn set_lr(&mut self, lr: f64) {
         super::check_non_negative("RMSprop", "learning rate", lr);
         self.lr = lr;
+    }
+
+    fn state(&self) -> Option<OptimizerState> {
+        let buffers = self.state.iter().map(|state| {
+            let all = [
+                ("square_avg", &state.square_avg),
+                ("grad_avg", &state.grad_avg),
+                ("momentum_buffer", &state.momentum_buffer),
+            ];
+            let kept = all.into_iter().filter(|(name, _)| self.buffer_names().contains(name));
+            kept.map(|(name, values)| (name.to_owned(), values.clone())).collect()
+        });
+        Some(OptimizerState {
+            step: self.step,
+            buffers: buffers.collect(),
+        })
+    }
+
+    fn restore_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let names = self.buffer_names();
+        let state_of = |index| -> Result<State> {
+            let mut buffers = state.take(index, &names)?.into_iter();
+            let mut next_if = |on: bool| if on { buffers.next().unwrap_or_default() } else { Vec::new() };
+            Ok(State {
+                square_avg: next_if(true),
+                grad_avg: next_if(self.centered),
+                momentum_buffer: next_if(self.momentum != 0.0),
+            })
+        };
+        self.state = (0..state.buffers.len())
+            .map(state_of)
+            .collect::<Result<_>>()?;
+        self.step = state.step;
+        Ok(())
+    }
+}
+
+impl RMSprop {
+    /// PyTorch's names of the buffers each parameter has with these settings, in [`State`]'s
+    /// order.
+    fn buffer_names(&self) -> Vec<&'static str> {
+        let optional = [
+            (self.centered, "grad_avg"),
+            (self.momentum != 0.0, "momentum_buffer"),
+        ];
+        let kept = optional.into_iter().filter_map(|(on, name)| on.then_some(name));
+        std::iter::once("square_avg").chain(kept).collect()
     }
 }
 

@@ -1,7 +1,8 @@
 //! Stochastic gradient descent, with optional momentum.
 
 use super::subnormal::{self, is_subnormal};
-use super::{l2_decayed, Optimizer};
+use super::{l2_decayed, Optimizer, OptimizerState};
+use crate::error::Result;
 
 /// Stochastic gradient descent, PyTorch's `torch.optim.SGD(params, lr, momentum=0,
 /// dampening=0, weight_decay=0, nesterov=False)`.
@@ -312,6 +313,32 @@ impl Optimizer for SGD {
     fn set_lr(&mut self, lr: f64) {
         super::check_non_negative("SGD", "learning rate", lr);
         self.lr = lr;
+    }
+
+    fn state(&self) -> Option<OptimizerState> {
+        let buffers = self.momentum_buffers.iter().map(|buffer| {
+            vec![("momentum_buffer".to_owned(), buffer.clone())]
+        });
+        Some(OptimizerState {
+            step: self.step,
+            buffers: buffers.collect(),
+        })
+    }
+
+    fn restore_state(&mut self, state: &OptimizerState) -> Result<()> {
+        // Without momentum SGD keeps no buffers, and none may be given.
+        let names: &[&str] = if self.momentum == 0.0 {
+            &[]
+        } else {
+            &["momentum_buffer"]
+        };
+        let mut buffers = Vec::with_capacity(state.buffers.len());
+        for index in 0..state.buffers.len() {
+            buffers.extend(state.take(index, names)?);
+        }
+        self.momentum_buffers = buffers;
+        self.step = state.step;
+        Ok(())
     }
 }
 

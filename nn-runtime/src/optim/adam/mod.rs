@@ -4,7 +4,8 @@
 mod divisor;
 mod pass;
 
-use super::{check_fraction, check_non_negative, Optimizer};
+use super::{check_fraction, check_non_negative, Optimizer, OptimizerState};
+use crate::error::Result;
 use crate::aligned::AlignedVec;
 use pass::{adam_pass, amsgrad_pass, Scalars};
 
@@ -209,6 +210,55 @@ impl Optimizer for Adam {
     fn set_lr(&mut self, lr: f64) {
         check_non_negative("Adam", "learning rate", lr);
         self.lr = lr;
+    }
+
+    fn state(&self) -> Option<OptimizerState> {
+        let names = self.buffer_names();
+        let buffers = self
+            .state
+            .iter()
+            .map(|moments| {
+                let all = [
+                    &moments.exp_avg,
+                    &moments.exp_avg_sq,
+                    &moments.max_exp_avg_sq,
+                ];
+                let named = names.iter().zip(all);
+                named.map(|(name, values)| (name.to_string(), values.to_vec())).collect()
+            })
+            .collect();
+        Some(OptimizerState {
+            step: self.step,
+            buffers,
+        })
+    }
+
+    fn restore_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let names = self.buffer_names();
+        let state_of = |index| -> Result<Moments> {
+            let mut buffers = state.take(index, names)?.into_iter().map(AlignedVec::from_iter);
+            Ok(Moments {
+                exp_avg: buffers.next().unwrap_or_default(),
+                exp_avg_sq: buffers.next().unwrap_or_default(),
+                max_exp_avg_sq: buffers.next().unwrap_or_default(),
+            })
+        };
+        self.state = (0..state.buffers.len())
+            .map(state_of)
+            .collect::<Result<_>>()?;
+        self.step = state.step;
+        Ok(())
+    }
+}
+
+impl Adam {
+    /// PyTorch's names of the buffers each parameter has, in [`Moments`]' order.
+    fn buffer_names(&self) -> &'static [&'static str] {
+        if self.amsgrad {
+            &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+        } else {
+            &["exp_avg", "exp_avg_sq"]
+        }
     }
 }
 
