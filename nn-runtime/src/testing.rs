@@ -41,12 +41,9 @@ pub fn fixtures_dir() -> PathBuf {
 /// # Panics
 /// If the file is missing or not valid safetensors: fixtures are part of the repository.
 pub fn load_fixture(relative: &str) -> HashMap<String, Tensor> {
-    let path = fixtures_dir().join(relative);
-    let bytes =
-        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let file = SafeTensors::deserialize(&bytes)
-        .unwrap_or_else(|e| panic!("{} is not safetensors: {e}", path.display()));
-    file.tensors()
+    let bytes = read_fixture(relative);
+    parse_fixture(relative, &bytes)
+        .tensors()
         .into_iter()
         .map(|(name, view)| {
             let data = match view.dtype() {
@@ -69,6 +66,37 @@ pub fn load_fixture(relative: &str) -> HashMap<String, Tensor> {
             (name, tensor)
         })
         .collect()
+}
+
+/// Every tensor of `tests/fixtures/<relative>`, by name and flattened, for fixtures stored as
+/// `F64` because they are compared bit for bit in `f64` (learning-rate schedules).
+///
+/// # Panics
+/// If the file is missing or not valid safetensors, or a tensor is not `F64`.
+pub fn load_fixture_f64(relative: &str) -> HashMap<String, Vec<f64>> {
+    let bytes = read_fixture(relative);
+    parse_fixture(relative, &bytes)
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            assert_eq!(view.dtype(), Dtype::F64, "{name}: expected F64");
+            let data = view
+                .data()
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect();
+            (name, data)
+        })
+        .collect()
+}
+
+fn read_fixture(relative: &str) -> Vec<u8> {
+    let path = fixtures_dir().join(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn parse_fixture<'a>(relative: &str, bytes: &'a [u8]) -> SafeTensors<'a> {
+    SafeTensors::deserialize(bytes).unwrap_or_else(|e| panic!("{relative} is not safetensors: {e}"))
 }
 
 /// Asserts `|actual − expected| ≤ atol + rtol·|expected|` elementwise, naming the first

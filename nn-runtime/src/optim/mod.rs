@@ -20,7 +20,9 @@ pub use adam::Adam;
 pub use adamw::AdamW;
 pub use clip::clip_grad_norm;
 pub use rmsprop::RMSprop;
-pub use schedule::{CosineAnnealingLR, LrScheduler, StepLR};
+pub use schedule::{
+    CosineAnnealingLR, LrScheduler, OneCycleLR, PlateauState, ReduceLROnPlateau, StepLR,
+};
 pub use sgd::SGD;
 
 use crate::error::{Error, Result};
