@@ -162,6 +162,8 @@
 //!   names the file, line and column.
 //! * [`data::split`] shuffles row indices into parts by fraction, seeded, and
 //!   [`Batch::select`] and [`Labels::select`] take those rows.
+//! * [`data::Scaler`] standardises (or min–max scales) each feature with statistics of the
+//!   training rows only; it saves into the model's weights file, so inference scales the same.
 //!
 //! ```
 //! use nn::data::{split, Csv};
@@ -188,8 +190,8 @@
 //!   wrong kind of target does not compile.
 //! * [Optimizers](optim) have PyTorch's update rules and settings: `SGD::new(lr)` (with
 //!   `.momentum(0.9)`, `.nesterov(true)`, `.weight_decay(…)`), `Adam::new(lr)`, `AdamW` and
-//!   `RMSprop`. `StepLR` and `CosineAnnealingLR` set the learning rate per epoch, and
-//!   `clip_grad_norm` clips the gradients of a loop of your own.
+//!   `RMSprop`. `StepLR`, `CosineAnnealingLR`, `OneCycleLR` and `ReduceLROnPlateau` give
+//!   PyTorch's learning rates, and `clip_grad_norm` clips the gradients of a loop of your own.
 //!
 //! A step whose loss or gradients are not finite (a NaN in the data, a learning rate far too
 //! large) returns an [`Error`] and leaves the parameters as they were.
@@ -197,17 +199,27 @@
 //! ## The trainer
 //!
 //! [`Trainer::new(epochs)`](Trainer::new) runs epochs of mini-batches over a data set and
-//! returns an [`EpochReport`] per epoch (the mean loss, and the accuracy for [`Labels`]):
+//! returns the run's [`History`], an [`EpochReport`] per epoch (the mean loss, the accuracy for
+//! [`Labels`], the validation figures, the learning rate, the time):
 //!
 //! * `.batch_size(n)`: mini-batches of `n` rows (by default the whole set);
 //! * `.shuffle(seed)`: the rows in a new order each epoch, reproducibly;
-//! * `.quiet()`: no `Epoch [1/10], Loss: 0.6931` line per epoch;
+//! * `.validate(&x_val, &y_val)`: the loss (and accuracy) on held-out rows after each epoch;
+//! * `.early_stopping(EarlyStopping::new(patience))`: stop when the validation loss stops
+//!   improving, and keep the best epoch's weights;
+//! * `.lr_schedule(…)`, `.lr_schedule_per_step(…)`, `.reduce_lr_on_plateau(…)`: a learning-rate
+//!   schedule; `.clip_grad_norm(max)`: clipped gradients;
+//! * `.checkpoint_every(n, dir)` and `.resume(dir)`: stop a run and go on later, ending with the
+//!   weights an uninterrupted run would have, bit for bit;
+//! * `.progress(…)`: a bar on a terminal, a line per epoch otherwise (`Epoch [1/10], Loss:
+//!   0.6931`); `.quiet()` for nothing;
 //! * `.skip_non_finite()`: a mini-batch whose loss or gradients are not finite is left out
 //!   instead of stopping training.
 //!
 //! [`fit`](Trainer::fit) trains; [`fit_with`](Trainer::fit_with) calls a function after each
-//! epoch, which may return [`Control::Stop`]. [`evaluate`] gives the loss and accuracy on
-//! another set, in evaluation mode.
+//! epoch, which may return [`Control::Stop`]. The history prints as a table, writes itself as
+//! CSV, and with the `plot` feature draws the loss curves as SVG. [`evaluate`] gives the loss,
+//! the accuracy and, for labels, the [`ConfusionMatrix`] on another set, in evaluation mode.
 //!
 //! ```
 //! use nn::prelude::*;
@@ -229,17 +241,22 @@
 //!
 //! let mut model = Classifier::seeded(0);
 //! let loss = CrossEntropyLoss::new();
-//! let reports = Trainer::new(100)
+//! let val_x = Batch::<2>::random(50, 1);
+//! let val_y = Labels::new(val_x.iter_rows().map(class).collect(), 3)?;
+//! let history = Trainer::new(100)
 //!     .batch_size(16)
 //!     .shuffle(0)
+//!     .validate(&val_x, &val_y)
+//!     .early_stopping(EarlyStopping::new(10))
 //!     .quiet()
 //!     .fit(&mut model, &x, &y, &loss, &mut Adam::new(0.01))?;
-//! assert!(reports[99].loss < reports[0].loss / 4.0);
+//! assert!(history.last().unwrap().loss < history[0].loss / 4.0);
 //!
-//! let test_x = Batch::<2>::random(50, 1);
+//! let test_x = Batch::<2>::random(50, 2);
 //! let test_y = Labels::new(test_x.iter_rows().map(class).collect(), 3)?;
 //! let test = evaluate(&model, &test_x, &test_y, &loss)?;
 //! assert!(test.accuracy.unwrap_or(0.0) > 0.9);
+//! println!("{test}"); // the loss, the accuracy, and the confusion matrix
 //! # Ok::<(), nn::Error>(())
 //! ```
 //!
@@ -324,8 +341,8 @@ pub mod prelude {
         SmoothL1Loss,
     };
     pub use nn_runtime::optim::{
-        check_finite, clip_grad_norm, Adam, AdamW, CosineAnnealingLR, LrScheduler, Optimizer,
-        Parameters, RMSprop, StepLR, SGD,
+        check_finite, clip_grad_norm, Adam, AdamW, CosineAnnealingLR, LrScheduler, OneCycleLR,
+        Optimizer, Parameters, RMSprop, ReduceLROnPlateau, StepLR, SGD,
     };
     pub use nn_runtime::{
         evaluate, Batch, Control, Dropout, EarlyStopping, EpochReport, Error, History, Labels,

@@ -26,6 +26,41 @@ pub trait NamedTensors {
     fn visit_tensors_mut(&mut self, visitor: &mut TensorVisitorMut<'_>);
 }
 
+/// A model and what goes with it (a [`Scaler`](crate::data::Scaler), say), read from one
+/// file: `load_safetensors(&mut (&mut model, &mut scaler), path)`. The second's names must
+/// differ from the first's.
+impl<A: NamedTensors + ?Sized, B: NamedTensors + ?Sized> NamedTensors for (&mut A, &mut B) {
+    fn visit_tensors(&self, visitor: &mut TensorVisitor<'_>) {
+        self.0.visit_tensors(visitor);
+        self.1.visit_tensors(visitor);
+    }
+
+    fn visit_tensors_mut(&mut self, visitor: &mut TensorVisitorMut<'_>) {
+        self.0.visit_tensors_mut(visitor);
+        self.1.visit_tensors_mut(visitor);
+    }
+}
+
+/// Something whose tensors can be written to a file: anything with [`NamedTensors`], and a
+/// model with what goes with it, `(&model, &scaler)`.
+pub trait TensorSource {
+    /// Calls `visitor` with each tensor's name, shape and values, in a fixed order.
+    fn visit_source_tensors(&self, visitor: &mut TensorVisitor<'_>);
+}
+
+impl<T: NamedTensors + ?Sized> TensorSource for T {
+    fn visit_source_tensors(&self, visitor: &mut TensorVisitor<'_>) {
+        self.visit_tensors(visitor);
+    }
+}
+
+impl<A: NamedTensors + ?Sized, B: NamedTensors + ?Sized> TensorSource for (&A, &B) {
+    fn visit_source_tensors(&self, visitor: &mut TensorVisitor<'_>) {
+        self.0.visit_tensors(visitor);
+        self.1.visit_tensors(visitor);
+    }
+}
+
 /// Writes every tensor of `model` to `path` as little-endian `F32` safetensors.
 ///
 /// The file is written beside `path` under a temporary name, flushed, and renamed over `path`,
@@ -33,7 +68,7 @@ pub trait NamedTensors {
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be written.
-pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Result<()> {
+pub fn save_safetensors<M: TensorSource + ?Sized>(model: &M, path: &Path) -> Result<()> {
     let bytes = serialize(&tensor_entries(model, ""), None)?;
     write_atomically(path, &bytes).map_err(|e| io_error(path, e))
 }
@@ -42,9 +77,9 @@ pub fn save_safetensors<M: NamedTensors + ?Sized>(model: &M, path: &Path) -> Res
 pub(crate) type Entry = (String, Vec<usize>, Vec<u8>);
 
 /// Every tensor of `model`, its name after `prefix`, ready to write.
-pub(crate) fn tensor_entries<M: NamedTensors + ?Sized>(model: &M, prefix: &str) -> Vec<Entry> {
+pub(crate) fn tensor_entries<M: TensorSource + ?Sized>(model: &M, prefix: &str) -> Vec<Entry> {
     let mut entries = Vec::new();
-    model.visit_tensors(&mut |name, shape, values| {
+    model.visit_source_tensors(&mut |name, shape, values| {
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         entries.push((format!("{prefix}{name}"), shape.to_vec(), bytes));
     });
@@ -223,7 +258,9 @@ pub(crate) fn copy_tensors<M: NamedTensors + ?Sized>(
     prefix: &str,
 ) {
     model.visit_tensors_mut(&mut |name, _, values| {
-        let view = file.tensor(&format!("{prefix}{name}")).expect("checked before");
+        let view = file
+            .tensor(&format!("{prefix}{name}"))
+            .expect("checked before");
         for (value, bytes) in values.iter_mut().zip(view.data().chunks_exact(4)) {
             *value = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         }
@@ -288,7 +325,9 @@ pub(crate) fn f32_values(view: &TensorView<'_>) -> Result<Vec<f32>> {
         });
     }
     let values = view.data().chunks_exact(4);
-    Ok(values.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    Ok(values
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }
 
 #[cfg(test)]

@@ -204,7 +204,9 @@ impl OptimizerState {
         let buffers = &self.buffers[index];
         let wrong = |message: String| Err(Error::OptimizerState { message });
         if let Some((extra, _)) = buffers.iter().find(|(name, _)| !names.contains(&&**name)) {
-            return wrong(format!("parameter {index} has an unexpected buffer `{extra}`"));
+            return wrong(format!(
+                "parameter {index} has an unexpected buffer `{extra}`"
+            ));
         }
         let mut found = Vec::with_capacity(names.len());
         for &name in names {

@@ -446,8 +446,11 @@ impl Optimizer for RMSprop {
                 ("grad_avg", &state.grad_avg),
                 ("momentum_buffer", &state.momentum_buffer),
             ];
-            let kept = all.into_iter().filter(|(name, _)| self.buffer_names().contains(name));
-            kept.map(|(name, values)| (name.to_owned(), values.clone())).collect()
+            let kept = all
+                .into_iter()
+                .filter(|(name, _)| self.buffer_names().contains(name));
+            kept.map(|(name, values)| (name.to_owned(), values.clone()))
+                .collect()
         });
         Some(OptimizerState {
             step: self.step,
@@ -459,7 +462,13 @@ impl Optimizer for RMSprop {
         let names = self.buffer_names();
         let state_of = |index| -> Result<State> {
             let mut buffers = state.take(index, &names)?.into_iter();
-            let mut next_if = |on: bool| if on { buffers.next().unwrap_or_default() } else { Vec::new() };
+            let mut next_if = |on: bool| {
+                if on {
+                    buffers.next().unwrap_or_default()
+                } else {
+                    Vec::new()
+                }
+            };
             Ok(State {
                 square_avg: next_if(true),
                 grad_avg: next_if(self.centered),
@@ -482,7 +491,9 @@ impl RMSprop {
             (self.centered, "grad_avg"),
             (self.momentum != 0.0, "momentum_buffer"),
         ];
-        let kept = optional.into_iter().filter_map(|(on, name)| on.then_some(name));
+        let kept = optional
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name));
         std::iter::once("square_avg").chain(kept).collect()
     }
 }

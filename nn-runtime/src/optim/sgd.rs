@@ -316,9 +316,10 @@ impl Optimizer for SGD {
     }
 
     fn state(&self) -> Option<OptimizerState> {
-        let buffers = self.momentum_buffers.iter().map(|buffer| {
-            vec![("momentum_buffer".to_owned(), buffer.clone())]
-        });
+        let buffers = self
+            .momentum_buffers
+            .iter()
+            .map(|buffer| vec![("momentum_buffer".to_owned(), buffer.clone())]);
         Some(OptimizerState {
             step: self.step,
             buffers: buffers.collect(),

@@ -18,7 +18,7 @@ use super::history::History;
 use crate::error::{Error, Result};
 use crate::io::{self, Entry};
 use crate::network::Network;
-use crate::optim::{Optimizer, OptimizerState};
+use crate::optim::{Optimizer, OptimizerState, PlateauState};
 
 /// The checkpoint's file name in its directory.
 pub(super) const FILE_NAME: &str = "checkpoint.safetensors";
@@ -38,6 +38,8 @@ pub(super) struct RunState {
     /// The optimizer's learning rate, which [`ReduceLROnPlateau`](crate::ReduceLROnPlateau)
     /// may have lowered.
     pub(super) lr: f64,
+    /// The plateau schedule's state, when the run follows one.
+    pub(super) plateau: Option<PlateauState>,
     pub(super) history: History,
 }
 
@@ -88,6 +90,13 @@ where
     if let Some(epoch) = run.history.restored_epoch {
         metadata.insert("restored_epoch".to_owned(), epoch.to_string());
     }
+    if let Some(plateau) = run.plateau {
+        metadata.insert("plateau.best".to_owned(), plateau.best.to_string());
+        let bad = plateau.num_bad_epochs.to_string();
+        metadata.insert("plateau.num_bad_epochs".to_owned(), bad);
+        let cooldown = plateau.cooldown_counter.to_string();
+        metadata.insert("plateau.cooldown_counter".to_owned(), cooldown);
+    }
     if let Some(watch) = watch {
         metadata.insert("early_stopping.best".to_owned(), watch.best.to_string());
         let epoch = watch.best_epoch.to_string();
@@ -103,7 +112,7 @@ where
 }
 
 /// Reads the checkpoint at `path` into `model`, `optimizer` and `watch`, for a run of `epochs`
-/// epochs; `None` (and nothing changed) when there is no file.
+/// epochs that `fits` (or says why not); `None` (and nothing changed) when there is no file.
 ///
 /// # Errors
 /// [`Error::Io`], [`Error::Format`] for a file that cannot be read; the errors of
@@ -116,6 +125,7 @@ pub(super) fn read<M, O, const IN: usize, const OUT: usize>(
     optimizer: &mut O,
     epochs: usize,
     watch: Option<&mut Watch>,
+    fits: impl FnOnce(&RunState) -> std::result::Result<(), String>,
 ) -> Result<Option<RunState>>
 where
     M: Network<IN, OUT>,
@@ -166,8 +176,18 @@ where
             None => None,
         },
         lr: parse("lr")?,
+        plateau: if metadata.contains_key("plateau.best") {
+            Some(PlateauState {
+                best: parse("plateau.best")?,
+                num_bad_epochs: count("plateau.num_bad_epochs")?,
+                cooldown_counter: count("plateau.cooldown_counter")?,
+            })
+        } else {
+            None
+        },
         history,
     };
+    fits(&run).map_err(damaged)?;
     if run.history.len() != run.epoch {
         return Err(damaged(format!(
             "its history has {} epochs, not {}",
@@ -254,10 +274,7 @@ fn optimizer_buffers<P: crate::optim::Parameters + ?Sized>(
 }
 
 /// Early stopping's best weights, as `best_weights/…` tensors shaped as `model`'s.
-fn best_weight_entries<M: crate::io::NamedTensors + ?Sized>(
-    model: &M,
-    flat: &[f32],
-) -> Vec<Entry> {
+fn best_weight_entries<M: crate::io::NamedTensors + ?Sized>(model: &M, flat: &[f32]) -> Vec<Entry> {
     if flat.is_empty() {
         return Vec::new();
     }
@@ -285,9 +302,11 @@ fn best_weights<M: crate::io::NamedTensors + ?Sized>(
     let mut flat = Vec::new();
     model.visit_tensors(&mut |name, _, _| {
         if let Ok(view) = file.tensor(&format!("{BEST_WEIGHTS}{name}")) {
-            flat.extend(view.data().chunks_exact(4).map(|b| {
-                f32::from_le_bytes([b[0], b[1], b[2], b[3]])
-            }));
+            flat.extend(
+                view.data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
         }
     });
     Ok(flat)

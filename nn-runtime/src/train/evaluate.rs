@@ -159,7 +159,13 @@ impl fmt::Display for ConfusionMatrix {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const CORNER: &str = "actual \\ predicted";
-        let largest = self.counts.iter().copied().max().unwrap_or(0).max(self.classes);
+        let largest = self
+            .counts
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(self.classes);
         let width = largest.to_string().len() + 2;
         write!(f, "{CORNER}")?;
         for class in 0..self.classes {

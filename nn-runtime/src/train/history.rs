@@ -186,10 +186,11 @@ impl fmt::Display for History {
     ///
     /// ```text
     /// epoch  train loss  train acc  val loss  val acc         lr  seconds
-    ///     1      0.6931     52.00%    0.6812   55.00%  1.000e-3     0.01
+    ///     1      0.6931     52.00%    0.6812   55.00%   1.000e-3    0.012
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let any = |field: fn(&EpochReport) -> Option<f32>| self.epochs.iter().any(|r| field(r).is_some());
+        let any =
+            |field: fn(&EpochReport) -> Option<f32>| self.epochs.iter().any(|r| field(r).is_some());
         let (accuracy, val_loss, val_accuracy) = (
             any(|r| r.accuracy),
             any(|r| r.val_loss),
@@ -220,7 +221,7 @@ impl fmt::Display for History {
             if val_accuracy {
                 write!(f, "  {:>7}", percent(r.val_accuracy))?;
             }
-            write!(f, "  {:>9.3e}  {:>7.2}", r.lr, r.seconds)?;
+            write!(f, "  {:>9.3e}  {:>7.3}", r.lr, r.seconds)?;
         }
         if let Some(epoch) = self.restored_epoch {
             write!(f, "\nstopped early; the weights are those of epoch {epoch}")?;
@@ -271,7 +272,7 @@ mod tests {
         };
         assert_eq!(
             history.to_string(),
-            "epoch  train loss         lr  seconds\n    1      0.7692   3.333e-4     0.01"
+            "epoch  train loss         lr  seconds\n    1      0.7692   3.333e-4    0.012"
         );
         let history = History {
             epochs: vec![report(1, true), report(2, false)],
@@ -285,15 +286,12 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "    1      0.7692     10.00%    0.7000   33.00%   3.333e-4     0.01"
+            "    1      0.7692     10.00%    0.7000   33.00%   3.333e-4    0.012"
         );
         assert_eq!(
             lines[2],
-            "    2      0.4348     20.00%         -        -   3.333e-4     0.01"
+            "    2      0.4348     20.00%         -        -   3.333e-4    0.012"
         );
-        assert_eq!(
-            lines[3],
-            "stopped early; the weights are those of epoch 1"
-        );
+        assert_eq!(lines[3], "stopped early; the weights are those of epoch 1");
     }
 }

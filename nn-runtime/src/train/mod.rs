@@ -22,7 +22,7 @@ use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::loss::{Loss, Target};
 use crate::network::Network;
-use crate::optim::{clip_grad_norm, LrScheduler, Optimizer, Parameters};
+use crate::optim::{clip_grad_norm, LrScheduler, Optimizer, Parameters, ReduceLROnPlateau};
 use checkpoint::RunState;
 use early_stopping::Watch;
 use progress::{BatchPosition, Reporter};
@@ -144,19 +144,33 @@ impl<V> Trainer<V> {
 
     /// Sets the learning rate before each epoch `e` (counted from 0) to `schedule.lr_at(e)`,
     /// as PyTorch's `scheduler.step()` after each epoch.
+    ///
+    /// A trainer follows one schedule: the last one set.
     pub fn lr_schedule<S: LrScheduler + Send + Sync + 'static>(mut self, schedule: S) -> Self {
-        self.schedule = Some(Schedule::new(schedule, Every::Epoch));
+        self.schedule = Some(Schedule::closed_form(schedule, Every::Epoch));
         self
     }
 
     /// Sets the learning rate before each mini-batch step `t` of the run (counted from 0) to
     /// `schedule.lr_at(t)`, as PyTorch's `scheduler.step()` after each `optimizer.step()`, which
     /// schedules such as [`OneCycleLR`](crate::OneCycleLR) expect.
+    ///
+    /// A trainer follows one schedule: the last one set.
     pub fn lr_schedule_per_step<S: LrScheduler + Send + Sync + 'static>(
         mut self,
         schedule: S,
     ) -> Self {
-        self.schedule = Some(Schedule::new(schedule, Every::Step));
+        self.schedule = Some(Schedule::closed_form(schedule, Every::Step));
+        self
+    }
+
+    /// Lowers the learning rate when the validation loss (the training loss, without
+    /// [`validate`](Trainer::validate)) stops improving, calling
+    /// [`ReduceLROnPlateau::step`] after each epoch, as PyTorch's `scheduler.step(val_loss)`.
+    ///
+    /// A trainer follows one schedule: the last one set.
+    pub fn reduce_lr_on_plateau(mut self, plateau: ReduceLROnPlateau) -> Self {
+        self.schedule = Some(Schedule::Plateau(plateau));
         self
     }
 
@@ -275,7 +289,12 @@ impl<V> Trainer<V> {
         };
         let mut run = Run::new(self, x.rows());
         if let Some(dir) = &self.resume_from {
-            run.resume(self, &dir.join(checkpoint::FILE_NAME), model, &mut optimizer)?;
+            run.resume(
+                self,
+                &dir.join(checkpoint::FILE_NAME),
+                model,
+                &mut optimizer,
+            )?;
         }
         let mut reporter = Reporter::new(self.progress, self.epochs, run.batches, run.done);
         let mut buffers = (Batch::<IN>::zeros(run.size), target.clone());
@@ -286,13 +305,22 @@ impl<V> Trainer<V> {
             if let Some(rng) = run.rng.as_mut() {
                 run.order.shuffle(rng);
             }
-            if let Some(schedule) = self.schedule.as_ref().filter(|s| s.every == Every::Epoch) {
-                optimizer.set_lr(schedule.lr_at(epoch - 1));
+            if let Some(lr) = self
+                .schedule
+                .as_ref()
+                .and_then(|s| s.lr_at(Every::Epoch, epoch - 1))
+            {
+                optimizer.set_lr(lr);
             }
             let mut totals = Totals::default();
             for (batch, rows) in run.order.chunks(run.size).enumerate() {
-                if let Some(schedule) = self.schedule.as_ref().filter(|s| s.every == Every::Step) {
-                    optimizer.set_lr(schedule.lr_at((epoch - 1) * run.batches + batch));
+                let step = (epoch - 1) * run.batches + batch;
+                if let Some(lr) = self
+                    .schedule
+                    .as_ref()
+                    .and_then(|s| s.lr_at(Every::Step, step))
+                {
+                    optimizer.set_lr(lr);
                 }
                 let whole = rows.len() == x.rows() && run.rng.is_none();
                 let (xs, ts) = if whole {
@@ -321,7 +349,8 @@ impl<V> Trainer<V> {
                 totals.loss += f64::from(step_loss) * rows.len() as f64;
                 if ts.has_classes() {
                     model.forward_into(xs, &mut output);
-                    totals.correct = Some(totals.correct.unwrap_or(0) + ts.correct(output.as_slice(), OUT));
+                    totals.correct =
+                        Some(totals.correct.unwrap_or(0) + ts.correct(output.as_slice(), OUT));
                 }
                 let at = BatchPosition {
                     epoch,
@@ -331,13 +360,13 @@ impl<V> Trainer<V> {
                 };
                 reporter.batch_done(at, rows.len(), totals.loss / totals.rows as f64);
             }
-            let validation = self
-                .validation
-                .evaluate(model, loss)
-                .map_err(|cause| Error::Validation {
-                    epoch,
-                    cause: Box::new(cause),
-                })?;
+            let validation =
+                self.validation
+                    .evaluate(model, loss)
+                    .map_err(|cause| Error::Validation {
+                        epoch,
+                        cause: Box::new(cause),
+                    })?;
             let report = EpochReport {
                 epoch,
                 epochs: self.epochs,
@@ -350,7 +379,7 @@ impl<V> Trainer<V> {
                 seconds: started.elapsed().as_secs_f64(),
                 skipped: totals.skipped,
             };
-            run.end_epoch(report, model);
+            run.end_epoch(report, model, &mut optimizer);
             reporter.epoch_done(&report);
             if let Some((every, dir)) = &self.checkpoint_every {
                 let last = run.done == self.epochs || run.finished;
@@ -391,6 +420,8 @@ struct Run {
     done: usize,
     finished: bool,
     watch: Option<Watch>,
+    /// The plateau schedule's state, when the trainer follows one.
+    plateau: Option<ReduceLROnPlateau>,
     history: History,
 }
 
@@ -405,6 +436,10 @@ impl Run {
             done: 0,
             finished: false,
             watch: trainer.early_stopping.map(Watch::new),
+            plateau: match trainer.schedule {
+                Some(Schedule::Plateau(plateau)) => Some(plateau),
+                _ => None,
+            },
             history: History::default(),
         }
     }
@@ -421,25 +456,32 @@ impl Run {
         M: Network<IN, OUT>,
         O: Optimizer,
     {
-        let Some(state) =
-            checkpoint::read(path, model, optimizer, trainer.epochs, self.watch.as_mut())?
+        let plateau = self.plateau.is_some();
+        let fits = |saved: &RunState| {
+            if saved.shuffle_seed != trainer.shuffle_seed {
+                return Err(format!(
+                    "its run was shuffled with seed {:?}, this one with {:?}",
+                    saved.shuffle_seed, trainer.shuffle_seed
+                ));
+            }
+            if saved.plateau.is_some() != plateau {
+                return Err("its run and this one differ in following `ReduceLROnPlateau`".into());
+            }
+            Ok(())
+        };
+        let watch = self.watch.as_mut();
+        let Some(state) = checkpoint::read(path, model, optimizer, trainer.epochs, watch, fits)?
         else {
             return Ok(());
         };
-        if state.shuffle_seed != trainer.shuffle_seed {
-            return Err(Error::Checkpoint {
-                path: path.display().to_string(),
-                message: format!(
-                    "its run was shuffled with seed {:?}, this one with {:?}",
-                    state.shuffle_seed, trainer.shuffle_seed
-                ),
-            });
-        }
         // The shuffled order after k epochs is the seed's k first shuffles, replayed.
         if let Some(rng) = self.rng.as_mut() {
             for _ in 0..state.epoch {
                 self.order.shuffle(rng);
             }
+        }
+        if let (Some(plateau), Some(saved)) = (self.plateau.as_mut(), state.plateau) {
+            plateau.restore(saved);
         }
         self.done = state.epoch;
         self.finished = state.finished;
@@ -447,18 +489,26 @@ impl Run {
         Ok(())
     }
 
-    /// Records `report`, and lets early stopping decide whether the run ends here.
-    fn end_epoch<M: Network<IN, OUT>, const IN: usize, const OUT: usize>(
+    /// Records `report`, lets the plateau schedule see the epoch's loss, and early stopping
+    /// decide whether the run ends here.
+    fn end_epoch<M, O, const IN: usize, const OUT: usize>(
         &mut self,
         report: EpochReport,
         model: &mut M,
-    ) {
+        optimizer: &mut O,
+    ) where
+        M: Network<IN, OUT>,
+        O: Optimizer,
+    {
         self.done = report.epoch;
         self.history.epochs.push(report);
+        let monitored = report.val_loss.unwrap_or(report.loss);
+        if let Some(plateau) = self.plateau.as_mut() {
+            plateau.step(f64::from(monitored), optimizer);
+        }
         let Some(watch) = self.watch.as_mut() else {
             return;
         };
-        let monitored = report.val_loss.unwrap_or(report.loss);
         if watch.stops_after(report.epoch, monitored, model) {
             self.finished = true;
             self.history.restored_epoch = watch.restore(model);
@@ -472,6 +522,7 @@ impl Run {
             finished: self.finished,
             shuffle_seed: trainer.shuffle_seed,
             lr,
+            plateau: self.plateau.map(|p| p.state()),
             history: self.history.clone(),
         }
     }
@@ -484,29 +535,41 @@ enum Every {
     Step,
 }
 
-/// A learning-rate schedule and how often the trainer applies it.
+/// How a trainer changes the learning rate.
 #[derive(Clone)]
-struct Schedule {
-    lr_at: Arc<dyn Fn(usize) -> f64 + Send + Sync>,
-    every: Every,
+enum Schedule {
+    /// A rate for each epoch or each step, from the schedule's closed form.
+    ClosedForm {
+        lr_at: Arc<dyn Fn(usize) -> f64 + Send + Sync>,
+        every: Every,
+    },
+    /// Lower rates as the monitored loss stops improving, after each epoch.
+    Plateau(ReduceLROnPlateau),
 }
 
 impl Schedule {
-    fn new<S: LrScheduler + Send + Sync + 'static>(schedule: S, every: Every) -> Self {
-        Schedule {
+    fn closed_form<S: LrScheduler + Send + Sync + 'static>(schedule: S, every: Every) -> Self {
+        Schedule::ClosedForm {
             lr_at: Arc::new(move |t| schedule.lr_at(t)),
             every,
         }
     }
 
-    fn lr_at(&self, t: usize) -> f64 {
-        (self.lr_at)(t)
+    /// The rate to set before epoch or step `t` (counted from 0), if this schedule sets one then.
+    fn lr_at(&self, when: Every, t: usize) -> Option<f64> {
+        match self {
+            Schedule::ClosedForm { lr_at, every } if *every == when => Some(lr_at(t)),
+            _ => None,
+        }
     }
 }
 
 impl std::fmt::Debug for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Schedule {{ every: {:?}, .. }}", self.every)
+        match self {
+            Schedule::ClosedForm { every, .. } => write!(f, "ClosedForm {{ every: {every:?} }}"),
+            Schedule::Plateau(plateau) => write!(f, "Plateau({plateau:?})"),
+        }
     }
 }
 

@@ -45,7 +45,10 @@ impl History {
         write_atomically(path, svg.as_bytes()).map_err(|e| io_error(path, e))
     }
 
-    fn draw(&self, backend: SVGBackend<'_>) -> std::result::Result<(), Box<dyn std::error::Error + '_>> {
+    fn draw(
+        &self,
+        backend: SVGBackend<'_>,
+    ) -> std::result::Result<(), Box<dyn std::error::Error + '_>> {
         let root = backend.into_drawing_area();
         root.fill(&WHITE)?;
         let train: Vec<(f64, f64)> = self
@@ -58,7 +61,13 @@ impl History {
             .iter()
             .filter_map(|r| Some((r.epoch as f64, f64::from(r.val_loss?))))
             .collect();
-        let finite = || train.iter().chain(&validation).map(|p| p.1).filter(|v| v.is_finite());
+        let finite = || {
+            train
+                .iter()
+                .chain(&validation)
+                .map(|p| p.1)
+                .filter(|v| v.is_finite())
+        };
         let top = finite().fold(0.0f64, f64::max).max(f64::MIN_POSITIVE) * 1.05;
         let last = self.epochs.last().map_or(1, |r| r.epoch).max(2) as f64;
         let first = self.epochs.first().map_or(1, |r| r.epoch) as f64;
@@ -121,7 +130,11 @@ mod tests {
             skipped: 0,
         };
         let history = History {
-            epochs: vec![report(1, Some(1.2)), report(2, Some(0.9)), report(3, Some(f32::NAN))],
+            epochs: vec![
+                report(1, Some(1.2)),
+                report(2, Some(0.9)),
+                report(3, Some(f32::NAN)),
+            ],
             restored_epoch: None,
         };
         let svg = history.to_svg().unwrap();
@@ -131,7 +144,11 @@ mod tests {
         let points_of = |colour: &str| -> Vec<usize> {
             svg.lines()
                 .filter(|line| line.starts_with("<polyline") && line.contains(colour))
-                .map(|line| line.split("points=").nth(1).map_or(0, |p| p.split(' ').count() - 1))
+                .map(|line| {
+                    line.split("points=")
+                        .nth(1)
+                        .map_or(0, |p| p.split(' ').count() - 1)
+                })
                 .collect()
         };
         assert_eq!(points_of("#0000FF"), [3, 2], "training");

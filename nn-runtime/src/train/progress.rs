@@ -14,8 +14,9 @@ pub enum Progress {
     /// not set, [`Lines`](Progress::Lines) otherwise.
     #[default]
     Auto,
-    /// A bar on stderr (epoch, batch, running loss, samples per second, time left), redrawn at
-    /// most ten times a second, and each epoch's line on stdout.
+    /// A bar on stderr (epoch, batch, running loss, samples per second, time left), and the
+    /// epochs' lines on stdout, each at most ten times a second: with epochs shorter than a
+    /// tenth of a second, some lines are left out (the [`History`](crate::History) has them all).
     Bar,
     /// Each epoch's line on stdout: `Epoch [1/10], Loss: 0.6931`.
     Lines,
@@ -27,7 +28,9 @@ impl Progress {
     /// What [`Auto`](Progress::Auto) means here and now.
     fn resolved(self) -> Progress {
         match self {
-            Progress::Auto if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() => {
+            Progress::Auto
+                if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() =>
+            {
                 Progress::Bar
             }
             Progress::Auto => Progress::Lines,
@@ -43,7 +46,11 @@ const REDRAW: Duration = Duration::from_millis(100);
 pub(super) struct Reporter {
     bar: Option<ProgressBar>,
     lines: bool,
+    /// Whether stdout is the terminal the bar is drawn on, so that a line must make way for it.
+    stdout_on_terminal: bool,
     last_drawn: Instant,
+    /// When the last epoch's line was printed, with a bar.
+    last_line: Option<Instant>,
     started: Instant,
     /// Rows trained since `started`, for the rate.
     rows: usize,
@@ -68,7 +75,9 @@ impl Reporter {
         Reporter {
             bar,
             lines: progress != Progress::Off,
+            stdout_on_terminal: std::io::stdout().is_terminal(),
             last_drawn: now,
+            last_line: None,
             started: now,
             rows: 0,
         }
@@ -79,7 +88,7 @@ impl Reporter {
         self.rows += rows;
         let Some(bar) = &self.bar else { return };
         let now = Instant::now();
-        if now.duration_since(self.last_drawn) < REDRAW && at.batch < at.batches {
+        if now.duration_since(self.last_drawn) < REDRAW {
             return;
         }
         self.last_drawn = now;
@@ -92,14 +101,28 @@ impl Reporter {
         bar.set_position(((at.epoch - 1) * at.batches + at.batch) as u64);
     }
 
-    /// Prints an epoch's line, above the bar if there is one.
-    pub(super) fn epoch_done(&self, report: &EpochReport) {
+    /// Prints an epoch's line: always without a bar; with one, if a tenth of a second has
+    /// passed since the last line, or it is the last epoch, above the bar.
+    pub(super) fn epoch_done(&mut self, report: &EpochReport) {
         if !self.lines {
             return;
         }
-        match &self.bar {
-            Some(bar) => bar.suspend(|| println!("{report}")),
-            None => println!("{report}"),
+        let Some(bar) = &self.bar else {
+            println!("{report}");
+            return;
+        };
+        let now = Instant::now();
+        let due = self
+            .last_line
+            .is_none_or(|last| now.duration_since(last) >= REDRAW);
+        if !due && report.epoch < report.epochs {
+            return;
+        }
+        self.last_line = Some(now);
+        if self.stdout_on_terminal {
+            bar.suspend(|| println!("{report}"));
+        } else {
+            println!("{report}");
         }
     }
 

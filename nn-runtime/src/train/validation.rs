@@ -26,11 +26,6 @@ mod sealed {
 
 /// What a trainer can evaluate after each epoch of training on `Batch<IN>` rows with `T`
 /// targets: nothing, or a [`Validation`] set of the same kind. Sealed.
-#[diagnostic::on_unimplemented(
-    message = "the validation set does not fit the training data",
-    label = "validation rows must have the training rows' width and kind of target",
-    note = "the training data is `Batch<{IN}>` with `{T}` targets; the validation set is `{Self}`"
-)]
 pub trait ValidationSet<const IN: usize, T>: sealed::Sealed {
     /// Checks the targets against the rows and the loss before training starts.
     ///

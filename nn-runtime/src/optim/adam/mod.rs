@@ -5,8 +5,8 @@ mod divisor;
 mod pass;
 
 use super::{check_fraction, check_non_negative, Optimizer, OptimizerState};
-use crate::error::Result;
 use crate::aligned::AlignedVec;
+use crate::error::Result;
 use pass::{adam_pass, amsgrad_pass, Scalars};
 
 /// Adam (Kingma & Ba, 2015), PyTorch's `torch.optim.Adam(params, lr, betas=(0.9, 0.999),
@@ -224,7 +224,9 @@ impl Optimizer for Adam {
                     &moments.max_exp_avg_sq,
                 ];
                 let named = names.iter().zip(all);
-                named.map(|(name, values)| (name.to_string(), values.to_vec())).collect()
+                named
+                    .map(|(name, values)| (name.to_string(), values.to_vec()))
+                    .collect()
             })
             .collect();
         Some(OptimizerState {
@@ -236,7 +238,10 @@ impl Optimizer for Adam {
     fn restore_state(&mut self, state: &OptimizerState) -> Result<()> {
         let names = self.buffer_names();
         let state_of = |index| -> Result<Moments> {
-            let mut buffers = state.take(index, names)?.into_iter().map(AlignedVec::from_iter);
+            let mut buffers = state
+                .take(index, names)?
+                .into_iter()
+                .map(AlignedVec::from_iter);
             Ok(Moments {
                 exp_avg: buffers.next().unwrap_or_default(),
                 exp_avg_sq: buffers.next().unwrap_or_default(),

@@ -10,8 +10,12 @@
 //! # Ok::<(), nn_runtime::Error>(())
 //! ```
 
+mod scale;
+
 use std::io::Read;
 use std::path::Path;
+
+pub use scale::{Scaler, Scaling};
 
 use crate::batch::{Batch, Labels};
 use crate::error::{Error, Result};

@@ -1,0 +1,269 @@
+//! Checkpoints: a run stopped after epoch k and resumed ends with the weights of a run never
+//! stopped, bit for bit; a checkpoint that does not fit the run is an error that changes nothing.
+
+use std::path::PathBuf;
+
+use nn::prelude::*;
+
+network! {
+    struct Xor { Linear(2, 16) -> Tanh -> Linear(16, 2) }
+}
+
+/// Points in the four quadrants around the origin, labelled by the sign of `x·y` (XOR).
+fn quadrants(rows: usize, seed: u64) -> (Batch<2>, Labels) {
+    let points = Batch::<2>::random(rows, seed);
+    let centred: Vec<f32> = points.as_slice().iter().map(|v| 2.0 * v - 1.0).collect();
+    let labels = centred
+        .chunks(2)
+        .map(|p| usize::from(p[0] * p[1] > 0.0))
+        .collect();
+    (
+        Batch::from_vec(rows, centred).unwrap(),
+        Labels::new(labels, 2).unwrap(),
+    )
+}
+
+/// A fresh, empty directory for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nn-checkpoint-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Every weight of `model`, as bits.
+fn bits<M: NamedTensors>(model: &M) -> Vec<u32> {
+    let mut bits = Vec::new();
+    model.visit_tensors(&mut |_, _, values| bits.extend(values.iter().map(|v| v.to_bits())));
+    bits
+}
+
+/// The losses of a history, as bits (the seconds differ from run to run).
+fn losses(history: &History) -> Vec<(u32, Option<u32>, u64)> {
+    history
+        .iter()
+        .map(|r| {
+            (
+                r.loss.to_bits(),
+                r.val_loss.map(f32::to_bits),
+                r.lr.to_bits(),
+            )
+        })
+        .collect()
+}
+
+/// Trains `epochs` epochs, in one go or stopping after `stop_after` epochs and resuming in a
+/// new process's worth of state (a new model, a new optimizer, a new trainer).
+fn train<O: Optimizer, V>(
+    trainer: impl Fn() -> Trainer<V>,
+    optimizer: impl Fn() -> O,
+    stop_after: Option<usize>,
+) -> (Vec<u32>, History)
+where
+    V: nn::ValidationSet<2, Labels>,
+{
+    let (x, y) = quadrants(100, 1);
+    let loss = CrossEntropyLoss::new();
+    let Some(k) = stop_after else {
+        let mut model = Xor::seeded(0);
+        let history = trainer()
+            .fit(&mut model, &x, &y, &loss, &mut optimizer())
+            .unwrap();
+        return (bits(&model), history);
+    };
+    let mut model = Xor::seeded(0);
+    trainer()
+        .fit_with(&mut model, &x, &y, &loss, &mut optimizer(), |report| {
+            if report.epoch == k {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        })
+        .unwrap();
+    // Other initial weights: what the resumed run ends with comes from the checkpoint.
+    let mut resumed = Xor::seeded(99);
+    let history = trainer()
+        .fit(&mut resumed, &x, &y, &loss, &mut optimizer())
+        .unwrap();
+    (bits(&resumed), history)
+}
+
+#[test]
+fn adam_with_a_one_cycle_schedule_and_clipping_resumes_bit_for_bit() {
+    let dir = scratch("adam");
+    let trainer = || {
+        Trainer::new(6)
+            .batch_size(16)
+            .shuffle(5)
+            .quiet()
+            .clip_grad_norm(0.5)
+            .lr_schedule_per_step(OneCycleLR::new(0.05, 6 * 7))
+            .checkpoint_every(1, &dir)
+            .resume(&dir)
+    };
+    let (whole, whole_history) = train(
+        || trainer().resume(scratch("adam-never-written")),
+        || Adam::new(0.01),
+        None,
+    );
+    let (resumed, history) = train(trainer, || Adam::new(0.01), Some(3));
+    assert_eq!(whole, resumed);
+    assert_eq!(losses(&whole_history), losses(&history));
+    assert_eq!(history.len(), 6);
+    // The schedule moved the rate: it is not the optimizer's initial one.
+    assert!(history.iter().all(|r| r.lr != 0.01));
+    let saved = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(
+        saved, 1,
+        "one checkpoint file, no temporary files beside it"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sgd_with_validation_plateau_and_early_stopping_resumes_bit_for_bit() {
+    let dir = scratch("sgd");
+    let (x_val, y_val) = quadrants(40, 2);
+    let trainer = || {
+        Trainer::new(8)
+            .batch_size(32)
+            .shuffle(2)
+            .quiet()
+            .validate(&x_val, &y_val)
+            .reduce_lr_on_plateau(ReduceLROnPlateau::new().patience(0).factor(0.5))
+            .early_stopping(EarlyStopping::new(3))
+            .checkpoint_every(2, &dir)
+            .resume(&dir)
+    };
+    let sgd = || SGD::new(0.5).momentum(0.9);
+    let (whole, whole_history) =
+        train(|| trainer().resume(scratch("sgd-never-written")), sgd, None);
+    let (resumed, history) = train(trainer, sgd, Some(4));
+    assert_eq!(whole, resumed);
+    assert_eq!(losses(&whole_history), losses(&history));
+    assert_eq!(whole_history.restored_epoch(), history.restored_epoch());
+    assert!(history.iter().all(|r| r.val_loss.is_some()));
+    assert!(
+        history.iter().any(|r| r.lr < 0.5),
+        "the plateau lowered the rate"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_checkpoint_names_the_optimizer_state_after_its_parameter() {
+    let dir = scratch("names");
+    let (x, y) = quadrants(20, 3);
+    let mut model = Xor::seeded(0);
+    Trainer::new(1)
+        .quiet()
+        .checkpoint_every(1, &dir)
+        .fit(
+            &mut model,
+            &x,
+            &y,
+            &CrossEntropyLoss::new(),
+            &mut Adam::new(0.01),
+        )
+        .unwrap();
+    let tensors = nn::io::read_tensors(&dir.join("checkpoint.safetensors")).unwrap();
+    let names: Vec<&str> = tensors.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "0.bias",
+            "0.bias.exp_avg",
+            "0.bias.exp_avg_sq",
+            "0.weight",
+            "0.weight.exp_avg",
+            "0.weight.exp_avg_sq",
+            "2.bias",
+            "2.bias.exp_avg",
+            "2.bias.exp_avg_sq",
+            "2.weight",
+            "2.weight.exp_avg",
+            "2.weight.exp_avg_sq",
+        ]
+    );
+    // The model's own tensors load as a plain weights file would.
+    assert_eq!(tensors["0.weight"].shape, [16, 2]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_checkpoint_that_does_not_fit_is_an_error_and_changes_nothing() {
+    let dir = scratch("misfit");
+    let (x, y) = quadrants(20, 4);
+    let loss = CrossEntropyLoss::new();
+    let mut model = Xor::seeded(0);
+    Trainer::new(2)
+        .quiet()
+        .shuffle(1)
+        .checkpoint_every(1, &dir)
+        .fit(&mut model, &x, &y, &loss, &mut SGD::new(0.1).momentum(0.9))
+        .unwrap();
+
+    let resume = || Trainer::new(4).quiet().shuffle(1).resume(&dir);
+    let momentum = || SGD::new(0.1).momentum(0.9);
+
+    let error = fails_and_changes_nothing(|m| resume().fit(m, &x, &y, &loss, &mut Adam::new(0.1)));
+    assert_eq!(
+        error.to_string(),
+        "the optimizer state does not fit: parameter 0 has an unexpected buffer `momentum_buffer`"
+    );
+
+    let other_seed = Trainer::new(4).quiet().shuffle(2).resume(&dir);
+    let error = fails_and_changes_nothing(|m| other_seed.fit(m, &x, &y, &loss, &mut momentum()));
+    assert!(
+        error
+            .to_string()
+            .ends_with("its run was shuffled with seed Some(1), this one with Some(2)"),
+        "{error}"
+    );
+
+    let path = dir.join("checkpoint.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let error = fails_and_changes_nothing(|m| resume().fit(m, &x, &y, &loss, &mut momentum()));
+    assert!(matches!(error, Error::Format { .. }), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The error of `run` on a fresh model, which it must leave unchanged.
+fn fails_and_changes_nothing(run: impl FnOnce(&mut Xor) -> Result<History, Error>) -> Error {
+    let mut model = Xor::seeded(7);
+    let error = run(&mut model).unwrap_err();
+    assert_eq!(
+        bits(&model),
+        bits(&Xor::seeded(7)),
+        "the model changed: {error}"
+    );
+    error
+}
+
+#[test]
+fn a_run_that_stopped_early_resumes_to_its_end() {
+    let dir = scratch("finished");
+    let (x, y) = quadrants(30, 5);
+    let loss = CrossEntropyLoss::new();
+    // A learning rate of 0 never improves the loss: the run stops after 1 + 2 epochs.
+    let trainer = || {
+        Trainer::new(20)
+            .quiet()
+            .early_stopping(EarlyStopping::new(2))
+            .checkpoint_every(10, &dir)
+            .resume(&dir)
+    };
+    let mut model = Xor::seeded(0);
+    let history = trainer()
+        .fit(&mut model, &x, &y, &loss, &mut SGD::new(0.0))
+        .unwrap();
+    assert_eq!((history.len(), history.restored_epoch()), (3, Some(1)));
+    let mut again = Xor::seeded(1);
+    let resumed = trainer()
+        .fit(&mut again, &x, &y, &loss, &mut SGD::new(0.0))
+        .unwrap();
+    assert_eq!(losses(&resumed), losses(&history));
+    assert_eq!(bits(&again), bits(&model));
+    std::fs::remove_dir_all(dir).unwrap();
+}
