@@ -1,12 +1,13 @@
 //! Checkpoints: a run stopped after epoch k and resumed ends with the weights of a run never
-//! stopped, bit for bit; a checkpoint that does not fit the run is an error that changes nothing.
+//! stopped, bit for bit, dropout included; a checkpoint that does not fit the run is an error that changes nothing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nn::prelude::*;
 
 network! {
-    struct Xor { Linear(2, 16) -> Tanh -> Linear(16, 2) }
+    // Dropout's masks are random: a resumed run must draw those the whole run drew.
+    struct Xor { Linear(2, 16) -> Tanh -> Dropout(0.25) -> Linear(16, 2) }
 }
 
 /// Points in the four quadrants around the origin, labelled by the sign of `x·y` (XOR).
@@ -51,10 +52,12 @@ fn losses(history: &History) -> Vec<(u32, Option<u32>, u64)> {
         .collect()
 }
 
-/// Trains `epochs` epochs, in one go or stopping after `stop_after` epochs and resuming in a
-/// new process's worth of state (a new model, a new optimizer, a new trainer).
+/// Trains as `trainer` (given its checkpoint directory) says, in one go or stopping after
+/// `stop_after` epochs and resuming with a new process's worth of state: a new model, a new
+/// optimizer, a new trainer. Returns the weights at the end and the history.
 fn train<O: Optimizer, V>(
-    trainer: impl Fn() -> Trainer<V>,
+    test: &str,
+    trainer: impl Fn(&Path) -> Trainer<V>,
     optimizer: impl Fn() -> O,
     stop_after: Option<usize>,
 ) -> (Vec<u32>, History)
@@ -63,68 +66,63 @@ where
 {
     let (x, y) = quadrants(100, 1);
     let loss = CrossEntropyLoss::new();
-    let Some(k) = stop_after else {
-        let mut model = Xor::seeded(0);
-        let history = trainer()
-            .fit(&mut model, &x, &y, &loss, &mut optimizer())
-            .unwrap();
-        return (bits(&model), history);
-    };
+    let dir = scratch(&format!("{test}-{stop_after:?}"));
     let mut model = Xor::seeded(0);
-    trainer()
+    let first = trainer(&dir)
         .fit_with(&mut model, &x, &y, &loss, &mut optimizer(), |report| {
-            if report.epoch == k {
+            if Some(report.epoch) == stop_after {
                 Control::Stop
             } else {
                 Control::Continue
             }
         })
         .unwrap();
+    let Some(k) = stop_after else {
+        std::fs::remove_dir_all(dir).unwrap();
+        return (bits(&model), first);
+    };
+    assert_eq!(first.len(), k, "the first part stopped after epoch {k}");
     // Other initial weights: what the resumed run ends with comes from the checkpoint.
     let mut resumed = Xor::seeded(99);
-    let history = trainer()
+    let history = trainer(&dir)
         .fit(&mut resumed, &x, &y, &loss, &mut optimizer())
         .unwrap();
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(
+        files, 1,
+        "one checkpoint file, no temporary files beside it"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
     (bits(&resumed), history)
 }
 
 #[test]
 fn adam_with_a_one_cycle_schedule_and_clipping_resumes_bit_for_bit() {
-    let dir = scratch("adam");
-    let trainer = || {
+    let trainer = |dir: &Path| {
         Trainer::new(6)
             .batch_size(16)
             .shuffle(5)
             .quiet()
             .clip_grad_norm(0.5)
             .lr_schedule_per_step(OneCycleLR::new(0.05, 6 * 7))
-            .checkpoint_every(1, &dir)
-            .resume(&dir)
+            .checkpoint_every(1, dir)
+            .resume(dir)
     };
-    let (whole, whole_history) = train(
-        || trainer().resume(scratch("adam-never-written")),
-        || Adam::new(0.01),
-        None,
-    );
-    let (resumed, history) = train(trainer, || Adam::new(0.01), Some(3));
-    assert_eq!(whole, resumed);
-    assert_eq!(losses(&whole_history), losses(&history));
-    assert_eq!(history.len(), 6);
+    let adam = || Adam::new(0.01);
+    let (whole, whole_history) = train("adam", trainer, adam, None);
+    for k in [1, 3, 5] {
+        let (resumed, history) = train("adam", trainer, adam, Some(k));
+        assert_eq!(whole, resumed, "stopped after epoch {k}");
+        assert_eq!(losses(&whole_history), losses(&history));
+    }
     // The schedule moved the rate: it is not the optimizer's initial one.
-    assert!(history.iter().all(|r| r.lr != 0.01));
-    let saved = std::fs::read_dir(&dir).unwrap().count();
-    assert_eq!(
-        saved, 1,
-        "one checkpoint file, no temporary files beside it"
-    );
-    std::fs::remove_dir_all(dir).unwrap();
+    assert!(whole_history.iter().all(|r| r.lr != 0.01));
 }
 
 #[test]
 fn sgd_with_validation_plateau_and_early_stopping_resumes_bit_for_bit() {
-    let dir = scratch("sgd");
     let (x_val, y_val) = quadrants(40, 2);
-    let trainer = || {
+    let trainer = |dir: &Path| {
         Trainer::new(8)
             .batch_size(32)
             .shuffle(2)
@@ -132,13 +130,12 @@ fn sgd_with_validation_plateau_and_early_stopping_resumes_bit_for_bit() {
             .validate(&x_val, &y_val)
             .reduce_lr_on_plateau(ReduceLROnPlateau::new().patience(0).factor(0.5))
             .early_stopping(EarlyStopping::new(3))
-            .checkpoint_every(2, &dir)
-            .resume(&dir)
+            .checkpoint_every(2, dir)
+            .resume(dir)
     };
     let sgd = || SGD::new(0.5).momentum(0.9);
-    let (whole, whole_history) =
-        train(|| trainer().resume(scratch("sgd-never-written")), sgd, None);
-    let (resumed, history) = train(trainer, sgd, Some(4));
+    let (whole, whole_history) = train("sgd", trainer, sgd, None);
+    let (resumed, history) = train("sgd", trainer, sgd, Some(4));
     assert_eq!(whole, resumed);
     assert_eq!(losses(&whole_history), losses(&history));
     assert_eq!(whole_history.restored_epoch(), history.restored_epoch());
@@ -147,7 +144,6 @@ fn sgd_with_validation_plateau_and_early_stopping_resumes_bit_for_bit() {
         history.iter().any(|r| r.lr < 0.5),
         "the plateau lowered the rate"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -177,12 +173,12 @@ fn the_checkpoint_names_the_optimizer_state_after_its_parameter() {
             "0.weight",
             "0.weight.exp_avg",
             "0.weight.exp_avg_sq",
-            "2.bias",
-            "2.bias.exp_avg",
-            "2.bias.exp_avg_sq",
-            "2.weight",
-            "2.weight.exp_avg",
-            "2.weight.exp_avg_sq",
+            "3.bias",
+            "3.bias.exp_avg",
+            "3.bias.exp_avg_sq",
+            "3.weight",
+            "3.weight.exp_avg",
+            "3.weight.exp_avg_sq",
         ]
     );
     // The model's own tensors load as a plain weights file would.
@@ -246,10 +242,12 @@ fn a_run_that_stopped_early_resumes_to_its_end() {
     let dir = scratch("finished");
     let (x, y) = quadrants(30, 5);
     let loss = CrossEntropyLoss::new();
-    // A learning rate of 0 never improves the loss: the run stops after 1 + 2 epochs.
+    // A learning rate of 0 never improves the validation loss: the run stops after 1 + 2
+    // epochs.
     let trainer = || {
         Trainer::new(20)
             .quiet()
+            .validate(&x, &y)
             .early_stopping(EarlyStopping::new(2))
             .checkpoint_every(10, &dir)
             .resume(&dir)

@@ -3,6 +3,7 @@
 use crate::batch::Batch;
 use crate::error::Result;
 use crate::io::NamedTensors;
+use crate::layer::Dropout;
 use crate::loss::Loss;
 use crate::optim::{Optimizer, Parameters};
 
@@ -42,4 +43,10 @@ pub trait Network<const IN: usize, const OUT: usize>: Parameters + NamedTensors 
     /// [`Error::RowMismatch`](crate::Error::RowMismatch) when `grad_output` does not have the
     /// rows of the recorded pass.
     fn backward(&mut self, grad_output: &Batch<OUT>) -> Result<()>;
+
+    /// Calls `visitor` with each [`Dropout`] layer and its field's name, for checkpoints, which
+    /// save where each layer's random masks are. Networks without dropout have none.
+    fn visit_dropouts(&mut self, visitor: &mut dyn FnMut(&str, &mut Dropout)) {
+        let _ = visitor;
+    }
 }

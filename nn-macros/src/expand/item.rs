@@ -84,6 +84,7 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
     let (input, output) = (&network.input, &network.output);
     let buffers = &network.buffers_field;
     let linears: Vec<_> = network.stages.iter().map(|s| &s.linear).collect();
+    let visit_dropouts = visit_dropouts(network);
 
     // Fields are initialised in declaration order, which fixes the order of random draws.
     let initialisers = network.stages.iter().flat_map(|stage| {
@@ -271,6 +272,31 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
             fn backward(&mut self, grad_output: &#private::Batch<#output>) -> ::core::result::Result<(), #private::Error> {
                 Self::backward(self, grad_output)
             }
+
+            #visit_dropouts
+        }
+    }
+}
+
+/// `Network::visit_dropouts`, for a network with dropout layers: each by its field's name.
+fn visit_dropouts(network: &Network) -> TokenStream {
+    let private = crate::runtime::path();
+    let fields: Vec<_> = network
+        .stages
+        .iter()
+        .flat_map(|s| &s.ops)
+        .filter_map(|op| match &op.kind {
+            OpKind::Dropout { field, .. } => Some(field),
+            OpKind::Activation { .. } => None,
+        })
+        .collect();
+    if fields.is_empty() {
+        return TokenStream::new();
+    }
+    let names = fields.iter().map(|field| field.to_string());
+    quote! {
+        fn visit_dropouts(&mut self, visitor: &mut dyn ::core::ops::FnMut(&str, &mut #private::Dropout)) {
+            #(visitor(#names, &mut self.#fields);)*
         }
     }
 }

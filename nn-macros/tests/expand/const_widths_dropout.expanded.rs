@@ -203,6 +203,12 @@ const _: () = {
         ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
             Self::backward(self, grad_output)
         }
+        fn visit_dropouts(
+            &mut self,
+            visitor: &mut dyn ::core::ops::FnMut(&str, &mut ::nn::__private_0_1::Dropout),
+        ) {
+            visitor("dropout4", &mut self.dropout4);
+        }
     }
     /// Runs every layer of `network` in evaluation mode over `x`, into `buffers` sized for its
     /// rows.

@@ -1,7 +1,7 @@
 //! Dropout.
 
-use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha12Rng;
 
 /// Dropout, PyTorch's `torch.nn.Dropout(p)`: in training, zeroes each value with probability `p`
 /// and scales the rest by `1 / (1 − p)` (inverted dropout); in evaluation, the identity.
@@ -20,7 +20,9 @@ use rand::{Rng, SeedableRng};
 #[derive(Debug, Clone)]
 pub struct Dropout {
     p: f32,
-    rng: StdRng,
+    seed: u64,
+    /// `StdRng::seed_from_u64(seed)`'s generator, whose position can be saved.
+    rng: ChaCha12Rng,
 }
 
 impl PartialEq for Dropout {
@@ -37,8 +39,24 @@ impl Dropout {
     pub fn new(p: f32, seed: u64) -> Self {
         Dropout {
             p: if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) },
-            rng: StdRng::seed_from_u64(seed),
+            seed,
+            rng: ChaCha12Rng::seed_from_u64(seed),
         }
+    }
+
+    /// Where the masks' random stream is: its seed, and the number of 32-bit words drawn from
+    /// it. A checkpoint saves it, so that a resumed run draws the masks it would have drawn.
+    pub fn stream_position(&self) -> (u64, u128) {
+        (self.seed, self.rng.get_word_pos())
+    }
+
+    /// Moves the masks' random stream to a position [`stream_position`] gave.
+    ///
+    /// [`stream_position`]: Dropout::stream_position
+    pub fn set_stream_position(&mut self, seed: u64, words: u128) {
+        self.seed = seed;
+        self.rng = ChaCha12Rng::seed_from_u64(seed);
+        self.rng.set_word_pos(words);
     }
 
     /// The probability of zeroing a value.
@@ -71,6 +89,26 @@ impl Dropout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_moved_to_a_saved_position_draws_the_same_masks() {
+        let mut dropout = Dropout::new(0.5, 11);
+        let (mut out, mut mask) = ([0.0; 37], [0.0; 37]);
+        dropout.forward_train(&[1.0; 37], &mut out, &mut mask);
+        let (seed, words) = dropout.stream_position();
+        assert_eq!((seed, words), (11, 37));
+        let mut resumed = Dropout::new(0.5, 0);
+        resumed.set_stream_position(seed, words);
+        let mut next = [0.0; 37];
+        dropout.forward_train(&[1.0; 37], &mut out, &mut mask);
+        resumed.forward_train(&[1.0; 37], &mut out, &mut next);
+        assert_eq!(mask, next);
+        // The generator is the one `StdRng` wraps, so the masks are those drawn before.
+        let mut std = rand::rngs::StdRng::seed_from_u64(11);
+        let first: Vec<f32> = (0..37).map(|_| std.gen()).collect();
+        let mut chacha = ChaCha12Rng::seed_from_u64(11);
+        assert_eq!(first, (0..37).map(|_| chacha.gen()).collect::<Vec<f32>>());
+    }
 
     #[test]
     fn drops_about_p_and_keeps_the_mean() {

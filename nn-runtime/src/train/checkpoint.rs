@@ -5,7 +5,7 @@
 //! buffers after their parameter's (`fc1.weight.exp_avg`, flat, in the layout the optimizer
 //! updates), early stopping's best weights under `best_weights/`, and the rest in the header's
 //! metadata: the epoch, the learning rate, the optimizer's step count, the schedules' state,
-//! the shuffle's seed and the history so far.
+//! where each dropout layer's random masks are, the shuffle's seed and the history so far.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -90,6 +90,10 @@ where
     if let Some(epoch) = run.history.restored_epoch {
         metadata.insert("restored_epoch".to_owned(), epoch.to_string());
     }
+    model.visit_dropouts(&mut |name, dropout| {
+        let (seed, words) = dropout.stream_position();
+        metadata.insert(format!("dropout.{name}"), format!("{seed} {words}"));
+    });
     if let Some(plateau) = run.plateau {
         metadata.insert("plateau.best".to_owned(), plateau.best.to_string());
         let bad = plateau.num_bad_epochs.to_string();
@@ -207,12 +211,35 @@ where
         _ => None,
     };
 
+    let mut streams = Vec::new();
+    let mut missing = None;
+    model.visit_dropouts(&mut |name, _| {
+        let key = format!("dropout.{name}");
+        let position = metadata.get(&key).and_then(|text| {
+            let (seed, words) = text.split_once(' ')?;
+            Some((seed.parse::<u64>().ok()?, words.parse::<u128>().ok()?))
+        });
+        match position {
+            Some(position) => streams.push(position),
+            None => missing = missing.take().or(Some(key)),
+        }
+    });
+    if let Some(key) = missing {
+        return Err(damaged(format!("`{key}` is missing or cannot be read")));
+    }
+
     optimizer.restore_state(&state)?;
     if !(run.lr.is_finite() && run.lr >= 0.0) {
         return Err(damaged(format!("invalid learning rate {}", run.lr)));
     }
     optimizer.set_lr(run.lr);
     io::copy_tensors(model, &file, "");
+    let mut streams = streams.into_iter();
+    model.visit_dropouts(&mut |_, dropout| {
+        if let Some((seed, words)) = streams.next() {
+            dropout.set_stream_position(seed, words);
+        }
+    });
     if let (Some(watch), Some(restored)) = (watch, restored_watch) {
         *watch = restored;
     }

@@ -186,12 +186,9 @@ impl<V> Trainer<V> {
     /// Writes a checkpoint into `dir` (`dir/checkpoint.safetensors`) after every `epochs`
     /// epochs, and when the run ends, for [`resume`](Trainer::resume). It holds the weights,
     /// the optimizer's state (moments and step count, under names such as
-    /// `fc1.weight.exp_avg`), the schedule's and early stopping's state, the shuffle's seed,
-    /// the epoch and the history. Each checkpoint replaces the last whole, or not at all.
-    ///
-    /// NOTE: `Dropout`'s random masks are not part of a checkpoint: a network with dropout
-    /// resumes with a fresh mask stream, so its weights do not match an uninterrupted run's
-    /// bit for bit.
+    /// `fc1.weight.exp_avg`), the schedule's and early stopping's state, where each dropout
+    /// layer's random masks are, the shuffle's seed, the epoch and the history. Each checkpoint
+    /// replaces the last whole, or not at all.
     pub fn checkpoint_every(mut self, epochs: usize, dir: impl Into<PathBuf>) -> Self {
         self.checkpoint_every = Some((epochs.max(1), dir.into()));
         self
