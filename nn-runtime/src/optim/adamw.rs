@@ -136,6 +136,13 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn a_restored_state_takes_the_next_step_bit_for_bit() {
+        crate::optim::test_support::assert_state_resumes(|| AdamW::new(0.01));
+        crate::optim::test_support::assert_state_resumes(|| Adam::new(0.01).amsgrad(true));
+        crate::optim::test_support::assert_state_resumes(|| Adam::new(0.01).weight_decay(0.1));
+    }
+
+    #[test]
     fn matches_pytorch_bit_for_bit() {
         let mut adamw = AdamW::new(1e-3).weight_decay(0.01);
         assert_eq!(check_fixture(&mut adamw, "adamw_wd0p01", 0.0), 0);

@@ -187,6 +187,24 @@ pub trait Optimizer {
 ///
 /// Buffers carry PyTorch's names (`exp_avg`, `momentum_buffer`), so a checkpoint names them
 /// after their parameter: `fc1.weight.exp_avg`.
+///
+/// ```
+/// use nn_runtime::{Adam, Optimizer};
+///
+/// let mut adam = Adam::new(0.1);
+/// let mut weights = [1.0_f32, 2.0];
+/// adam.begin_step();
+/// adam.update(0, &mut weights, &[0.5, -0.5]);
+///
+/// let state = adam.state().unwrap();
+/// assert_eq!(state.step, 1);
+/// assert_eq!(state.buffers[0][0].0, "exp_avg");
+/// // Another Adam goes on from there.
+/// let mut resumed = Adam::new(0.1);
+/// resumed.restore_state(&state)?;
+/// assert_eq!(resumed.state(), Some(state));
+/// # Ok::<(), nn_runtime::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OptimizerState {
     /// The number of steps taken, PyTorch's `state['step']`.
@@ -226,6 +244,7 @@ impl OptimizerState {
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::{Optimizer, ParameterVisitor, Parameters};
+    use crate::error::Error;
     use crate::testing::{assert_close, load_fixture};
 
     /// Values that exercise the subnormal shortcut and each of its conditions.
@@ -343,6 +362,50 @@ pub(crate) mod test_support {
             previous = expected;
         }
         worst
+    }
+
+    /// An optimizer made by `make`, restored from the state of one that took two steps, takes
+    /// the third step as that one does, bit for bit; a state of other buffers is refused.
+    pub(crate) fn assert_state_resumes<O: Optimizer>(make: impl Fn() -> O) {
+        let grads = |step: usize| -> Vec<Vec<f32>> {
+            let g = |i: usize| ((i * 7 + step * 3) % 11) as f32 / 5.0 - 1.0;
+            vec![(0..6).map(g).collect(), (6..9).map(g).collect()]
+        };
+        let mut model = Model {
+            values: vec![vec![0.5; 6], vec![-0.25; 3]],
+            grads: grads(0),
+        };
+        let mut original = make();
+        for step in 0..2 {
+            model.grads = grads(step);
+            original.step(&mut model);
+        }
+        let state = original
+            .state()
+            .expect("a built-in optimizer saves its state");
+        assert_eq!(state.step, 2);
+        let mut resumed = make();
+        resumed.restore_state(&state).unwrap();
+        let mut copy = Model {
+            values: model.values.clone(),
+            grads: grads(2),
+        };
+        model.grads = grads(2);
+        original.step(&mut model);
+        resumed.step(&mut copy);
+        let bits =
+            |m: &Model| -> Vec<u32> { m.values.iter().flatten().map(|v| v.to_bits()).collect() };
+        assert_eq!(bits(&model), bits(&copy));
+        assert_eq!(resumed.state(), original.state());
+
+        let mut foreign = state.clone();
+        if let Some(first) = foreign.buffers.first_mut() {
+            first.push(("unknown".to_owned(), vec![0.0; 6]));
+            assert!(matches!(
+                make().restore_state(&foreign),
+                Err(Error::OptimizerState { .. })
+            ));
+        }
     }
 
     /// Several steps with zero gradients leave `values` unchanged, bit for bit.

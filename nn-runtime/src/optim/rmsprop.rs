@@ -508,6 +508,14 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn a_restored_state_takes_the_next_step_bit_for_bit() {
+        crate::optim::test_support::assert_state_resumes(|| RMSprop::new(0.01));
+        crate::optim::test_support::assert_state_resumes(|| {
+            RMSprop::new(0.01).momentum(0.9).centered(true)
+        });
+    }
+
+    #[test]
     fn subnormal_shortcut_is_bit_exact() {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(13);

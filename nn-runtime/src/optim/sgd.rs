@@ -352,6 +352,18 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn a_restored_state_takes_the_next_step_bit_for_bit() {
+        crate::optim::test_support::assert_state_resumes(|| SGD::new(0.1).momentum(0.9));
+        crate::optim::test_support::assert_state_resumes(|| {
+            SGD::new(0.1)
+                .momentum(0.9)
+                .nesterov(true)
+                .weight_decay(0.01)
+        });
+        crate::optim::test_support::assert_state_resumes(|| SGD::new(0.1));
+    }
+
+    #[test]
     fn subnormal_shortcut_is_bit_exact() {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);

@@ -64,6 +64,20 @@ impl fmt::Display for EpochReport {
 /// It reads as a slice of reports (`history.len()`, `history[0].loss`, `history.last()`), prints
 /// as a table, and writes itself as CSV.
 ///
+/// ```
+/// use nn_runtime::History;
+/// # fn train() -> nn_runtime::Result<History> { Ok(History::default()) }
+///
+/// let history = train()?; // Trainer::new(…).fit(…)?
+/// if let Some(last) = history.last() {
+///     println!("final loss {:.4}", last.loss);
+/// }
+/// println!("{history}"); // one line per epoch, training and validation side by side
+/// # let dir = std::env::temp_dir();
+/// history.write_csv(dir.join("history.csv"))?;
+/// # Ok::<(), nn_runtime::Error>(())
+/// ```
+///
 /// [`Trainer::fit`]: crate::Trainer::fit
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct History {

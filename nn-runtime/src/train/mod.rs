@@ -184,7 +184,8 @@ impl<V> Trainer<V> {
     }
 
     /// Writes a checkpoint into `dir` (`dir/checkpoint.safetensors`) after every `epochs`
-    /// epochs, and when the run ends, for [`resume`](Trainer::resume). It holds the weights,
+    /// epochs, and after the last epoch or the one early stopping ends the run on, for
+    /// [`resume`](Trainer::resume). It holds the weights,
     /// the optimizer's state (moments and step count, under names such as
     /// `fc1.weight.exp_avg`), the schedule's and early stopping's state, where each dropout
     /// layer's random masks are, the shuffle's seed, the epoch and the history. Each checkpoint
@@ -294,69 +295,28 @@ impl<V> Trainer<V> {
             )?;
         }
         let mut reporter = Reporter::new(self.progress, self.epochs, run.batches, run.done);
-        let mut buffers = (Batch::<IN>::zeros(run.size), target.clone());
-        let mut output = Batch::<OUT>::zeros(run.size);
+        let mut scratch = Scratch {
+            x: Batch::<IN>::zeros(run.size),
+            target: target.clone(),
+            output: Batch::<OUT>::zeros(run.size),
+        };
         while run.done < self.epochs && !run.finished {
             let epoch = run.done + 1;
             let started = Instant::now();
             if let Some(rng) = run.rng.as_mut() {
                 run.order.shuffle(rng);
             }
-            if let Some(lr) = self
-                .schedule
-                .as_ref()
-                .and_then(|s| s.lr_at(Every::Epoch, epoch - 1))
-            {
+            if let Some(lr) = self.lr_at(Every::Epoch, epoch - 1) {
                 optimizer.set_lr(lr);
             }
-            let mut totals = Totals::default();
-            for (batch, rows) in run.order.chunks(run.size).enumerate() {
-                let step = (epoch - 1) * run.batches + batch;
-                if let Some(lr) = self
-                    .schedule
-                    .as_ref()
-                    .and_then(|s| s.lr_at(Every::Step, step))
-                {
-                    optimizer.set_lr(lr);
-                }
-                let whole = rows.len() == x.rows() && run.rng.is_none();
-                let (xs, ts) = if whole {
-                    (x, target)
-                } else {
-                    x.gather_into(rows, &mut buffers.0);
-                    target.gather_into(rows, &mut buffers.1);
-                    (&buffers.0, &buffers.1)
-                };
-                let step_loss = match model.train_step(xs, ts, loss, &mut optimizer) {
-                    Ok(value) => value,
-                    Err(error) if error.is_non_finite() && self.skip_non_finite => {
-                        totals.skipped += 1;
-                        continue;
-                    }
-                    Err(cause) => {
-                        return Err(Error::Batch {
-                            epoch,
-                            batch: batch + 1,
-                            rows: rows.to_vec(),
-                            cause: Box::new(cause),
-                        })
-                    }
-                };
-                totals.rows += rows.len();
-                totals.loss += f64::from(step_loss) * rows.len() as f64;
-                if ts.has_classes() {
-                    model.forward_into(xs, &mut output);
-                    totals.correct =
-                        Some(totals.correct.unwrap_or(0) + ts.correct(output.as_slice(), OUT));
-                }
-                let at = BatchPosition {
-                    epoch,
-                    epochs: self.epochs,
-                    batch: batch + 1,
-                    batches: run.batches,
-                };
-                reporter.batch_done(at, rows.len(), totals.loss / totals.rows as f64);
-            }
+            let data = Data { x, target };
+            let totals = self.train_epoch(
+                &run,
+                data,
+                (model, &mut optimizer, loss),
+                &mut scratch,
+                &mut reporter,
+            )?;
             let validation =
                 self.validation
                     .evaluate(model, loss)
@@ -378,21 +338,93 @@ impl<V> Trainer<V> {
             };
             run.end_epoch(report, model, &mut optimizer);
             reporter.epoch_done(&report);
-            if let Some((every, dir)) = &self.checkpoint_every {
-                let last = run.done == self.epochs || run.finished;
-                if run.done.is_multiple_of(*every) || last {
-                    let path = dir.join(checkpoint::FILE_NAME);
-                    let state = run.state(self, optimizer.lr());
-                    checkpoint::write(&path, model, &optimizer, &state, run.watch.as_ref())?;
-                }
-            }
+            run.checkpoint_if_due(self, model, &optimizer)?;
             if after_epoch(&report) == Control::Stop {
                 break;
             }
         }
-        reporter.finish();
         Ok(run.history)
     }
+
+    /// The learning rate `self`'s schedule sets before epoch or step `t`, if it sets one then.
+    fn lr_at(&self, when: Every, t: usize) -> Option<f64> {
+        self.schedule.as_ref().and_then(|s| s.lr_at(when, t))
+    }
+
+    /// One epoch of training steps over `run`'s order of the rows; returns their sums.
+    fn train_epoch<M, L, O, const IN: usize, const OUT: usize>(
+        &self,
+        run: &Run,
+        data: Data<'_, IN, L::Target>,
+        (model, optimizer, loss): (&mut M, &mut O, &L),
+        scratch: &mut Scratch<IN, OUT, L::Target>,
+        reporter: &mut Reporter,
+    ) -> Result<Totals>
+    where
+        M: Network<IN, OUT>,
+        L: Loss<OUT>,
+        O: Optimizer,
+    {
+        let epoch = run.done + 1;
+        let mut totals = Totals::default();
+        for (batch, rows) in run.order.chunks(run.size).enumerate() {
+            if let Some(lr) = self.lr_at(Every::Step, (epoch - 1) * run.batches + batch) {
+                optimizer.set_lr(lr);
+            }
+            // The whole set in its own order needs no copy.
+            let (xs, ts) = if rows.len() == data.x.rows() && run.rng.is_none() {
+                (data.x, data.target)
+            } else {
+                data.x.gather_into(rows, &mut scratch.x);
+                data.target.gather_into(rows, &mut scratch.target);
+                (&scratch.x, &scratch.target)
+            };
+            let step_loss = match model.train_step(xs, ts, loss, optimizer) {
+                Ok(value) => value,
+                Err(error) if error.is_non_finite() && self.skip_non_finite => {
+                    totals.skipped += 1;
+                    continue;
+                }
+                Err(cause) => {
+                    return Err(Error::Batch {
+                        epoch,
+                        batch: batch + 1,
+                        rows: rows.to_vec(),
+                        cause: Box::new(cause),
+                    })
+                }
+            };
+            totals.rows += rows.len();
+            totals.loss += f64::from(step_loss) * rows.len() as f64;
+            if ts.has_classes() {
+                model.forward_into(xs, &mut scratch.output);
+                let correct = ts.correct(scratch.output.as_slice(), OUT);
+                totals.correct = Some(totals.correct.unwrap_or(0) + correct);
+            }
+            let at = BatchPosition {
+                epoch,
+                epochs: self.epochs,
+                batch: batch + 1,
+                batches: run.batches,
+            };
+            reporter.batch_done(at, rows.len(), totals.loss / totals.rows as f64);
+        }
+        Ok(totals)
+    }
+}
+
+/// The training rows and their targets.
+#[derive(Clone, Copy)]
+struct Data<'a, const IN: usize, T> {
+    x: &'a Batch<IN>,
+    target: &'a T,
+}
+
+/// Buffers reused by every mini-batch of a run: its rows, its targets, the model's output.
+struct Scratch<const IN: usize, const OUT: usize, T> {
+    x: Batch<IN>,
+    target: T,
+    output: Batch<OUT>,
 }
 
 /// The sums over one epoch's trained mini-batches.
@@ -510,6 +542,30 @@ impl Run {
             self.finished = true;
             self.history.restored_epoch = watch.restore(model);
         }
+    }
+
+    /// Writes a checkpoint if `trainer` wants one after this epoch: every so many epochs, and
+    /// at the end of the run.
+    fn checkpoint_if_due<V, M, O, const IN: usize, const OUT: usize>(
+        &self,
+        trainer: &Trainer<V>,
+        model: &mut M,
+        optimizer: &O,
+    ) -> Result<()>
+    where
+        M: Network<IN, OUT>,
+        O: Optimizer,
+    {
+        let Some((every, dir)) = &trainer.checkpoint_every else {
+            return Ok(());
+        };
+        let last = self.done == trainer.epochs || self.finished;
+        if !(self.done.is_multiple_of(*every) || last) {
+            return Ok(());
+        }
+        let state = self.state(trainer, optimizer.lr());
+        let path = dir.join(checkpoint::FILE_NAME);
+        checkpoint::write(&path, model, optimizer, &state, self.watch.as_ref())
     }
 
     /// What a checkpoint keeps of the run, besides the model, the optimizer and early stopping.

@@ -8,6 +8,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::history::EpochReport;
 
 /// How a [`Trainer`](crate::Trainer) shows a run's progress.
+///
+/// ```
+/// use nn_runtime::{Progress, Trainer};
+///
+/// // Lines in a log, even on a terminal.
+/// let trainer = Trainer::new(10).progress(Progress::Lines);
+/// # let _ = trainer;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Progress {
     /// [`Bar`](Progress::Bar) when stderr is a terminal and the `CI` environment variable is
@@ -125,9 +133,11 @@ impl Reporter {
             println!("{report}");
         }
     }
+}
 
-    /// Takes the bar off the terminal.
-    pub(super) fn finish(&self) {
+impl Drop for Reporter {
+    /// Takes the bar off the terminal, however the run ended (an error included).
+    fn drop(&mut self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
