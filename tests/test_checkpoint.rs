@@ -3,25 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::quadrants;
 use nn::prelude::*;
 
 network! {
     // Dropout's masks are random: a resumed run must draw those the whole run drew.
     struct Xor { Linear(2, 16) -> Tanh -> Dropout(0.25) -> Linear(16, 2) }
-}
-
-/// Points in the four quadrants around the origin, labelled by the sign of `x·y` (XOR).
-fn quadrants(rows: usize, seed: u64) -> (Batch<2>, Labels) {
-    let points = Batch::<2>::random(rows, seed);
-    let centred: Vec<f32> = points.as_slice().iter().map(|v| 2.0 * v - 1.0).collect();
-    let labels = centred
-        .chunks(2)
-        .map(|p| usize::from(p[0] * p[1] > 0.0))
-        .collect();
-    (
-        Batch::from_vec(rows, centred).unwrap(),
-        Labels::new(labels, 2).unwrap(),
-    )
 }
 
 /// A fresh, empty directory for one test.

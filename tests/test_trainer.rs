@@ -1,5 +1,8 @@
 //! The training loop: epochs of shuffled mini-batches, reports, early stopping and evaluation.
 
+mod common;
+
+use common::quadrants;
 use nn::prelude::*;
 
 network! {
@@ -7,23 +10,9 @@ network! {
     struct Xor { Linear(2, 16) -> Tanh -> Linear(16, 2) }
 }
 
-/// Points in the four quadrants around the origin, labelled by the sign of `x·y` (XOR).
-fn quadrants(rows: usize) -> (Batch<2>, Labels) {
-    let points = Batch::<2>::random(rows, 11);
-    let centred: Vec<f32> = points.as_slice().iter().map(|v| 2.0 * v - 1.0).collect();
-    let labels = centred
-        .chunks(2)
-        .map(|p| usize::from(p[0] * p[1] > 0.0))
-        .collect();
-    (
-        Batch::from_vec(rows, centred).unwrap(),
-        Labels::new(labels, 2).unwrap(),
-    )
-}
-
 #[test]
 fn mini_batch_training_learns_and_reports_each_epoch() {
-    let (x, y) = quadrants(256);
+    let (x, y) = quadrants(256, 11);
     let mut model = Xor::seeded(0);
     let reports = Trainer::new(60)
         .batch_size(32)
@@ -63,7 +52,7 @@ fn mini_batch_training_learns_and_reports_each_epoch() {
 
 #[test]
 fn shuffling_is_reproducible_and_callbacks_stop_early() {
-    let (x, y) = quadrants(100);
+    let (x, y) = quadrants(100, 11);
     let run = || {
         let mut model = Xor::seeded(3);
         Trainer::new(5)
@@ -107,7 +96,7 @@ fn shuffling_is_reproducible_and_callbacks_stop_early() {
 
 #[test]
 fn float_targets_report_no_accuracy_and_bad_targets_are_errors() {
-    let (x, _) = quadrants(8);
+    let (x, _) = quadrants(8, 11);
     let mut model = Xor::seeded(0);
     let reports = Trainer::new(2)
         .quiet()
@@ -138,7 +127,7 @@ fn float_targets_report_no_accuracy_and_bad_targets_are_errors() {
 
 #[test]
 fn validation_is_reported_beside_training_and_early_stopping_restores_the_best_epoch() {
-    let (x, y) = quadrants(128);
+    let (x, y) = quadrants(128, 11);
     let (x_val, y_val) = (
         x.select(&(0..40).collect::<Vec<_>>()),
         y.select(&(0..40).collect::<Vec<_>>()),
@@ -185,7 +174,7 @@ fn validation_is_reported_beside_training_and_early_stopping_restores_the_best_e
 
 #[test]
 fn a_validation_set_that_does_not_fit_is_an_error_before_training() {
-    let (x, y) = quadrants(16);
+    let (x, y) = quadrants(16, 11);
     let mut model = Xor::seeded(0);
     let before = model.clone();
     let wrong_rows = Labels::new(vec![0; 3], 2).unwrap();
@@ -212,7 +201,7 @@ fn a_validation_set_that_does_not_fit_is_an_error_before_training() {
 
 #[test]
 fn the_trainer_clips_gradients_and_follows_a_schedule() {
-    let (x, y) = quadrants(64);
+    let (x, y) = quadrants(64, 11);
     let loss = CrossEntropyLoss::new();
     // One full-batch step per epoch: the trainer's clipped step is the hand-written one.
     let mut by_hand = Xor::seeded(4);
@@ -241,7 +230,7 @@ fn the_trainer_clips_gradients_and_follows_a_schedule() {
 
 #[test]
 fn evaluation_has_a_confusion_matrix_for_labels() {
-    let (x, y) = quadrants(50);
+    let (x, y) = quadrants(50, 11);
     let model = Xor::seeded(0);
     let evaluation = evaluate(&model, &x, &y, &CrossEntropyLoss::new()).unwrap();
     let confusion = evaluation.confusion.as_ref().unwrap();

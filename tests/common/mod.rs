@@ -32,3 +32,17 @@ pub fn layer_gradients<const IN: usize, const OUT: usize>(
     let weight = layer.weight_grad().iter().copied().collect();
     (weight, layer.bias_grad().to_vec())
 }
+
+/// Points in the four quadrants around the origin, labelled by the sign of `x·y` (XOR).
+pub fn quadrants(rows: usize, seed: u64) -> (nn::Batch<2>, nn::Labels) {
+    let points = nn::Batch::<2>::random(rows, seed);
+    let centred: Vec<f32> = points.as_slice().iter().map(|v| 2.0 * v - 1.0).collect();
+    let labels = centred
+        .chunks(2)
+        .map(|p| usize::from(p[0] * p[1] > 0.0))
+        .collect();
+    (
+        nn::Batch::from_vec(rows, centred).unwrap(),
+        nn::Labels::new(labels, 2).unwrap(),
+    )
+}
