@@ -77,6 +77,7 @@ impl Reporter {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_position((done * batches) as u64);
+            bar.set_prefix(format!("{}/{epochs}", done + 1));
             bar
         });
         let now = Instant::now();
