@@ -118,3 +118,48 @@ fn warm_steps_and_inference_allocate_nothing() {
     });
     assert_eq!(count, 0, "Classifier train_step with dropout and SGD");
 }
+
+#[test]
+fn warm_conv1d_passes_allocate_nothing() {
+    use nn::{Conv1d, Conv1dSettings};
+    use rand::{Rng, SeedableRng};
+
+    // MNIST-1D's second convolution, on a batch and then on a smaller one that reuses the
+    // larger one's workspace.
+    let settings = Conv1dSettings::new(25, 25, 3, 19).stride(2).padding(1);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let mut conv = Conv1d::new(settings, &mut rng).unwrap();
+    let rows = 100;
+    let input: Vec<f32> = (0..rows * conv.input_width())
+        .map(|_| rng.gen_range(-1.0..1.0))
+        .collect();
+    let grad_output: Vec<f32> = (0..rows * conv.output_width())
+        .map(|_| rng.gen_range(-1.0..1.0))
+        .collect();
+    let mut output = vec![0.0; rows * conv.output_width()];
+    let mut grad_input = vec![0.0; rows * conv.input_width()];
+    let mut workspace = vec![0.0; conv.workspace_len(rows).unwrap()];
+    let mut passes = |conv: &mut Conv1d, rows: usize| {
+        conv.forward(rows, &input, &mut output, &mut workspace)
+            .unwrap();
+        conv.backward_params(rows, &input, &grad_output, &mut workspace, false)
+            .unwrap();
+        conv.backward_params(rows, &input, &grad_output, &mut workspace, true)
+            .unwrap();
+        conv.backward_input(rows, &grad_output, &mut grad_input, &mut workspace)
+            .unwrap();
+    };
+    for _ in 0..2 {
+        passes(&mut conv, rows);
+    }
+    let count = allocations(|| {
+        for _ in 0..5 {
+            passes(&mut conv, rows);
+            passes(&mut conv, 7);
+        }
+    });
+    assert_eq!(
+        count, 0,
+        "Conv1d forward, backward_params and backward_input"
+    );
+}

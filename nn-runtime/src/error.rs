@@ -182,6 +182,16 @@ pub enum Error {
         /// The number of values per row.
         width: usize,
     },
+    /// A workspace shorter than a layer's pass needs for its rows
+    /// ([`Conv1d::workspace_len`](crate::Conv1d::workspace_len)).
+    Workspace {
+        /// The number of rows asked for.
+        rows: usize,
+        /// The values the pass needs.
+        needed: usize,
+        /// The length that was given.
+        found: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -285,6 +295,14 @@ impl fmt::Display for Error {
             Error::TooLarge { rows, width } => write!(
                 f,
                 "{rows} rows × {width} features overflow the address space"
+            ),
+            Error::Workspace {
+                rows,
+                needed,
+                found,
+            } => write!(
+                f,
+                "a workspace of {found} values is too short for {rows} rows, which need {needed}"
             ),
         }
     }

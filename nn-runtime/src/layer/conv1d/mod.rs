@@ -1,0 +1,521 @@
+//! The one-dimensional convolution: its settings (`settings.rs`), the rearrangements that make
+//! it matrix products (`columns.rs`), the layer and its passes (here), and the tests against
+//! PyTorch (`tests.rs`).
+
+mod columns;
+mod settings;
+#[cfg(test)]
+mod tests;
+
+use ndarray::{ArrayView1, ArrayView3, ArrayViewMut1, ArrayViewMut3};
+use rand::Rng;
+
+use crate::activation::Identity;
+use crate::aligned::AlignedVec;
+use crate::error::{Error, Result};
+use crate::io::{NamedTensors, TensorVisitor, TensorVisitorMut};
+use crate::kernel::{self, Dims, WeightLayout};
+use crate::optim::{ParameterVisitor, Parameters};
+use crate::size;
+use columns::Geometry;
+pub use settings::Conv1dSettings;
+use settings::Shape;
+
+/// A one-dimensional convolution, PyTorch's `torch.nn.Conv1d`: output channel `o` at position
+/// `t` is `bias[o] + Σ_c Σ_j weight[o, c, j] · x[g·C_in/groups + c, t·stride + j·dilation −
+/// padding]`, over the input channels `c` of the group `g` of `o` and the taps `j`, with zeros
+/// outside the input.
+///
+/// `weight` is `[C_out, C_in/groups, k]` and `bias` `[C_out]`, as in a PyTorch state dict;
+/// gradients have the same shapes. A row of a batch is one example in PyTorch's contiguous
+/// channel-major order (`x.view(n, -1)` of a `[n, C_in, L]` tensor), `C_in·L` values wide; an
+/// output row is `[C_out, L_out]` likewise. The sizes are set when the layer is built
+/// ([`Conv1dSettings`]), input length included, and checked then.
+///
+/// Initialisation follows PyTorch's default (`kaiming_uniform_(a=√5)`): weight and bias both
+/// uniform in `±1/√fan_in`, `fan_in = C_in/groups · k`.
+///
+/// The passes run on matrix products: the input is rearranged into columns (im2col) in a
+/// workspace the caller provides, [`workspace_len`](Conv1d::workspace_len) values for a batch,
+/// so that no pass allocates.
+///
+/// ```
+/// use nn_runtime::{Conv1d, Conv1dSettings};
+/// use rand::SeedableRng;
+///
+/// // MNIST-1D's first layer: `Conv1d(1, 25, 5, stride=2, padding=1)` on 40 samples.
+/// let settings = Conv1dSettings::new(1, 25, 5, 40).stride(2).padding(1);
+/// let mut conv = Conv1d::new(settings, &mut rand::rngs::StdRng::seed_from_u64(0))?;
+/// assert_eq!(conv.weight().dim(), (25, 1, 5));
+/// assert_eq!((conv.output_length(), conv.output_width()), (19, 25 * 19));
+///
+/// let rows = 2;
+/// let input = vec![1.0; rows * conv.input_width()];
+/// let mut output = vec![0.0; rows * conv.output_width()];
+/// let mut workspace = vec![0.0; conv.workspace_len(rows)?];
+/// conv.forward(rows, &input, &mut output, &mut workspace)?;
+/// // Away from the padding, a constant input gives each channel its filter's sum.
+/// let filter_sum = conv.weight().sum_axis(ndarray::Axis(2)).sum_axis(ndarray::Axis(1));
+/// let bias = conv.bias().expect("a bias by default");
+/// assert!((output[19 * 3 + 5] - (filter_sum[3] + bias[3])).abs() < 1e-5);
+///
+/// // Gradients add up, as PyTorch's `backward()` does, until zeroed.
+/// let grad_output = vec![1.0; rows * conv.output_width()];
+/// conv.backward_params(rows, &input, &grad_output, &mut workspace, true)?;
+/// assert_eq!(conv.bias_grad().expect("a bias")[0], (rows * 19) as f32);
+/// # Ok::<(), nn_runtime::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv1d {
+    settings: Conv1dSettings,
+    shape: Shape,
+    /// `[C_out, C_in/groups, k]`, PyTorch's layout, in which each group's filters are the
+    /// rows of a contiguous `[C_out/groups, patch]` matrix that the products read in place.
+    weight: AlignedVec,
+    /// `[C_out]`, or empty without a bias.
+    bias: AlignedVec,
+    weight_grad: AlignedVec,
+    bias_grad: AlignedVec,
+}
+
+impl Conv1d {
+    /// A layer with `settings`, initialised as PyTorch does, from `rng`.
+    ///
+    /// Draws the weight first, in PyTorch's order (`[C_out, C_in/groups, k]`), then the bias.
+    ///
+    /// # Errors
+    /// As [`Conv1dSettings::output_length`], for settings PyTorch rejects.
+    pub fn new<R: Rng + ?Sized>(settings: Conv1dSettings, rng: &mut R) -> Result<Self> {
+        let mut layer = Conv1d::zeros(settings)?;
+        let bound = 1.0 / (layer.shape.patch as f32).sqrt();
+        let mut uniform = || rng.gen_range(-bound..=bound);
+        for value in layer.weight.iter_mut().chain(layer.bias.iter_mut()) {
+            *value = uniform();
+        }
+        Ok(layer)
+    }
+
+    /// A layer with `settings` whose weights and biases are all zero.
+    ///
+    /// # Errors
+    /// As [`Conv1dSettings::output_length`], for settings PyTorch rejects.
+    pub fn zeros(settings: Conv1dSettings) -> Result<Self> {
+        let shape = Shape::new(&settings)?;
+        let biases = if settings.bias {
+            settings.out_channels
+        } else {
+            0
+        };
+        Ok(Conv1d {
+            settings,
+            shape,
+            weight: AlignedVec::zeros(shape.weights),
+            bias: AlignedVec::zeros(biases),
+            weight_grad: AlignedVec::zeros(shape.weights),
+            bias_grad: AlignedVec::zeros(biases),
+        })
+    }
+
+    /// The settings the layer was built with.
+    pub fn settings(&self) -> &Conv1dSettings {
+        &self.settings
+    }
+
+    /// The output length `L_out`.
+    pub fn output_length(&self) -> usize {
+        self.shape.output_length
+    }
+
+    /// The values of one input row, `C_in·L`.
+    pub fn input_width(&self) -> usize {
+        self.shape.input_width
+    }
+
+    /// The values of one output row, `C_out·L_out`.
+    pub fn output_width(&self) -> usize {
+        self.shape.output_width
+    }
+
+    /// The values of workspace each pass needs for `rows` rows:
+    /// `rows·L_out·(C_in·k + C_out) + max(rows·L_out, patch·(C_out/groups + 1))`, where
+    /// `patch = C_in/groups · k`; none for no rows.
+    ///
+    /// It holds the input's columns (or their gradient) and the output (or its gradient) in
+    /// the products' order, a row of zeros for the products that take a bias, and one group's
+    /// weight gradient while it is added to the stored one. What it holds between calls
+    /// means nothing: one workspace, as long as the longest any layer needs, can serve every
+    /// layer of a network.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] when that many values overflow the address space.
+    pub fn workspace_len(&self, rows: usize) -> Result<usize> {
+        self.shape.workspace_len(rows)
+    }
+
+    /// The number of trainable values: the weight's `C_out·C_in/groups·k`, plus `C_out` with a
+    /// bias.
+    pub fn parameter_count(&self) -> usize {
+        self.weight.len() + self.bias.len()
+    }
+
+    /// The weight, `[C_out, C_in/groups, k]`.
+    pub fn weight(&self) -> ArrayView3<'_, f32> {
+        ArrayView3::from_shape(self.weight_shape(), &self.weight[..])
+            .expect("the weight holds C_out × C_in/groups × k values")
+    }
+
+    /// The weight, `[C_out, C_in/groups, k]`, for writing.
+    pub fn weight_mut(&mut self) -> ArrayViewMut3<'_, f32> {
+        ArrayViewMut3::from_shape(self.weight_shape(), &mut self.weight[..])
+            .expect("the weight holds C_out × C_in/groups × k values")
+    }
+
+    /// The bias, `[C_out]`; `None` for a layer built without one.
+    pub fn bias(&self) -> Option<ArrayView1<'_, f32>> {
+        self.settings.bias.then(|| ArrayView1::from(&self.bias[..]))
+    }
+
+    /// The bias, `[C_out]`, for writing; `None` for a layer built without one.
+    pub fn bias_mut(&mut self) -> Option<ArrayViewMut1<'_, f32>> {
+        self.settings
+            .bias
+            .then(|| ArrayViewMut1::from(&mut self.bias[..]))
+    }
+
+    /// The gradient of the weight, `[C_out, C_in/groups, k]`.
+    pub fn weight_grad(&self) -> ArrayView3<'_, f32> {
+        ArrayView3::from_shape(self.weight_shape(), &self.weight_grad[..])
+            .expect("the gradient holds C_out × C_in/groups × k values")
+    }
+
+    /// The gradient of the bias, `[C_out]`; `None` without a bias.
+    pub fn bias_grad(&self) -> Option<ArrayView1<'_, f32>> {
+        self.settings
+            .bias
+            .then(|| ArrayView1::from(&self.bias_grad[..]))
+    }
+
+    fn weight_shape(&self) -> (usize, usize, usize) {
+        (
+            self.settings.out_channels,
+            self.shape.group_inputs,
+            self.settings.kernel_size,
+        )
+    }
+
+    fn geometry(&self) -> Geometry {
+        Geometry::new(&self.settings, &self.shape)
+    }
+
+    /// The output, `rows` rows of `C_out·L_out` values (`[C_out, L_out]` each), of `rows` rows
+    /// of `input` (`C_in·L` values, `[C_in, L]` each): per group, `W·columns` on the
+    /// kernels' matrix product, then the bias as the result is put in PyTorch's order.
+    ///
+    /// `input` and `output` may be longer than `rows` rows, and `workspace` longer than
+    /// [`workspace_len`](Self::workspace_len): only their beginnings are used.
+    ///
+    /// # Errors
+    /// [`Error::Length`] when `input` or `output` holds fewer than `rows` rows of
+    /// [`input_width`](Self::input_width) or [`output_width`](Self::output_width) values;
+    /// [`Error::Workspace`] when `workspace` is shorter than
+    /// [`workspace_len`](Self::workspace_len); [`Error::TooLarge`] when so many rows overflow
+    /// the address space. Nothing is written then.
+    pub fn forward(
+        &self,
+        rows: usize,
+        input: &[f32],
+        output: &mut [f32],
+        workspace: &mut [f32],
+    ) -> Result<()> {
+        let input = rows_of(input, rows, self.shape.input_width)?;
+        let output = rows_of_mut(output, rows, self.shape.output_width)?;
+        let Workspace {
+            columns,
+            products,
+            spare,
+        } = self.workspace(rows, workspace)?;
+        if rows == 0 {
+            return Ok(());
+        }
+        let geometry = self.geometry();
+        geometry.im2col(rows, input, columns);
+        let (m, patch, go) = self.product_sizes(rows);
+        // The kernels add their bias per column of the product, which here is a position
+        // rather than a channel: a zero one, and each channel's bias added as the outputs are
+        // put in PyTorch's order.
+        let zeros = &mut spare[..m];
+        zeros.fill(0.0);
+        for g in 0..self.settings.groups {
+            // `outputs = W·columns`: the forward product `x·Wᵀ` with the group's filters as
+            // `x` and its columns as a weight stored `[in, out]`, read in place.
+            kernel::forward(
+                dims(go, patch, m, WeightLayout::InOut),
+                &self.weight[g * go * patch..][..go * patch],
+                &columns[g * patch * m..][..patch * m],
+                zeros,
+                &mut products[g * go * m..][..go * m],
+                None,
+                &Identity,
+            );
+        }
+        let bias = self.settings.bias.then_some(&self.bias[..]);
+        geometry.write_outputs(rows, products, bias, output);
+        Ok(())
+    }
+
+    /// Adds the gradients of the weight and the bias, given `input`, the rows the forward pass
+    /// read, and `grad_output`, the gradient of the loss with respect to its output (`rows`
+    /// rows each): per group, `dW = dz·columnsᵀ`, and `db = Σ dz` over every example and
+    /// position.
+    ///
+    /// With `accumulate`, adds to the stored gradients as PyTorch's `backward()` does, until
+    /// they are zeroed ([`Parameters::zero_grad`]); without, overwrites them (a training step
+    /// that starts from zero gradients anyway).
+    ///
+    /// # Errors
+    /// As [`forward`](Self::forward), for `input`, `grad_output` (as wide as an output row) and
+    /// `workspace`; the gradients are unchanged then.
+    pub fn backward_params(
+        &mut self,
+        rows: usize,
+        input: &[f32],
+        grad_output: &[f32],
+        workspace: &mut [f32],
+        accumulate: bool,
+    ) -> Result<()> {
+        let input = rows_of(input, rows, self.shape.input_width)?;
+        let grad_output = rows_of(grad_output, rows, self.shape.output_width)?;
+        let Workspace {
+            columns,
+            products,
+            spare,
+        } = self.workspace(rows, workspace)?;
+        if rows == 0 {
+            // No examples, no gradient.
+            if !accumulate {
+                self.weight_grad.fill(0.0);
+                self.bias_grad.fill(0.0);
+            }
+            return Ok(());
+        }
+        let geometry = self.geometry();
+        geometry.im2col(rows, input, columns);
+        geometry.read_outputs(rows, grad_output, products);
+        let (m, patch, go) = self.product_sizes(rows);
+        let (zeros, group_grad) = spare.split_at_mut(patch);
+        let group_grad = &mut group_grad[..go * patch];
+        zeros.fill(0.0);
+        for g in 0..self.settings.groups {
+            let weight_grad = &mut self.weight_grad[g * go * patch..][..go * patch];
+            // `dW = dz·columnsᵀ`: the forward product `x·Wᵀ` with the group's output gradient
+            // as `x` and its columns as a weight stored `[out, in]`. It overwrites what it
+            // writes, so an accumulated gradient is computed aside and added.
+            let target = if accumulate {
+                &mut *group_grad
+            } else {
+                &mut *weight_grad
+            };
+            kernel::forward(
+                dims(go, m, patch, WeightLayout::OutIn),
+                &products[g * go * m..][..go * m],
+                &columns[g * patch * m..][..patch * m],
+                zeros,
+                target,
+                None,
+                &Identity,
+            );
+            if accumulate {
+                for (sum, &value) in weight_grad.iter_mut().zip(&*group_grad) {
+                    *sum += value;
+                }
+            }
+        }
+        // Each output channel's gradient is a row of the products.
+        for (bias_grad, channel) in self.bias_grad.iter_mut().zip(products.chunks_exact(m)) {
+            let sum = columns::sum(channel);
+            *bias_grad = if accumulate { *bias_grad + sum } else { sum };
+        }
+        Ok(())
+    }
+
+    /// The gradient of the loss with respect to the input, `rows` rows of `C_in·L` values,
+    /// written to `grad_input`, from `grad_output`: per group, `dcolumns = Wᵀ·dz`, then each
+    /// column's values added back onto the samples they were read from (col2im).
+    ///
+    /// # Errors
+    /// As [`forward`](Self::forward), for `grad_output` (as wide as an output row),
+    /// `grad_input` (as wide as an input row) and `workspace`; nothing is written then.
+    pub fn backward_input(
+        &self,
+        rows: usize,
+        grad_output: &[f32],
+        grad_input: &mut [f32],
+        workspace: &mut [f32],
+    ) -> Result<()> {
+        let grad_output = rows_of(grad_output, rows, self.shape.output_width)?;
+        let grad_input = rows_of_mut(grad_input, rows, self.shape.input_width)?;
+        let Workspace {
+            columns,
+            products,
+            spare,
+        } = self.workspace(rows, workspace)?;
+        if rows == 0 {
+            return Ok(());
+        }
+        let geometry = self.geometry();
+        geometry.read_outputs(rows, grad_output, products);
+        let (m, patch, go) = self.product_sizes(rows);
+        let discarded = &mut spare[..patch];
+        for g in 0..self.settings.groups {
+            // `dcolumns = Wᵀ·dz` is what the weight-gradient product computes, `dzᵀ·x`, with
+            // the group's filters as `dz` (rows of `[out, in]`) and its output gradient as `x`.
+            // Its column sums, the filters' sums, are not wanted.
+            kernel::weight_grad(
+                dims(go, m, patch, WeightLayout::OutIn),
+                &products[g * go * m..][..go * m],
+                &self.weight[g * go * patch..][..go * patch],
+                &mut columns[g * patch * m..][..patch * m],
+                discarded,
+                false,
+            );
+        }
+        geometry.col2im(rows, columns, grad_input);
+        Ok(())
+    }
+
+    /// Visits `weight` then `bias` (if the layer has one) under the given names, for
+    /// optimizers: what a network does for each of its layers, with names such as
+    /// `conv1.weight`.
+    pub fn visit_parameters_as<V: ParameterVisitor + ?Sized>(
+        &mut self,
+        weight_name: &str,
+        bias_name: &str,
+        visitor: &mut V,
+    ) {
+        visitor.visit(weight_name, &mut self.weight, &mut self.weight_grad);
+        if self.settings.bias {
+            visitor.visit(bias_name, &mut self.bias, &mut self.bias_grad);
+        }
+    }
+
+    /// Visits `weight` (`[C_out, C_in/groups, k]`) then `bias` (`[C_out]`, if the layer has
+    /// one) read-only under the given names, for saving.
+    pub fn visit_tensors_as(
+        &self,
+        weight_name: &str,
+        bias_name: &str,
+        visitor: &mut TensorVisitor<'_>,
+    ) {
+        let (out, group_inputs, kernel_size) = self.weight_shape();
+        visitor(weight_name, &[out, group_inputs, kernel_size], &self.weight);
+        if self.settings.bias {
+            visitor(bias_name, &[out], &self.bias);
+        }
+    }
+
+    /// Visits `weight` then `bias` for writing, for loading; shapes as in
+    /// [`visit_tensors_as`](Self::visit_tensors_as).
+    pub fn visit_tensors_mut_as(
+        &mut self,
+        weight_name: &str,
+        bias_name: &str,
+        visitor: &mut TensorVisitorMut<'_>,
+    ) {
+        let (out, group_inputs, kernel_size) = self.weight_shape();
+        visitor(
+            weight_name,
+            &[out, group_inputs, kernel_size],
+            &mut self.weight,
+        );
+        if self.settings.bias {
+            visitor(bias_name, &[out], &mut self.bias);
+        }
+    }
+
+    /// `(rows·L_out, patch, C_out/groups)`: the columns of each product, the rows of a
+    /// group's columns, and the rows of its outputs.
+    fn product_sizes(&self, rows: usize) -> (usize, usize, usize) {
+        (
+            rows * self.shape.output_length,
+            self.shape.patch,
+            self.shape.group_outputs,
+        )
+    }
+
+    /// `workspace`, checked to be long enough for `rows` rows, in its three parts.
+    fn workspace<'a>(&self, rows: usize, workspace: &'a mut [f32]) -> Result<Workspace<'a>> {
+        let needed = self.shape.workspace_len(rows)?;
+        let found = workspace.len();
+        let workspace = workspace.get_mut(..needed).ok_or(Error::Workspace {
+            rows,
+            needed,
+            found,
+        })?;
+        let m = rows * self.shape.output_length;
+        let (columns, rest) = workspace.split_at_mut(m * self.shape.patch * self.settings.groups);
+        let (products, spare) = rest.split_at_mut(m * self.settings.out_channels);
+        Ok(Workspace {
+            columns,
+            products,
+            spare,
+        })
+    }
+}
+
+/// The parts of a pass's workspace.
+struct Workspace<'a> {
+    /// Every group's columns, `groups × patch × rows·L_out`, or their gradient.
+    columns: &'a mut [f32],
+    /// Every group's outputs, `C_out × rows·L_out`, or their gradient.
+    products: &'a mut [f32],
+    /// The rest: `max(rows·L_out, patch·(C_out/groups + 1))` values.
+    spare: &'a mut [f32],
+}
+
+/// The kernels' dimensions of one group's product.
+fn dims(rows: usize, inputs: usize, outputs: usize, layout: WeightLayout) -> Dims {
+    Dims {
+        rows,
+        inputs,
+        outputs,
+        layout,
+    }
+}
+
+/// The first `rows` rows of `width` values of `values`.
+fn rows_of(values: &[f32], rows: usize, width: usize) -> Result<&[f32]> {
+    let len = size::checked_values(rows, width)?;
+    values.get(..len).ok_or(Error::Length {
+        rows,
+        width,
+        found: values.len(),
+    })
+}
+
+/// As [`rows_of`], for writing.
+fn rows_of_mut(values: &mut [f32], rows: usize, width: usize) -> Result<&mut [f32]> {
+    let len = size::checked_values(rows, width)?;
+    let found = values.len();
+    values
+        .get_mut(..len)
+        .ok_or(Error::Length { rows, width, found })
+}
+
+/// A lone layer's parameters under PyTorch's names for a lone `Conv1d`: `weight`, `bias`.
+impl Parameters for Conv1d {
+    fn visit_parameters<V: ParameterVisitor + ?Sized>(&mut self, visitor: &mut V) {
+        self.visit_parameters_as("weight", "bias", visitor);
+    }
+}
+
+/// A lone layer's tensors, as PyTorch's `state_dict()` of a lone `Conv1d` names them:
+/// `weight`, `bias`.
+impl NamedTensors for Conv1d {
+    fn visit_tensors(&self, visitor: &mut TensorVisitor<'_>) {
+        self.visit_tensors_as("weight", "bias", visitor);
+    }
+
+    fn visit_tensors_mut(&mut self, visitor: &mut TensorVisitorMut<'_>) {
+        self.visit_tensors_mut_as("weight", "bias", visitor);
+    }
+}
