@@ -47,6 +47,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from torch_side import median_us
+
 DATA = Path(__file__).resolve().parents[1] / "examples" / "data" / "mnist1d"
 
 LEARNING_RATE = 1e-2
@@ -83,12 +85,16 @@ class ConvBase(nn.Module):
         self.conv3 = nn.Conv1d(25, 25, 3, stride=2, padding=1)
         self.linear = nn.Linear(125, 10)
 
-    def forward(self, x):
+    def activations(self, x):
+        """The activations after each relu, and the logits."""
         x = x.view(-1, 1, x.shape[-1])
-        h = self.conv1(x).relu()
-        h = self.conv2(h).relu()
-        h = self.conv3(h).relu()
-        return self.linear(h.view(h.shape[0], -1))
+        h1 = self.conv1(x).relu()
+        h2 = self.conv2(h1).relu()
+        h3 = self.conv3(h2).relu()
+        return h1, h2, h3, self.linear(h3.view(h3.shape[0], -1))
+
+    def forward(self, x):
+        return self.activations(x)[-1]
 
 
 MODELS = {"logreg": LinearBase, "mlp": MLPBase, "cnn": ConvBase}
@@ -125,18 +131,6 @@ def accuracy(model, x, y):
     with torch.no_grad():
         predictions = model(x).argmax(-1)
     return 100.0 * (predictions == y).sum().item() / len(y)
-
-
-def median_us(step, warmup, repeats, inner):
-    for _ in range(warmup):
-        step()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(inner):
-            step()
-        samples.append((time.perf_counter() - start) / inner * 1e6)
-    return statistics.median(samples)
 
 
 def time_cnn(x_train, y_train, threads):
