@@ -328,12 +328,10 @@ fn best_weights<M: crate::io::NamedTensors + ?Sized>(
     io::check_tensors(model, file, BEST_WEIGHTS)?;
     let mut flat = Vec::new();
     model.visit_tensors(&mut |name, _, _| {
-        if let Ok(view) = file.tensor(&format!("{BEST_WEIGHTS}{name}")) {
-            flat.extend(
-                view.data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            );
+        // `check_tensors` found each as `F32`.
+        let view = file.tensor(&format!("{BEST_WEIGHTS}{name}"));
+        if let Some(values) = view.ok().and_then(|view| io::f32_values(&view).ok()) {
+            flat.extend(values);
         }
     });
     Ok(flat)
