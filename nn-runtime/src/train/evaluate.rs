@@ -80,6 +80,22 @@ where
     M: Network<IN, OUT>,
     L: Loss<OUT>,
 {
+    measure(model, x, target, loss, true)
+}
+
+/// [`evaluate`], with the confusion matrix only if `with_confusion`: validation after each
+/// epoch reports the loss and accuracy alone.
+pub(super) fn measure<M, L, const IN: usize, const OUT: usize>(
+    model: &M,
+    x: &Batch<IN>,
+    target: &L::Target,
+    loss: &L,
+    with_confusion: bool,
+) -> Result<Evaluation>
+where
+    M: Network<IN, OUT>,
+    L: Loss<OUT>,
+{
     loss.check_target(target, x.rows())?;
     let output = model.forward(x);
     let value = loss.loss(output.as_slice(), target);
@@ -91,6 +107,7 @@ where
         .then(|| target.correct(output.as_slice(), OUT) as f32 / x.rows() as f32);
     let confusion = target
         .labels()
+        .filter(|_| with_confusion)
         .map(|labels| ConfusionMatrix::of(labels, output.as_slice(), OUT));
     Ok(Evaluation {
         loss: value,

@@ -1,6 +1,6 @@
 //! The data a [`Trainer`](crate::Trainer) evaluates the model on after each epoch, if any.
 
-use super::evaluate::{evaluate, Evaluation};
+use super::evaluate::{measure, Evaluation};
 use crate::batch::Batch;
 use crate::error::Result;
 use crate::loss::Loss;
@@ -37,7 +37,7 @@ pub trait ValidationSet<const IN: usize, T>: sealed::Sealed {
     /// The model's loss and accuracy on the set, or `None` without one.
     ///
     /// # Errors
-    /// As [`evaluate`].
+    /// As [`evaluate`](crate::evaluate).
     #[doc(hidden)]
     fn evaluate<M, L, const OUT: usize>(&self, model: &M, loss: &L) -> Result<Option<Evaluation>>
     where
@@ -69,6 +69,6 @@ impl<const IN: usize, T> ValidationSet<IN, T> for Validation<'_, IN, T> {
         M: Network<IN, OUT>,
         L: Loss<OUT, Target = T>,
     {
-        evaluate(model, self.x, self.target, loss).map(Some)
+        measure(model, self.x, self.target, loss, false).map(Some)
     }
 }
