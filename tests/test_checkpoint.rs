@@ -136,6 +136,67 @@ fn sgd_with_validation_plateau_and_early_stopping_resumes_bit_for_bit() {
 }
 
 #[test]
+fn early_stopping_resumed_while_waiting_restores_the_best_weights_it_saved() {
+    let (x_val, y_val) = quadrants(40, 3);
+    // A learning rate this large makes the validation loss climb after a few epochs.
+    let trainer = |dir: &Path| {
+        Trainer::new(200)
+            .batch_size(16)
+            .shuffle(3)
+            .quiet()
+            .validate(&x_val, &y_val)
+            .early_stopping(EarlyStopping::new(4))
+            .checkpoint_every(1, dir)
+            .resume(dir)
+    };
+    let sgd = || SGD::new(3.0);
+    let (whole, whole_history) = train("waiting", trainer, sgd, None);
+    let best = whole_history
+        .restored_epoch()
+        .expect("the run stopped early");
+    // Stopped two epochs after the best one: the best weights come from the checkpoint.
+    let (resumed, history) = train("waiting", trainer, sgd, Some(best + 2));
+    assert_eq!(history.restored_epoch(), Some(best));
+    assert_eq!(whole, resumed);
+    assert_eq!(losses(&whole_history), losses(&history));
+}
+
+#[test]
+fn a_run_that_kept_no_best_weights_cannot_resume_restoring_them() {
+    let dir = scratch("no-best");
+    let (x, y) = quadrants(30, 6);
+    let loss = CrossEntropyLoss::new();
+    let trainer = |stopping: EarlyStopping| {
+        Trainer::new(10)
+            .quiet()
+            .early_stopping(stopping)
+            .checkpoint_every(1, &dir)
+            .resume(&dir)
+    };
+    let mut model = Xor::seeded(0);
+    trainer(EarlyStopping::new(5).keep_last_weights())
+        .fit_with(&mut model, &x, &y, &loss, &mut SGD::new(0.1), |report| {
+            if report.epoch == 2 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        })
+        .unwrap();
+    let error = fails_and_changes_nothing(|m| {
+        trainer(EarlyStopping::new(5)).fit(m, &x, &y, &loss, &mut SGD::new(0.1))
+    });
+    assert!(
+        error.to_string().ends_with(
+            "its run kept no best weights to restore; resume it with \
+             `EarlyStopping::keep_last_weights`"
+        ),
+        "{error}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn the_checkpoint_names_the_optimizer_state_after_its_parameter() {
     let dir = scratch("names");
     let (x, y) = quadrants(20, 3);

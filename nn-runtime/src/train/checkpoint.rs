@@ -206,6 +206,16 @@ where
             restored.best_epoch = count("early_stopping.best_epoch")?;
             restored.wait = count("early_stopping.wait")?;
             restored.best_weights = best_weights(model, &file, restored.best_epoch)?;
+            if watch.settings.restores_best_weights()
+                && restored.best_epoch > 0
+                && restored.best_weights.is_empty()
+            {
+                return Err(damaged(
+                    "its run kept no best weights to restore; resume it with \
+                     `EarlyStopping::keep_last_weights`"
+                        .to_owned(),
+                ));
+            }
             Some(restored)
         }
         _ => None,

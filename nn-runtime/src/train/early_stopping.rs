@@ -44,6 +44,11 @@ impl EarlyStopping {
         self
     }
 
+    /// Whether the model is given back its best epoch's weights when training stops.
+    pub(super) fn restores_best_weights(&self) -> bool {
+        self.restore_best_weights
+    }
+
     /// Leaves the model with the weights of the last epoch when it stops, instead of the best.
     pub fn keep_last_weights(mut self) -> Self {
         self.restore_best_weights = false;
