@@ -362,7 +362,7 @@ pub mod __private_0_1 {
     pub use nn_runtime::onnx::{onnx_bytes, save_onnx, ExportOnnx, OnnxGraph};
     pub use nn_runtime::optim::{check_finite, Optimizer, ParameterVisitor, Parameters};
     pub use nn_runtime::private::*;
-    pub use nn_runtime::{Batch, Dropout, Error, Linear, Network};
+    pub use nn_runtime::{Batch, Conv1d, Dropout, Error, Linear, Network};
     pub use rand::rngs::StdRng;
     pub use rand::{Rng, RngCore, SeedableRng};
 }

@@ -10,6 +10,8 @@ mod check;
 mod errors;
 #[path = "../../nn-macros/src/expand/mod.rs"]
 mod expand;
+#[path = "../../nn-macros/src/flat.rs"]
+mod flat;
 #[path = "../../nn-macros/src/layers.rs"]
 mod layers;
 #[path = "../../nn-macros/src/lower.rs"]
@@ -22,6 +24,8 @@ mod names;
 mod parse;
 #[path = "../../nn-macros/src/runtime.rs"]
 mod runtime;
+#[path = "../../nn-macros/src/shapes.rs"]
+mod shapes;
 #[path = "../../nn-macros/src/suggest.rs"]
 mod suggest;
 

@@ -8,49 +8,58 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp};
 
 use crate::errors::Errors;
+use crate::flat::{self, Entry};
 use crate::layers::{self, ArgKind, Kind, LayerSpec};
-use crate::model::{ConstCheck, Width};
+use crate::model::{ConstCheck, Shape, Width};
 use crate::names;
 use crate::parse::{LayerCall, NetworkInput};
-use crate::suggest;
+use crate::{shapes, suggest};
 
 /// A chain that passed every check: what each layer is, its arguments, and what is left to the
 /// compiler.
+///
+/// Its vectors hold one item per entry of the flattened chain ([`flat::entries`]).
 pub(crate) struct Checked {
     pub resolved: Vec<Resolved>,
     pub arguments: Vec<Vec<Argument>>,
+    /// The shape of each entry's output (a `Residual`'s is its input's, which it keeps).
+    pub shapes: Vec<Shape>,
     pub const_checks: Vec<ConstCheck>,
 }
 
 /// Checks `input`, or returns every error found.
 pub(crate) fn network(input: &NetworkInput) -> syn::Result<Checked> {
     let mut errors = Errors::default();
-    let layers = &input.chain.layers;
+    let entries = flat::entries(&input.chain);
 
     // network! { struct Empty {} }
-    if layers.is_empty() {
+    if entries.is_empty() {
         errors.push(
             input.chain.span,
             "a network needs at least one layer, such as `Linear(64, 2)`",
         );
     }
-    let resolved: Vec<Resolved> = layers.iter().map(|l| resolve(l, &mut errors)).collect();
-    check_labels(layers, &resolved, &mut errors);
-    check_starts_with_linear(layers, &resolved, &mut errors);
-    let arguments: Vec<Vec<Argument>> = layers
+    let resolved: Vec<Resolved> = entries
+        .iter()
+        .map(|entry| resolve(entry.call, &mut errors))
+        .collect();
+    check_labels(&entries, &resolved, &mut errors);
+    check_start(&entries, &resolved, &mut errors);
+    let arguments: Vec<Vec<Argument>> = entries
         .iter()
         .zip(&resolved)
-        .map(|(layer, kind)| match kind {
-            Resolved::Builtin(spec) => check_arguments(layer, spec, &mut errors),
+        .map(|(entry, kind)| match kind {
+            Resolved::Builtin(spec) => check_arguments(entry.call, spec, &mut errors),
             _ => Vec::new(),
         })
         .collect();
-    let mut const_checks = check_widths(layers, &resolved, &arguments, &mut errors);
+    let (shapes, mut const_checks) = shapes::check(&entries, &resolved, &arguments, &mut errors);
     const_checks.extend(check_const_widths_positive(&arguments));
     errors.finish()?;
     Ok(Checked {
         resolved,
         arguments,
+        shapes,
         const_checks,
     })
 }
@@ -90,17 +99,18 @@ fn resolve(layer: &LayerCall, errors: &mut Errors) -> Resolved {
 ///
 /// Rejects `fc1: Linear(1, 2) -> fc1: Linear(2, 3)`, `act: ReLU` and `type: Linear(1, 2)`
 /// (which `r#type:` writes).
-fn check_labels(layers: &[LayerCall], resolved: &[Resolved], errors: &mut Errors) {
+fn check_labels(entries: &[Entry], resolved: &[Resolved], errors: &mut Errors) {
     let mut seen: Vec<&Ident> = Vec::new();
-    for (layer, kind) in layers.iter().zip(resolved) {
+    for (entry, kind) in entries.iter().zip(resolved) {
+        let layer = entry.call;
         let Some(label) = &layer.label else { continue };
-        let is_linear = matches!(kind, Resolved::Builtin(spec) if spec.kind == Kind::Linear);
-        if !is_linear && !matches!(kind, Resolved::Unknown) {
+        let has_parameters = matches!(kind, Resolved::Builtin(spec) if spec.has_parameters());
+        if !has_parameters && !matches!(kind, Resolved::Unknown) {
             let name = layer.name.to_token_stream().to_string().replace(' ', "");
             errors.push(
                 label.span(),
                 format!(
-                    "`{label}` labels `{name}`, which has no parameters; only `Linear` layers take a label"
+                    "`{label}` labels `{name}`, which has no parameters; only `Linear` and `Conv1d` layers take a label"
                 ),
             );
         }
@@ -123,29 +133,44 @@ fn check_labels(layers: &[LayerCall], resolved: &[Resolved], errors: &mut Errors
     }
 }
 
-/// The input width comes from the first layer, so it must be a `Linear`.
+/// The input's shape comes from the first layer, so it must be a `Linear` or an `Input`, and
+/// `Input` can only come first.
 ///
-/// Rejects `ReLU -> Linear(4, 2)`.
-fn check_starts_with_linear(layers: &[LayerCall], resolved: &[Resolved], errors: &mut Errors) {
-    let (Some(first), Some(kind)) = (layers.first(), resolved.first()) else {
-        return;
-    };
-    let is_linear = matches!(kind, Resolved::Builtin(spec) if spec.kind == Kind::Linear);
-    if !is_linear && !matches!(kind, Resolved::Unknown) {
-        let name = first.name.to_token_stream().to_string().replace(' ', "");
-        errors.push_spanned(
-            &first.name,
-            format!(
-                "a network must start with `Linear(inputs, outputs)`, which sets its input width; found `{name}`"
+/// Rejects `ReLU -> Linear(4, 2)` and `Linear(4, 2) -> Input(1, 2)`.
+fn check_start(entries: &[Entry], resolved: &[Resolved], errors: &mut Errors) {
+    for (i, (entry, kind)) in entries.iter().zip(resolved).enumerate() {
+        let Resolved::Builtin(spec) = kind else {
+            if i == 0 && matches!(kind, Resolved::Custom) {
+                let name = entry.call.name.to_token_stream().to_string().replace(' ', "");
+                errors.push_spanned(&entry.call.name, start_message(&name));
+            }
+            continue;
+        };
+        match (i, spec.kind) {
+            (0, Kind::Linear | Kind::Input) => {}
+            (0, _) => errors.push_spanned(&entry.call.name, start_message(spec.name)),
+            (_, Kind::Input) => errors.push_spanned(
+                &entry.call.name,
+                "`Input` gives the shape of the network's input, so it can only come first",
             ),
-        );
+            _ => {}
+        }
     }
+}
+
+fn start_message(found: &str) -> String {
+    format!(
+        "a network must start with `Linear(inputs, outputs)` or `Input(channels, length)`, which set its input's shape; found `{found}`"
+    )
 }
 
 /// A checked argument of a built-in layer.
 #[derive(Clone)]
 pub(crate) enum Argument {
     Width(Width),
+    /// An integer literal (`Count` or `Size`), and where it was written.
+    Integer(u64, Span),
+    Flag(bool),
     /// An `f32` expression.
     Number(TokenStream),
     Choice(String),
@@ -157,6 +182,15 @@ pub(crate) enum Argument {
 ///
 /// Rejects `Linear(64)`, `Linear(64, 128, 3)`, `LeakyReLU("x")`, `Dropout(1.5)`, `Linear(0, 4)`.
 fn check_arguments(layer: &LayerCall, spec: &LayerSpec, errors: &mut Errors) -> Vec<Argument> {
+    if spec.kind == Kind::Residual {
+        if layer.body.is_none() {
+            errors.push_spanned(
+                layer,
+                "`Residual` takes a chain of layers, such as `Residual(Linear(64, 64) -> ReLU)`",
+            );
+        }
+        return Vec::new();
+    }
     let given = layer.arg_list();
     let count = |n: usize| {
         if n == 1 {
@@ -229,6 +263,10 @@ fn check_arguments(layer: &LayerCall, spec: &LayerSpec, errors: &mut Errors) -> 
 fn default_argument(kind: ArgKind, default: &str) -> Argument {
     match kind {
         ArgKind::Choice(_) => Argument::Choice(default.trim_matches('"').to_owned()),
+        ArgKind::Count | ArgKind::Size => {
+            Argument::Integer(default.parse().unwrap_or(0), Span::call_site())
+        }
+        ArgKind::Flag => Argument::Flag(default == "true"),
         _ => Argument::Number(float_literal(
             default.parse().unwrap_or(0.0),
             Span::call_site(),
@@ -300,6 +338,43 @@ fn check_argument(
                 Argument::Invalid
             }
         },
+        ArgKind::Count | ArgKind::Size => match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(int), ..
+            }) => match int.base10_parse::<u64>() {
+                Ok(0) if kind == ArgKind::Count => {
+                    errors.push_spanned(
+                        expr,
+                        format!("`{layer}`'s `{name}` must be at least 1, found 0"),
+                    );
+                    Argument::Invalid
+                }
+                Ok(value) if value <= u64::from(u32::MAX) => Argument::Integer(value, int.span()),
+                _ => {
+                    errors.push_spanned(expr, format!("`{written}` is too large for `{name}`"));
+                    Argument::Invalid
+                }
+            },
+            _ => {
+                errors.push_spanned(
+                    expr,
+                    format!("`{layer}` expects an integer literal for `{name}`, found `{written}`"),
+                );
+                Argument::Invalid
+            }
+        },
+        ArgKind::Flag => match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(b), ..
+            }) => Argument::Flag(b.value),
+            _ => {
+                errors.push_spanned(
+                    expr,
+                    format!("`{layer}` expects `true` or `false` for `{name}`, found `{written}`"),
+                );
+                Argument::Invalid
+            }
+        },
         ArgKind::Choice(choices) => match expr {
             Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..
@@ -356,57 +431,6 @@ fn float_literal(value: f64, span: Span) -> TokenStream {
     }
 }
 
-/// Each `Linear` must take the width the layer before it yields.
-///
-/// Rejects `fc1: Linear(64, 128) -> ReLU -> fc2: Linear(64, 2)`; widths given as constants are
-/// returned as checks for the compiler.
-fn check_widths(
-    layers: &[LayerCall],
-    resolved: &[Resolved],
-    arguments: &[Vec<Argument>],
-    errors: &mut Errors,
-) -> Vec<ConstCheck> {
-    let mut checks = Vec::new();
-    // The width flowing out of the last `Linear`, and how to name that layer in a message.
-    let mut current: Option<(Width, String)> = None;
-    for (index, ((layer, kind), args)) in layers.iter().zip(resolved).zip(arguments).enumerate() {
-        let Resolved::Builtin(spec) = kind else {
-            continue;
-        };
-        if spec.kind != Kind::Linear {
-            continue;
-        }
-        let name = describe(layer, index);
-        if let (Some((previous, previous_name)), Some(Argument::Width(inputs))) =
-            (&current, args.first())
-        {
-            match (inputs, previous) {
-                (Width::Literal(a, span), Width::Literal(b, _)) if a != b => errors.push(
-                    *span,
-                    format!("{name} takes {a} inputs, but {previous_name} before it yields {b}"),
-                ),
-                (Width::Literal(..), Width::Literal(..)) => {}
-                // Linear(20, HIDDEN) -> Linear(HIDDEN, 3): the same constant, nothing to check.
-                (Width::Const(..), Width::Const(..)) if inputs.text() == previous.text() => {}
-                _ => checks.push(ConstCheck {
-                    condition: quote!(#inputs == #previous),
-                    message: format!(
-                        "{name} takes `{}` inputs, but {previous_name} before it yields `{}`, a different width",
-                        inputs.text(),
-                        previous.text()
-                    ),
-                    span: inputs.span(),
-                }),
-            }
-        }
-        current = match args.get(1) {
-            Some(Argument::Width(outputs)) => Some((outputs.clone(), name)),
-            _ => None,
-        };
-    }
-    checks
-}
-
 /// A width given as a constant must be at least 1, as a literal must; the compiler checks it.
 ///
 /// Rejects `const Z: usize = 0;` with `Linear(Z, 4)`.
@@ -432,7 +456,7 @@ fn check_const_widths_positive(arguments: &[Vec<Argument>]) -> Vec<ConstCheck> {
 }
 
 /// How a message names a layer: `` `fc1` `` if labelled, else `` `Linear(20, 32)` ``.
-fn describe(layer: &LayerCall, _index: usize) -> String {
+pub(crate) fn describe(layer: &LayerCall) -> String {
     match &layer.label {
         Some(label) => format!("`{label}`"),
         None => format!("`{}`", layer.text()),
@@ -538,7 +562,7 @@ mod tests {
         );
         assert_eq!(
             errors("ReLU -> Linear(4, 2)"),
-            ["a network must start with `Linear(inputs, outputs)`, which sets its input width; found `ReLU`"]
+            ["a network must start with `Linear(inputs, outputs)` or `Input(channels, length)`, which set its input's shape; found `ReLU`"]
         );
     }
 
@@ -547,7 +571,7 @@ mod tests {
         assert_eq!(
             errors("fc: Linear(1, 2) -> act: ReLU -> fc: Linear(2, 1)"),
             [
-                "`act` labels `ReLU`, which has no parameters; only `Linear` layers take a label",
+                "`act` labels `ReLU`, which has no parameters; only `Linear` and `Conv1d` layers take a label",
                 "the label `fc` is used twice"
             ]
         );

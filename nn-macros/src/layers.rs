@@ -17,6 +17,14 @@ pub(crate) struct LayerSpec {
 pub(crate) enum Kind {
     /// `Linear(in, out)`: parameters, changes the width.
     Linear,
+    /// `Conv1d(in, out, kernel, …)`: parameters, turns `(C_in, L)` into `(C_out, L_out)`.
+    Conv1d,
+    /// `Input(channels, length)`: the shape of a convolutional network's input.
+    Input,
+    /// `Flatten`: `(C, L)` read as `C·L` features, the same values in the same order.
+    Flatten,
+    /// `Residual(chain)`: `x + chain(x)`.
+    Residual,
     /// `Dropout(p)`: no parameters, keeps the width, training only.
     Dropout,
     /// An activation: no parameters, keeps the width. `constructor` is how arguments are passed.
@@ -52,6 +60,12 @@ pub(crate) enum ArgKind {
     Probability,
     /// One of a few strings.
     Choice(&'static [&'static str]),
+    /// A positive integer literal: a channel count, a length, a kernel size, a stride.
+    Count,
+    /// An integer literal, zero allowed: a padding.
+    Size,
+    /// `true` or `false`.
+    Flag,
 }
 
 const fn arg(name: &'static str, kind: ArgKind, default: Option<&'static str>) -> Arg {
@@ -80,7 +94,7 @@ const fn with_args(name: &'static str, snake: &'static str, args: &'static [Arg]
     }
 }
 
-use ArgKind::{Number, Probability, Width};
+use ArgKind::{Count, Flag, Number, Probability, Size, Width};
 
 /// Every built-in layer.
 pub(crate) const LAYERS: &[LayerSpec] = &[
@@ -92,6 +106,39 @@ pub(crate) const LAYERS: &[LayerSpec] = &[
             arg("in_features", Width, None),
             arg("out_features", Width, None),
         ],
+    },
+    LayerSpec {
+        name: "Conv1d",
+        snake: "conv",
+        kind: Kind::Conv1d,
+        args: &[
+            arg("in_channels", Count, None),
+            arg("out_channels", Count, None),
+            arg("kernel_size", Count, None),
+            arg("stride", Count, Some("1")),
+            arg("padding", Size, Some("0")),
+            arg("dilation", Count, Some("1")),
+            arg("groups", Count, Some("1")),
+            arg("bias", Flag, Some("true")),
+        ],
+    },
+    LayerSpec {
+        name: "Input",
+        snake: "input",
+        kind: Kind::Input,
+        args: &[arg("channels", Count, None), arg("length", Count, None)],
+    },
+    LayerSpec {
+        name: "Flatten",
+        snake: "flatten",
+        kind: Kind::Flatten,
+        args: &[],
+    },
+    LayerSpec {
+        name: "Residual",
+        snake: "residual",
+        kind: Kind::Residual,
+        args: &[],
     },
     LayerSpec {
         name: "Dropout",
@@ -171,6 +218,11 @@ impl LayerSpec {
             .map(|a| a.name)
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// Whether the layer has parameters, and so can take a label.
+    pub fn has_parameters(&self) -> bool {
+        matches!(self.kind, Kind::Linear | Kind::Conv1d)
     }
 
     /// How many arguments have no default.

@@ -9,6 +9,7 @@
 mod check;
 mod errors;
 mod expand;
+mod flat;
 mod layers;
 mod lower;
 mod model;
@@ -17,6 +18,7 @@ mod parse;
 #[cfg(test)]
 mod robustness;
 mod runtime;
+mod shapes;
 #[cfg(test)]
 mod snapshots;
 mod suggest;

@@ -2,19 +2,21 @@
 //! the generated code is made here: names that cannot collide with the user's, which buffer
 //! each layer reads and writes, and which activations run inside a matrix product.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::{Ident, Visibility};
 
 use crate::check::{Argument, Checked, Resolved};
+use crate::flat::{self, Entry};
 use crate::layers::{Constructor, Kind, LayerSpec};
 use crate::model::{
-    Activation, BackwardStep, CustomActivation, ForwardStep, LinearLayer, LossGradient, Network,
-    Op, OpKind, Plan, Source, Stage, TypeParams, Width,
+    Activation, BackwardStep, ConvLayer, CustomActivation, ForwardStep, Head, LinearLayer,
+    LossGradient, Network, Op, OpKind, Plan, Shape, Source, Stage, SummaryRow, TypeParams, Width,
+    Workspace,
 };
 use crate::names::{self, Names};
-use crate::parse::{LayerCall, NetworkInput};
+use crate::parse::NetworkInput;
 
 /// Locals of the generated functions, which buffer bindings must not shadow.
 const GENERATED_LOCALS: &[&str] = &[
@@ -46,21 +48,21 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
     let Checked {
         resolved,
         arguments,
+        shapes,
         const_checks,
     } = checked;
-    let layers = &input.chain.layers;
+    let private = crate::runtime::path();
+    let entries = flat::entries(&input.chain);
     // A label is written as an identifier (`r#type`) and named without its `r#` (`type.weight`).
-    let label_text = |layer: &LayerCall| layer.label.as_ref().map(|l| l.unraw().to_string());
-    // PyTorch's name of a module: its label, or its index in the chain, as `nn.Sequential`.
-    let module_key =
-        |layer: &LayerCall, index: usize| label_text(layer).unwrap_or_else(|| index.to_string());
-    let base_names: Vec<String> = layers
+    let label_text = |entry: &Entry| entry.call.label.as_ref().map(|l| l.unraw().to_string());
+    let base_names: Vec<String> = entries
         .iter()
         .zip(&resolved)
-        .map(|(layer, kind)| match kind {
+        .map(|(entry, kind)| match kind {
             Resolved::Builtin(spec) => spec.snake.to_owned(),
             _ => snake_case(
-                &layer
+                &entry
+                    .call
                     .name
                     .segments
                     .last()
@@ -70,77 +72,178 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         })
         .collect();
     // Struct fields: the labels as written, then generated names that avoid them.
-    let mut fields = Names::new(layers.iter().filter_map(label_text));
+    let mut fields = Names::new(entries.iter().filter_map(label_text));
     // Buffers are bound to locals named after their layers, apart from the functions' own.
     let mut buffers = Names::new(GENERATED_LOCALS);
     // A buffer is named after its layer; where a name repeats, the position tells them apart.
     let buffer_name = |buffers: &mut Names, index: usize| {
         let base = &base_names[index];
         if base_names.iter().filter(|b| *b == base).count() > 1 {
-            buffers.fresh(&format!("{base}{index}"))
+            buffers.fresh(&format!("{base}{}", entries[index].suffix()))
         } else {
             buffers.fresh(base)
         }
     };
+    // How the summary names a layer: indented under its `Residual`, labelled if it has one.
+    let display = |entry: &Entry, text: String| {
+        let indent = "  ".repeat(entry.depth());
+        match label_text(entry) {
+            Some(label) => format!("{indent}{label} ({text})"),
+            None => format!("{indent}{text}"),
+        }
+    };
 
     let mut stages: Vec<Stage> = Vec::new();
+    let mut summary: Vec<SummaryRow> = Vec::new();
     let mut custom_activations = Vec::new();
-    for (index, ((layer, kind), args)) in layers.iter().zip(&resolved).zip(&arguments).enumerate() {
-        let display = layer.text();
-        match kind {
-            Resolved::Builtin(spec) if spec.kind == Kind::Linear => {
-                let width = |i: usize| match &args[i] {
-                    Argument::Width(w) => w.clone(),
-                    _ => Width::Literal(1, Span::call_site()),
-                };
-                let (field, key) = match (&layer.label, label_text(layer)) {
-                    (Some(label), Some(text)) => (label.clone(), text),
-                    _ => (fields.fresh(&format!("linear{index}")), index.to_string()),
-                };
-                let z = buffers.fresh(&field.unraw().to_string());
-                stages.push(Stage {
-                    linear: LinearLayer {
-                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
-                        z,
-                        field,
-                        weight_key: format!("{key}.weight"),
-                        bias_key: format!("{key}.bias"),
-                        key,
-                        inputs: width(0),
-                        outputs: width(1),
-                        display: match label_text(layer) {
-                            Some(label) => format!("{label} ({display})"),
-                            None => display,
-                        },
-                    },
-                    ops: Vec::new(),
+    let mut convolutions: Vec<TokenStream> = Vec::new();
+    // The stage before each open `Residual`'s chain (`None`: the network's input).
+    let mut open: Vec<(Option<usize>, usize)> = Vec::new();
+    // The shape flowing into the current entry.
+    let mut flowing = shapes.first().cloned();
+    for (index, ((entry, kind), args)) in entries.iter().zip(&resolved).zip(&arguments).enumerate()
+    {
+        let layer = entry.call;
+        let shape = &shapes[index];
+        let mut add_op = |stages: &mut Vec<Stage>, buffer: Ident, kind: OpKind, text: String| {
+            summary.push(SummaryRow {
+                display: display(entry, text.clone()),
+                shape: shape.dims(),
+                params: quote!(0),
+            });
+            if let Some(stage) = stages.last_mut() {
+                stage.ops.push(Op {
+                    key: entry.key(),
+                    buffer,
+                    kind,
+                    display: text,
                 });
             }
-            Resolved::Builtin(spec) => {
-                let buffer = buffer_name(&mut buffers, index);
-                let kind = match spec.kind {
-                    Kind::Dropout => OpKind::Dropout {
-                        field: fields.fresh(&format!("dropout{index}")),
+        };
+        match kind {
+            Resolved::Builtin(spec) => match spec.kind {
+                Kind::Linear => {
+                    let width = |i: usize| match &args[i] {
+                        Argument::Width(w) => w.clone(),
+                        _ => Width::Literal(1, Span::call_site()),
+                    };
+                    let field = match &layer.label {
+                        Some(label) => label.clone(),
+                        None => fields.fresh(&format!("linear{}", entry.suffix())),
+                    };
+                    let key = entry.key();
+                    let z = buffers.fresh(&field.unraw().to_string());
+                    let (inputs, outputs) = (width(0), width(1));
+                    summary.push(SummaryRow {
+                        display: display(entry, layer.text()),
+                        shape: vec![outputs.to_token_stream()],
+                        params: quote!(#inputs * #outputs + #outputs),
+                    });
+                    stages.push(Stage {
+                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                        z,
+                        outputs: outputs.clone(),
+                        head: Head::Linear(LinearLayer {
+                            field,
+                            weight_key: format!("{key}.weight"),
+                            bias_key: format!("{key}.bias"),
+                            key,
+                            inputs,
+                            outputs,
+                            display: display(entry, layer.text()).trim_start().to_owned(),
+                        }),
+                        ops: Vec::new(),
+                    });
+                }
+                Kind::Conv1d => {
+                    let integer = |i: usize| match &args[i] {
+                        Argument::Integer(value, _) => *value,
+                        _ => 1,
+                    };
+                    let bias = !matches!(args[7], Argument::Flag(false));
+                    let length = match &flowing {
+                        Some(Shape::Channels { length, .. }) => *length,
+                        _ => 1,
+                    };
+                    let (cin, cout, k) = (integer(0), integer(1), integer(2));
+                    let literals = [cin, cout, k, length].map(Literal::u64_unsuffixed);
+                    let mut settings = quote!(#private::Conv1dSettings::new(#(#literals),*));
+                    for (i, method) in ["stride", "padding", "dilation", "groups"].iter().enumerate() {
+                        let value = integer(3 + i);
+                        let default = u64::from(*method != "padding");
+                        if value != default {
+                            let method = format_ident!("{}", method);
+                            let value = Literal::u64_unsuffixed(value);
+                            settings.extend(quote!(.#method(#value)));
+                        }
+                    }
+                    if !bias {
+                        settings.extend(quote!(.bias(false)));
+                    }
+                    let field = match &layer.label {
+                        Some(label) => label.clone(),
+                        None => fields.fresh(&format!("conv{}", entry.suffix())),
+                    };
+                    let key = entry.key();
+                    let z = buffers.fresh(&field.unraw().to_string());
+                    let groups = integer(6);
+                    let parameters = cout * (cin / groups.max(1)) * k + if bias { cout } else { 0 };
+                    let count = Literal::u64_unsuffixed(parameters);
+                    summary.push(SummaryRow {
+                        display: display(entry, layer.text()),
+                        shape: shape.dims(),
+                        params: quote!(#count),
+                    });
+                    convolutions.push(settings.clone());
+                    stages.push(Stage {
+                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                        z,
+                        outputs: shape.width(),
+                        head: Head::Conv(ConvLayer {
+                            field,
+                            weight_key: format!("{key}.weight"),
+                            bias_key: format!("{key}.bias"),
+                            settings,
+                            weight_shape: format!("[{cout}, {}, {k}]", cin / groups.max(1)),
+                            bias,
+                            display: display(entry, layer.text()).trim_start().to_owned(),
+                        }),
+                        ops: Vec::new(),
+                    });
+                }
+                Kind::Input => {}
+                Kind::Flatten => summary.push(SummaryRow {
+                    display: display(entry, layer.text()),
+                    shape: shape.dims(),
+                    params: quote!(0),
+                }),
+                Kind::Residual => {
+                    open.push((stages.len().checked_sub(1), index));
+                    summary.push(SummaryRow {
+                        display: display(entry, "Residual".to_owned()),
+                        shape: shape.dims(),
+                        params: quote!(0),
+                    });
+                }
+                Kind::Dropout => {
+                    let buffer = buffer_name(&mut buffers, index);
+                    let kind = OpKind::Dropout {
+                        field: fields.fresh(&format!("dropout{}", entry.suffix())),
                         mask: buffers.fresh(&format!("{}_mask", buffer.unraw())),
                         p: match &args[0] {
                             Argument::Number(p) => p.clone(),
                             _ => quote!(0.5f32),
                         },
-                    },
-                    Kind::Activation(constructor) => OpKind::Activation {
-                        value: activation_value(spec, constructor, args),
-                    },
-                    Kind::Linear => unreachable!("handled above"),
-                };
-                if let Some(stage) = stages.last_mut() {
-                    stage.ops.push(Op {
-                        key: module_key(layer, index),
-                        buffer,
-                        kind,
-                        display,
-                    });
+                    };
+                    add_op(&mut stages, buffer, kind, layer.text());
                 }
-            }
+                Kind::Activation(constructor) => {
+                    let kind = OpKind::Activation {
+                        value: activation_value(spec, constructor, args),
+                    };
+                    add_op(&mut stages, buffer_name(&mut buffers, index), kind, layer.text());
+                }
+            },
             Resolved::Custom | Resolved::Unknown => {
                 let path = &layer.name;
                 let value = match &layer.args {
@@ -150,33 +253,42 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     }
                     None => quote!(#path),
                 };
-                let function = format_ident!("activation{}", index);
+                let function = format_ident!("activation{}", entry.suffix());
                 let call = quote!(#function());
                 custom_activations.push(CustomActivation {
                     function,
                     value,
                     path: path.clone(),
                 });
-                if let Some(stage) = stages.last_mut() {
-                    stage.ops.push(Op {
-                        key: module_key(layer, index),
-                        buffer: buffer_name(&mut buffers, index),
-                        kind: OpKind::Activation { value: call },
-                        display,
-                    });
-                }
+                let buffer = buffer_name(&mut buffers, index);
+                add_op(
+                    &mut stages,
+                    buffer,
+                    OpKind::Activation { value: call },
+                    layer.text(),
+                );
             }
         }
+        for _ in 0..entry.closes {
+            let Some((skip, residual)) = open.pop() else {
+                break;
+            };
+            let z = buffer_name(&mut buffers, residual);
+            stages.push(Stage {
+                head: Head::Sum {
+                    skip,
+                    branch: stages.len() - 1,
+                },
+                grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                z,
+                outputs: shapes[residual].width(),
+                ops: Vec::new(),
+            });
+        }
+        flowing = Some(shape.clone());
     }
 
-    let spec = layers
-        .iter()
-        .map(|layer| match label_text(layer) {
-            Some(label) => format!("{label}: {}", layer.text()),
-            None => layer.text(),
-        })
-        .collect::<Vec<_>>()
-        .join(" -> ");
+    let spec = input.chain.text();
     let (attrs, vis, name, anonymous) = match &input.item {
         Some(item) => (
             item.attrs.clone(),
@@ -192,12 +304,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         ),
     };
     // Type parameters must not shadow a type or constant the call names (`struct R`, `Linear(L, 4)`).
-    let mut used = names::identifiers(
-        layers
-            .iter()
-            .map(|l| l.to_token_stream())
-            .collect::<TokenStream>(),
-    );
+    let mut used = names::identifiers(input.chain.to_token_stream());
     used.insert(name.to_string());
     let mut type_names = Names::new(used);
     let type_params = TypeParams {
@@ -207,9 +314,17 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         path: type_names.fresh("P"),
         visitor: type_names.fresh("V"),
     };
-    let input_width = stages.first().map(|s| s.linear.inputs.clone());
-    let output_width = stages.last().map(|s| s.linear.outputs.clone());
-    let plan = plan(&stages);
+    let input_width = match (shapes.first(), stages.first().map(|s| &s.head)) {
+        (Some(shape @ Shape::Channels { .. }), _) => Some(shape.width()),
+        (_, Some(Head::Linear(linear))) => Some(linear.inputs.clone()),
+        _ => None,
+    };
+    let output_width = stages.last().map(|s| s.outputs.clone());
+    let workspace = (!convolutions.is_empty()).then(|| Workspace {
+        binding: buffers.fresh("workspace"),
+        width: quote!(#private::conv1d_workspace(&[#(#convolutions),*])),
+    });
+    let plan = plan(&stages, workspace.as_ref().map(|w| &w.binding));
     Network {
         attrs,
         vis,
@@ -218,6 +333,8 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         input: input_width.unwrap_or(Width::Literal(1, Span::call_site())),
         output: output_width.unwrap_or(Width::Literal(1, Span::call_site())),
         stages,
+        workspace,
+        summary,
         spec,
         const_checks,
         custom_activations,
@@ -228,8 +345,8 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
 }
 
 /// The steps of every pass over `stages`, with the fusion rules of [`Plan`] applied.
-fn plan(stages: &[Stage]) -> Plan {
-    let evaluation = forward_steps(stages, false);
+fn plan(stages: &[Stage], workspace: Option<&Ident>) -> Plan {
+    let evaluation = forward_steps(stages, workspace, false);
     let has_dropout = stages
         .iter()
         .flat_map(|stage| &stage.ops)
@@ -237,29 +354,29 @@ fn plan(stages: &[Stage]) -> Plan {
     let last = stages.last().expect("checked: at least one layer");
     Plan {
         evaluation,
-        training: has_dropout.then(|| forward_steps(stages, true)),
+        training: has_dropout.then(|| forward_steps(stages, workspace, true)),
         evaluation_output: evaluation_output(last).clone(),
         training_output: training_output(last).clone(),
         loss: LossGradient {
             activation: loss_activation(last),
-            grad: last.linear.grad.clone(),
-            width: last.linear.outputs.clone(),
+            grad: last.grad.clone(),
+            width: last.outputs.clone(),
         },
-        backward: backward_steps(stages),
+        backward: backward_steps(stages, workspace),
     }
 }
 
-/// The buffer op `index` of `stage` reads in training: the op before it, or the `Linear`'s output.
+/// The buffer op `index` of `stage` reads in training: the op before it, or the head's output.
 fn training_input(stage: &Stage, index: usize) -> &Ident {
     match index {
-        0 => &stage.linear.z,
+        0 => &stage.z,
         _ => &stage.ops[index - 1].buffer,
     }
 }
 
 /// The buffer holding a stage's output in training.
 fn training_output(stage: &Stage) -> &Ident {
-    stage.ops.last().map_or(&stage.linear.z, |op| &op.buffer)
+    stage.ops.last().map_or(&stage.z, |op| &op.buffer)
 }
 
 /// The buffer holding a stage's output in evaluation, where dropout is skipped.
@@ -269,7 +386,7 @@ fn evaluation_output(stage: &Stage) -> &Ident {
         .iter()
         .rev()
         .find(|op| matches!(op.kind, OpKind::Activation { .. }))
-        .map_or(&stage.linear.z, |op| &op.buffer)
+        .map_or(&stage.z, |op| &op.buffer)
 }
 
 /// Op `index` of `stage` as an activation reading its training input, if it is one.
@@ -295,8 +412,8 @@ fn identity(buffer: &Ident) -> Activation {
     }
 }
 
-/// A stage's last op, if it is an activation: the one whose derivative is applied elsewhere
-/// (by the loss, or by the next `Linear`'s input-gradient product).
+/// A stage's last op, if it is an activation: the one whose derivative may be applied
+/// elsewhere (by the loss, the next `Linear`'s input-gradient product, or a residual sum).
 fn last_activation(stage: &Stage) -> Option<Activation> {
     activation_at(stage, stage.ops.len().checked_sub(1)?)
 }
@@ -307,34 +424,69 @@ fn loss_activation(last: &Stage) -> Activation {
     last_activation(last).unwrap_or_else(|| identity(training_output(last)))
 }
 
-/// One forward pass: each `Linear` with its first activation fused in, then the stage's other
-/// ops; in evaluation, dropout is left out.
-fn forward_steps(stages: &[Stage], training: bool) -> Vec<ForwardStep> {
+/// Whether the derivative of stage `k`'s last activation is applied by what reads its output:
+/// the loss, the next `Linear`'s input-gradient product, or the residual sum ending after it.
+/// Not when a residual sum also reads it by its skip connection: that gradient must be added
+/// first. A convolution's input gradient does not apply it either.
+fn folds_last_derivative(stages: &[Stage], k: usize) -> bool {
+    let skipped = stages
+        .iter()
+        .any(|stage| matches!(stage.head, Head::Sum { skip: Some(skip), .. } if skip == k));
+    match stages.get(k + 1).map(|next| &next.head) {
+        None => true,
+        Some(Head::Linear(_) | Head::Sum { .. }) => !skipped,
+        Some(Head::Conv(_)) => false,
+    }
+}
+
+/// One forward pass: each head (a `Linear` with its first activation fused in), then the
+/// stage's other ops; in evaluation, dropout is left out.
+fn forward_steps(stages: &[Stage], workspace: Option<&Ident>, training: bool) -> Vec<ForwardStep> {
     let mut steps = Vec::new();
-    let mut input = Source::Input;
+    // Each stage's output in this pass.
+    let mut outputs: Vec<Ident> = Vec::new();
     for stage in stages {
+        let input = outputs
+            .last()
+            .map_or(Source::Input, |o| Source::Buffer(o.clone()));
         let ops: Vec<&Op> = stage
             .ops
             .iter()
             .filter(|op| training || matches!(op.kind, OpKind::Activation { .. }))
             .collect();
-        let z = &stage.linear.z;
-        let fused = match ops.first().map(|op| (&op.kind, &op.buffer)) {
-            Some((OpKind::Activation { value }, output)) => Some(Activation {
-                value: value.clone(),
-                input: z.clone(),
-                output: output.clone(),
+        let z = &stage.z;
+        let mut fused = None;
+        match &stage.head {
+            Head::Linear(linear) => {
+                fused = match ops.first().map(|op| (&op.kind, &op.buffer)) {
+                    Some((OpKind::Activation { value }, output)) => Some(Activation {
+                        value: value.clone(),
+                        input: z.clone(),
+                        output: output.clone(),
+                    }),
+                    _ => None,
+                };
+                steps.push(ForwardStep::Linear {
+                    field: linear.field.clone(),
+                    input,
+                    z: z.clone(),
+                    activation: fused.clone(),
+                });
+            }
+            Head::Conv(conv) => steps.push(ForwardStep::Conv {
+                field: conv.field.clone(),
+                input,
+                output: z.clone(),
+                workspace: workspace.expect("a convolution has a workspace").clone(),
             }),
-            _ => None,
-        };
+            Head::Sum { skip, branch } => steps.push(ForwardStep::Add {
+                skip: skip.map_or(Source::Input, |s| Source::Buffer(outputs[s].clone())),
+                branch: outputs[*branch].clone(),
+                output: z.clone(),
+            }),
+        }
         let mut previous = fused.as_ref().map_or(z, |a| &a.output).clone();
         let skipped = usize::from(fused.is_some());
-        steps.push(ForwardStep::Linear {
-            field: stage.linear.field.clone(),
-            input,
-            z: z.clone(),
-            activation: fused,
-        });
         for op in ops.iter().skip(skipped) {
             steps.push(match &op.kind {
                 OpKind::Activation { value } => ForwardStep::Activation {
@@ -343,7 +495,7 @@ fn forward_steps(stages: &[Stage], training: bool) -> Vec<ForwardStep> {
                         input: previous.clone(),
                         output: op.buffer.clone(),
                     },
-                    width: stage.linear.outputs.clone(),
+                    width: stage.outputs.clone(),
                 },
                 OpKind::Dropout { field, mask, .. } => ForwardStep::Dropout {
                     field: field.clone(),
@@ -354,27 +506,34 @@ fn forward_steps(stages: &[Stage], training: bool) -> Vec<ForwardStep> {
             });
             previous = op.buffer.clone();
         }
-        input = Source::Buffer(previous);
+        outputs.push(previous);
     }
     steps
 }
 
-/// The backward pass, last layer first: per stage, the ops no product folds in (in reverse),
-/// the `Linear`'s parameter gradients, then its input gradient with the derivative of the stage
-/// before folded in.
-fn backward_steps(stages: &[Stage]) -> Vec<BackwardStep> {
+/// The backward pass, last layer first: per stage, the gradients residual sums pass it by their
+/// skip connections, the ops no product folds in (in reverse), then the head's gradients: a
+/// `Linear`'s or a convolution's parameters and input (with the derivative of the stage before
+/// folded in where [`folds_last_derivative`] says), or a sum's hand-over to its chain.
+fn backward_steps(stages: &[Stage], workspace: Option<&Ident>) -> Vec<BackwardStep> {
     let mut steps = Vec::new();
     for (k, stage) in stages.iter().enumerate().rev() {
-        let grad = &stage.linear.grad;
-        // The last op of a stage that is an activation is handled elsewhere: by the loss for the
-        // last stage, by the next `Linear`'s input gradient for the others.
-        let handled = usize::from(last_activation(stage).is_some());
+        let grad = &stage.grad;
+        for sum in stages
+            .iter()
+            .filter(|s| matches!(s.head, Head::Sum { skip: Some(skip), .. } if skip == k)) {
+            steps.push(BackwardStep::AddGrad {
+                grad: grad.clone(),
+                sum: sum.grad.clone(),
+            });
+        }
+        let handled = usize::from(last_activation(stage).is_some() && folds_last_derivative(stages, k));
         for (j, op) in stage.ops.iter().enumerate().rev().skip(handled) {
             steps.push(match &op.kind {
                 OpKind::Activation { .. } => BackwardStep::Activation {
                     activation: activation_at(stage, j).expect("an activation"),
                     grad: grad.clone(),
-                    width: stage.linear.outputs.clone(),
+                    width: stage.outputs.clone(),
                 },
                 OpKind::Dropout { mask, .. } => BackwardStep::Dropout {
                     mask: mask.clone(),
@@ -386,19 +545,52 @@ fn backward_steps(stages: &[Stage]) -> Vec<BackwardStep> {
             0 => Source::Input,
             _ => Source::Buffer(training_output(&stages[k - 1]).clone()),
         };
-        steps.push(BackwardStep::Params {
-            field: stage.linear.field.clone(),
-            input,
-            grad: grad.clone(),
-        });
-        if let Some(before) = k.checked_sub(1).map(|i| &stages[i]) {
-            let derivative = last_activation(before).unwrap_or_else(|| identity(&before.linear.z));
-            steps.push(BackwardStep::Input {
-                field: stage.linear.field.clone(),
-                grad: grad.clone(),
-                derivative,
-                grad_before: before.linear.grad.clone(),
-            });
+        let before = k.checked_sub(1).map(|i| &stages[i]);
+        match &stage.head {
+            Head::Linear(linear) => {
+                steps.push(BackwardStep::Params {
+                    field: linear.field.clone(),
+                    input,
+                    grad: grad.clone(),
+                });
+                if let Some(before) = before {
+                    let derivative = last_activation(before)
+                        .filter(|_| folds_last_derivative(stages, k - 1))
+                        .unwrap_or_else(|| identity(&before.z));
+                    steps.push(BackwardStep::Input {
+                        field: linear.field.clone(),
+                        grad: grad.clone(),
+                        derivative,
+                        grad_before: before.grad.clone(),
+                    });
+                }
+            }
+            Head::Conv(conv) => {
+                let workspace = workspace.expect("a convolution has a workspace");
+                steps.push(BackwardStep::ConvParams {
+                    field: conv.field.clone(),
+                    input,
+                    grad: grad.clone(),
+                    workspace: workspace.clone(),
+                });
+                if let Some(before) = before {
+                    steps.push(BackwardStep::ConvInput {
+                        field: conv.field.clone(),
+                        grad: grad.clone(),
+                        grad_before: before.grad.clone(),
+                        workspace: workspace.clone(),
+                    });
+                }
+            }
+            Head::Sum { branch, .. } => {
+                let branch = &stages[*branch];
+                steps.push(BackwardStep::Route {
+                    grad: grad.clone(),
+                    branch: branch.grad.clone(),
+                    derivative: last_activation(branch),
+                    width: stage.outputs.clone(),
+                });
+            }
         }
     }
     steps
@@ -458,10 +650,10 @@ mod tests {
         let keys: Vec<&str> = network
             .stages
             .iter()
-            .map(|s| s.linear.weight_key.as_str())
+            .filter_map(|s| s.head.parameters().map(|(_, weight, _)| weight))
             .collect();
         assert_eq!(keys, ["0.weight", "2.weight", "4.weight"]);
-        assert_eq!(network.stages[1].linear.field, "linear2");
+        assert_eq!(network.stages[1].head.parameters().unwrap().0, "linear2");
         assert_eq!(network.stages[0].ops[0].buffer, "relu1");
         assert!(network.const_checks.is_empty());
         assert_eq!(snake_case("MySwish"), "my_swish");
@@ -476,7 +668,7 @@ mod tests {
         let fields: Vec<String> = network
             .stages
             .iter()
-            .map(|s| s.linear.field.to_string())
+            .map(|s| s.head.parameters().unwrap().0.to_string())
             .collect();
         assert_eq!(fields, ["buffers", "relu", "linear3_1", "linear3"]);
         let bindings: Vec<String> = network
@@ -501,5 +693,48 @@ mod tests {
             ]
         );
         assert_eq!(network.type_params.rng, "R_1");
+    }
+
+    #[test]
+    fn residual_layers_are_named_as_nested_sequentials() {
+        let network = lower(
+            "Linear(4, 8) -> ReLU -> Residual(Linear(8, 8) -> ReLU -> inner: Linear(8, 8)) -> Linear(8, 1)",
+        );
+        let keys: Vec<&str> = network
+            .stages
+            .iter()
+            .filter_map(|s| s.head.parameters().map(|(_, weight, _)| weight))
+            .collect();
+        assert_eq!(keys, ["0.weight", "2.0.weight", "inner.weight", "3.weight"]);
+        assert!(matches!(
+            network.stages[3].head,
+            Head::Sum {
+                skip: Some(0),
+                branch: 2
+            }
+        ));
+        // The first stage's ReLU derivative waits for the skip connection's gradient.
+        let steps: Vec<&str> = network
+            .plan
+            .backward
+            .iter()
+            .map(|step| match step {
+                BackwardStep::Activation { .. } => "activation",
+                BackwardStep::Dropout { .. } => "dropout",
+                BackwardStep::Params { .. } => "params",
+                BackwardStep::Input { .. } => "input",
+                BackwardStep::ConvParams { .. } => "conv params",
+                BackwardStep::ConvInput { .. } => "conv input",
+                BackwardStep::Route { .. } => "route",
+                BackwardStep::AddGrad { .. } => "add",
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "params", "input", "route", "params", "input", "params", "input", "add",
+                "activation", "params"
+            ]
+        );
     }
 }

@@ -15,6 +15,10 @@ pub(crate) struct Network {
     pub input: Width,
     pub output: Width,
     pub stages: Vec<Stage>,
+    /// The buffer every convolution works in, one as wide as the widest needs, if any has one.
+    pub workspace: Option<Workspace>,
+    /// The rows of the `Display` table, in the order of the chain.
+    pub summary: Vec<SummaryRow>,
     /// The chain as written, for documentation: `fc1: Linear(64, 128) -> ReLU -> …`.
     pub spec: String,
     /// Facts about constant widths, left to the compiler.
@@ -33,9 +37,11 @@ pub(crate) struct Network {
 ///
 /// The fusion rules: the first activation after a `Linear` runs in the `Linear`'s forward
 /// product (which, for ReLU, stores only `max(z, 0)`); the derivative of the last activation of
-/// a stage is applied by the input-gradient product of the next `Linear`; the network's last
-/// activation is differentiated together with the loss; every other activation and dropout runs
-/// as a pass of its own over the rows.
+/// a stage is applied by the input-gradient product of the next `Linear`, or as a residual sum
+/// hands its gradient to its chain; the network's last activation is differentiated together
+/// with the loss; every other activation and dropout runs as a pass of its own over the rows.
+/// A stage whose output a residual sum also reads gets its gradient whole first: the next
+/// layer's input gradient, plus the sum's.
 pub(crate) struct Plan {
     /// Inference: dropout off.
     pub evaluation: Vec<ForwardStep>,
@@ -67,6 +73,7 @@ impl ToTokens for Source {
 
 /// An activation applied in place of, or beside, another step: its value (`ReLU`,
 /// `LeakyReLU::new(0.1f32)`), the buffer holding its input and the one holding its output.
+#[derive(Clone)]
 pub(crate) struct Activation {
     pub value: TokenStream,
     pub input: Ident,
@@ -93,6 +100,19 @@ pub(crate) enum ForwardStep {
         input: Ident,
         output: Ident,
         mask: Ident,
+    },
+    /// A convolution of `input` into `output`, in `workspace`.
+    Conv {
+        field: Ident,
+        input: Source,
+        output: Ident,
+        workspace: Ident,
+    },
+    /// A residual sum, `output = skip + branch`.
+    Add {
+        skip: Source,
+        branch: Ident,
+        output: Ident,
     },
 }
 
@@ -127,6 +147,30 @@ pub(crate) enum BackwardStep {
         derivative: Activation,
         grad_before: Ident,
     },
+    /// A convolution's weight and bias gradients.
+    ConvParams {
+        field: Ident,
+        input: Source,
+        grad: Ident,
+        workspace: Ident,
+    },
+    /// A convolution's input gradient, into `grad_before`.
+    ConvInput {
+        field: Ident,
+        grad: Ident,
+        grad_before: Ident,
+        workspace: Ident,
+    },
+    /// A residual sum hands its gradient to its chain: `branch = grad ⊙ derivative'`, the
+    /// derivative of the chain's last activation, if it ends in one.
+    Route {
+        grad: Ident,
+        branch: Ident,
+        derivative: Option<Activation>,
+        width: Width,
+    },
+    /// The gradient a residual sum passes to its input by the skip connection: `grad += sum`.
+    AddGrad { grad: Ident, sum: Ident },
 }
 
 /// The generated methods' type parameters: `R: Rng`, `L: Loss`, `O: Optimizer`, `P: AsRef<Path>`,
@@ -143,38 +187,94 @@ pub(crate) struct TypeParams {
 /// to in the passes, and its values per row.
 pub(crate) struct Slot<'a> {
     pub binding: &'a Ident,
-    pub width: &'a Width,
+    pub width: TokenStream,
 }
 
 impl Network {
-    /// Every buffer, in the order the network's `Buffers` holds them: per stage, the `Linear`'s
-    /// output, each op's output (and a dropout's mask), then the `Linear`'s output gradient.
+    /// Every buffer, in the order the network's `Buffers` holds them: per stage, the head's
+    /// output, each op's output (and a dropout's mask), then the head's output gradient; last,
+    /// the convolutions' workspace.
     pub fn slots(&self) -> Vec<Slot<'_>> {
         let mut slots = Vec::new();
         for stage in &self.stages {
-            let width = &stage.linear.outputs;
-            slots.push(Slot {
-                binding: &stage.linear.z,
-                width,
-            });
-            for op in &stage.ops {
+            let width = stage.outputs.to_token_stream();
+            let mut push = |binding| {
                 slots.push(Slot {
-                    binding: &op.buffer,
-                    width,
-                });
+                    binding,
+                    width: width.clone(),
+                })
+            };
+            push(&stage.z);
+            for op in &stage.ops {
+                push(&op.buffer);
                 if let OpKind::Dropout { mask, .. } = &op.kind {
-                    slots.push(Slot {
-                        binding: mask,
-                        width,
-                    });
+                    push(mask);
                 }
             }
+            push(&stage.grad);
+        }
+        if let Some(workspace) = &self.workspace {
             slots.push(Slot {
-                binding: &stage.linear.grad,
-                width,
+                binding: &workspace.binding,
+                width: workspace.width.clone(),
             });
         }
         slots
+    }
+}
+
+/// The convolutions' shared workspace: its binding, and an expression for its values per row.
+pub(crate) struct Workspace {
+    pub binding: Ident,
+    pub width: TokenStream,
+}
+
+/// A row of the summary table: the layer as the table names it, its output's shape and its
+/// parameter count (expressions).
+pub(crate) struct SummaryRow {
+    pub display: String,
+    pub shape: Vec<TokenStream>,
+    pub params: TokenStream,
+}
+
+/// The shape of the values flowing between two layers, per example.
+#[derive(Clone)]
+pub(crate) enum Shape {
+    /// A row of features.
+    Features(Width),
+    /// `(channels, length)`, channel-major, as PyTorch's contiguous `[C, L]`.
+    Channels { channels: u64, length: u64 },
+}
+
+impl Shape {
+    /// Values per row.
+    pub fn width(&self) -> Width {
+        match self {
+            Shape::Features(width) => width.clone(),
+            Shape::Channels { channels, length } => {
+                Width::Literal(channels * length, Span::call_site())
+            }
+        }
+    }
+
+    /// `100`, `(25, 19)`.
+    pub fn text(&self) -> String {
+        match self {
+            Shape::Features(width) => width.text(),
+            Shape::Channels { channels, length } => format!("({channels}, {length})"),
+        }
+    }
+
+    /// The dimensions, for the summary table.
+    pub fn dims(&self) -> Vec<TokenStream> {
+        match self {
+            Shape::Features(width) => vec![width.to_token_stream()],
+            Shape::Channels { channels, length } => {
+                [*channels, *length]
+                    .map(|d| proc_macro2::Literal::u64_unsuffixed(d).to_token_stream())
+                    .to_vec()
+            }
+        }
     }
 }
 
@@ -214,20 +314,58 @@ impl Width {
     }
 }
 
-/// A `Linear` layer and the width-preserving operations after it, up to the next `Linear`.
+/// A layer that computes a new value (a `Linear`, a convolution, a residual sum) and the
+/// shape-preserving operations after it, up to the next such layer.
 pub(crate) struct Stage {
-    pub linear: LinearLayer,
+    pub head: Head,
+    /// The buffer holding the head's output `z`.
+    pub z: Ident,
+    /// The buffer holding the gradient with respect to `z`, and through the ops in place, with
+    /// respect to each op's output.
+    pub grad: Ident,
+    /// Values per row of `z` and of every op's output.
+    pub outputs: Width,
     pub ops: Vec<Op>,
+}
+
+/// What starts a stage. Every head but the first network-level one reads the output of the
+/// stage before it; a sum reads that and the output of the stage before its chain.
+pub(crate) enum Head {
+    Linear(LinearLayer),
+    Conv(ConvLayer),
+    /// `z = skip + branch`: the end of a `Residual`. `skip` is the stage before its chain
+    /// (`None` for the network's input) and `branch` its chain's last stage, the stage before.
+    Sum { skip: Option<usize>, branch: usize },
+}
+
+impl Head {
+    /// The layer's field and its parameter names, for a head with parameters.
+    pub fn parameters(&self) -> Option<(&Ident, &str, &str)> {
+        match self {
+            Head::Linear(l) => Some((&l.field, &l.weight_key, &l.bias_key)),
+            Head::Conv(c) => Some((&c.field, &c.weight_key, &c.bias_key)),
+            Head::Sum { .. } => None,
+        }
+    }
+}
+
+/// A convolution.
+pub(crate) struct ConvLayer {
+    pub field: Ident,
+    pub weight_key: String,
+    pub bias_key: String,
+    /// An expression for its runtime settings: `Conv1dSettings::new(1, 25, 5, 40).stride(2)`.
+    pub settings: TokenStream,
+    /// Its weight's shape and whether it has a bias, for its field's documentation.
+    pub weight_shape: String,
+    pub bias: bool,
+    pub display: String,
 }
 
 /// A `Linear` layer.
 pub(crate) struct LinearLayer {
     /// The struct field.
     pub field: Ident,
-    /// The buffer holding its output `z`.
-    pub z: Ident,
-    /// The buffer holding the gradient with respect to `z`.
-    pub grad: Ident,
     /// PyTorch's name of the module: `fc1`, or `0` as `nn.Sequential` numbers it.
     pub key: String,
     /// PyTorch state-dict keys: `fc1.weight`, or `0.weight` as `nn.Sequential` names them.

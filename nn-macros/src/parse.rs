@@ -5,6 +5,7 @@
 //! struct := attribute* visibility? "struct" IDENT "{" chain "}"
 //! chain  := layer ("->" layer)*
 //! layer  := (IDENT ":")? PATH ("(" expr ("," expr)* ","? ")")?
+//!         | "Residual" "(" chain ")"
 //! ```
 //!
 //! Parsing is loose: any path is accepted as a layer name and any expressions as arguments, so
@@ -45,6 +46,14 @@ pub(crate) struct LayerCall {
     pub name: Path,
     /// `None` when written without parentheses.
     pub args: Option<LayerArgs>,
+    /// The chain inside `Residual(…)`, which takes layers rather than arguments.
+    pub body: Option<Body>,
+}
+
+/// The parenthesised chain of a `Residual`.
+pub(crate) struct Body {
+    pub paren: token::Paren,
+    pub chain: Chain,
 }
 
 /// The parenthesised arguments of a layer.
@@ -63,6 +72,9 @@ impl LayerCall {
     /// without spaces before `(`.
     pub fn text(&self) -> String {
         let name = self.name.to_token_stream().to_string().replace(' ', "");
+        if let Some(body) = &self.body {
+            return format!("{name}({})", body.chain.text());
+        }
         match &self.args {
             None => name,
             Some(_) => {
@@ -84,6 +96,40 @@ impl ToTokens for LayerCall {
         if let Some(args) = &self.args {
             args.paren
                 .surround(tokens, |inner| args.list.to_tokens(inner));
+        }
+        if let Some(body) = &self.body {
+            body.paren
+                .surround(tokens, |inner| body.chain.to_tokens(inner));
+        }
+    }
+}
+
+impl Chain {
+    /// `fc1: Linear(4, 8) -> ReLU`: the chain as written, labels included.
+    pub fn text(&self) -> String {
+        self.layers
+            .iter()
+            .map(|layer| match &layer.label {
+                Some(label) => format!("{}: {}", label.unraw(), layer.text()),
+                None => layer.text(),
+            })
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    }
+}
+
+impl ToTokens for Chain {
+    /// The layers with their labels, joined by `->`.
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            if i > 0 {
+                <Token![->]>::default().to_tokens(tokens);
+            }
+            if let Some(label) = &layer.label {
+                label.to_tokens(tokens);
+                <Token![:]>::default().to_tokens(tokens);
+            }
+            layer.to_tokens(tokens);
         }
     }
 }
@@ -163,6 +209,18 @@ fn parse_layer(input: ParseStream) -> syn::Result<LayerCall> {
             "expected a layer, such as `Linear(64, 128)` or `ReLU`",
         )
     })?;
+    if name.is_ident("Residual") && input.peek(token::Paren) {
+        // `Residual(linear2: Linear(100, 100) -> ReLU)`: a chain, not arguments.
+        let content;
+        let paren = parenthesized!(content in input);
+        let chain = parse_chain(&content)?;
+        return Ok(LayerCall {
+            label,
+            name,
+            args: None,
+            body: Some(Body { paren, chain }),
+        });
+    }
     let args = if input.peek(token::Paren) {
         let content;
         let paren = parenthesized!(content in input);
@@ -171,7 +229,12 @@ fn parse_layer(input: ParseStream) -> syn::Result<LayerCall> {
     } else {
         None
     };
-    Ok(LayerCall { label, name, args })
+    Ok(LayerCall {
+        label,
+        name,
+        args,
+        body: None,
+    })
 }
 
 #[cfg(test)]
@@ -200,6 +263,14 @@ mod tests {
         assert!(anonymous.item.is_none());
         assert_eq!(anonymous.chain.layers[2].name.segments.len(), 2);
         assert!(parse("struct Empty {}").unwrap().chain.layers.is_empty());
+
+        let residual = parse("Linear(4, 8) -> Residual(fc: Linear(8, 8) -> ReLU) -> ReLU").unwrap();
+        let body = &residual.chain.layers[1].body.as_ref().unwrap().chain;
+        assert_eq!(body.layers.len(), 2);
+        assert_eq!(
+            residual.chain.text(),
+            "Linear(4, 8) -> Residual(fc: Linear(8, 8) -> ReLU) -> ReLU"
+        );
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub use train::{
 pub mod private {
     pub use crate::aligned::AlignedVec;
     pub use crate::buffers::Buffers;
-    pub use crate::layer::LinearPasses;
+    pub use crate::layer::{
+        add_assign_rows, add_rows, conv1d, conv1d_backward_input, conv1d_backward_params,
+        conv1d_forward, conv1d_workspace, Conv1dSettings, LinearPasses,
+    };
     pub use crate::summary::write_summary;
 }

@@ -164,6 +164,38 @@ fn statements(steps: &[BackwardStep]) -> TokenStream {
             let (value, input, output) = (&derivative.value, &derivative.input, &derivative.output);
             quote!(network.#field.backward_input(rows, #grad, #input, #output, &#value, #grad_before);)
         }
+        BackwardStep::ConvParams {
+            field,
+            input,
+            grad,
+            workspace,
+        } => quote! {
+            #private::conv1d_backward_params(&mut network.#field, rows, #input, #grad, #workspace, accumulate);
+        },
+        BackwardStep::ConvInput {
+            field,
+            grad,
+            grad_before,
+            workspace,
+        } => quote! {
+            #private::conv1d_backward_input(&network.#field, rows, #grad, #grad_before, #workspace);
+        },
+        BackwardStep::Route {
+            grad,
+            branch,
+            derivative,
+            width,
+        } => {
+            let derivative = derivative.as_ref().map(|d| {
+                let (value, input, output) = (&d.value, &d.input, &d.output);
+                quote!(#private::RowActivation::backward_rows(&#value, #input, #output, #branch, #width);)
+            });
+            quote! {
+                #branch.copy_from_slice(#grad);
+                #derivative
+            }
+        }
+        BackwardStep::AddGrad { grad, sum } => quote!(#private::add_assign_rows(#grad, #sum);),
     });
     quote!(#(#statements)*)
 }

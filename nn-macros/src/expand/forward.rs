@@ -70,6 +70,17 @@ fn statements(steps: &[ForwardStep]) -> TokenStream {
             output,
             mask,
         } => quote!(network.#field.forward_train(#input, #output, #mask);),
+        ForwardStep::Conv {
+            field,
+            input,
+            output,
+            workspace,
+        } => quote!(#private::conv1d_forward(&network.#field, rows, #input, #output, #workspace);),
+        ForwardStep::Add {
+            skip,
+            branch,
+            output,
+        } => quote!(#private::add_rows(#skip, #branch, #output);),
     });
     quote!(#(#statements)*)
 }

@@ -1,4 +1,4 @@
-//! `Display`: a summary table of layers, output widths and parameter counts, like Keras'
+//! `Display`: a summary table of layers, output shapes and parameter counts, like Keras'
 //! `model.summary()`.
 
 use proc_macro2::TokenStream;
@@ -10,15 +10,9 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let private = crate::runtime::path();
     let name = &network.name;
     let title = name.to_string();
-    let rows = network.stages.iter().flat_map(|stage| {
-        let (i, o) = (&stage.linear.inputs, &stage.linear.outputs);
-        let linear = &stage.linear.display;
-        std::iter::once(quote!((#linear, #o, #i * #o + #o))).chain(stage.ops.iter().map(
-            move |op| {
-                let display = &op.display;
-                quote!((#display, #o, 0))
-            },
-        ))
+    let rows = network.summary.iter().map(|row| {
+        let (display, shape, params) = (&row.display, &row.shape, &row.params);
+        quote!((#display, &[#(#shape),*], #params))
     });
     quote! {
         #[automatically_derived]

@@ -422,13 +422,13 @@ const _: () = {
                 f,
                 "Deeper",
                 &[
-                    ("Linear(20, HIDDEN)", HIDDEN, 20 * HIDDEN + HIDDEN),
-                    ("Tanh", HIDDEN, 0),
-                    ("Linear(HIDDEN, HIDDEN)", HIDDEN, HIDDEN * HIDDEN + HIDDEN),
-                    ("LeakyReLU(0.1)", HIDDEN, 0),
-                    ("Dropout(0.2)", HIDDEN, 0),
-                    ("Linear(HIDDEN, 3)", 3, HIDDEN * 3 + 3),
-                    ("Softmax", 3, 0),
+                    ("Linear(20, HIDDEN)", &[HIDDEN], 20 * HIDDEN + HIDDEN),
+                    ("Tanh", &[HIDDEN], 0),
+                    ("Linear(HIDDEN, HIDDEN)", &[HIDDEN], HIDDEN * HIDDEN + HIDDEN),
+                    ("LeakyReLU(0.1)", &[HIDDEN], 0),
+                    ("Dropout(0.2)", &[HIDDEN], 0),
+                    ("Linear(HIDDEN, 3)", &[3], HIDDEN * 3 + 3),
+                    ("Softmax", &[3], 0),
                 ],
             )
         }

@@ -3,6 +3,7 @@
 //! PyTorch (`tests.rs`).
 
 mod columns;
+mod generated;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,10 @@ use crate::kernel::{self, Dims, WeightLayout};
 use crate::optim::{ParameterVisitor, Parameters};
 use crate::size;
 use columns::Geometry;
+#[doc(hidden)]
+pub use generated::{
+    conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, conv1d_workspace,
+};
 pub use settings::Conv1dSettings;
 use settings::Shape;
 

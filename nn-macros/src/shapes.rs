@@ -1,0 +1,378 @@
+//! The shapes along the chain: each layer's input is checked against what the layer before it
+//! yields, and its output computed, as PyTorch would find at run time. Every rule reports at
+//! the token that is wrong, with the numbers that disagree; widths given as constants become
+//! checks for the compiler.
+
+use proc_macro2::Span;
+use quote::quote;
+
+use crate::check::{describe, Argument, Resolved};
+use crate::errors::Errors;
+use crate::flat::Entry;
+use crate::layers::Kind;
+use crate::model::{ConstCheck, Shape, Width};
+
+/// What flows out of the layers so far: its shape, how a message names where it comes from
+/// (`` `fc1` before it ``, `` `Flatten` ``) and how it says what that yields (`128`,
+/// `125 (25 channels × 5)`).
+#[derive(Clone)]
+struct Flow {
+    shape: Shape,
+    source: String,
+    yields: String,
+}
+
+impl Flow {
+    fn after(entry: &Entry, shape: Shape) -> Flow {
+        Flow {
+            yields: shape.text(),
+            source: format!("{} before it", describe(entry.call)),
+            shape,
+        }
+    }
+}
+
+/// Checks every layer's input and returns each entry's output shape (unknown ones, after an
+/// error, as one feature), with the checks left to the compiler.
+pub(crate) fn check(
+    entries: &[Entry],
+    resolved: &[Resolved],
+    arguments: &[Vec<Argument>],
+    errors: &mut Errors,
+) -> (Vec<Shape>, Vec<ConstCheck>) {
+    let mut checks = Vec::new();
+    let mut shapes = Vec::new();
+    // `None` once a shape is unknown (an argument was wrong), until a layer sets it again.
+    let mut flow: Option<Flow> = None;
+    // The flow into each open `Residual`, and its entry.
+    let mut open: Vec<(Option<Flow>, usize)> = Vec::new();
+    // Whether a layer with parameters has come yet: before one, after `Input`, only `Flatten`.
+    // A chain that does not start with `Input` starts with one (or `check` said it should).
+    let mut computed =
+        !matches!(resolved.first(), Some(Resolved::Builtin(spec)) if spec.kind == Kind::Input);
+    for (index, ((entry, kind), args)) in entries.iter().zip(resolved).zip(arguments).enumerate() {
+        let call = entry.call;
+        let Resolved::Builtin(spec) = kind else {
+            if !computed {
+                before_parameters(entry, errors);
+            }
+            shapes.push(known(&flow));
+            close(entries, index, &mut flow, &mut open, &mut shapes, &mut checks, errors);
+            continue;
+        };
+        match spec.kind {
+            Kind::Input => {
+                flow = match (&args[..], index) {
+                    ([Argument::Integer(channels, _), Argument::Integer(length, _)], 0) => {
+                        let shape = Shape::Channels {
+                            channels: *channels,
+                            length: *length,
+                        };
+                        Some(Flow {
+                            yields: shape.text(),
+                            source: format!("{} before it", describe(call)),
+                            shape,
+                        })
+                    }
+                    _ => None,
+                };
+            }
+            Kind::Linear => {
+                computed = true;
+                if let (Some(before), Some(Argument::Width(inputs))) = (&flow, args.first()) {
+                    linear_inputs(entry, inputs, before, &mut checks, errors);
+                }
+                flow = match args.get(1) {
+                    Some(Argument::Width(outputs)) => {
+                        Some(Flow::after(entry, Shape::Features(outputs.clone())))
+                    }
+                    _ => None,
+                };
+            }
+            Kind::Conv1d => {
+                computed = true;
+                flow = conv1d(entry, args, flow.as_ref(), errors)
+                    .map(|shape| Flow::after(entry, shape));
+            }
+            Kind::Flatten => {
+                if let Some(Flow {
+                    shape: Shape::Channels { channels, length },
+                    ..
+                }) = flow
+                {
+                    let width = channels * length;
+                    flow = Some(Flow {
+                        shape: Shape::Features(Width::Literal(width, Span::call_site())),
+                        source: "`Flatten`".to_owned(),
+                        yields: format!("{width} ({channels} channels × {length})"),
+                    });
+                }
+            }
+            Kind::Residual => {
+                residual_starts_with_parameters(entries, index, errors);
+                open.push((flow.clone(), index));
+            }
+            Kind::Dropout | Kind::Activation(_) => {
+                if !computed {
+                    before_parameters(entry, errors);
+                }
+            }
+        }
+        shapes.push(known(&flow));
+        close(entries, index, &mut flow, &mut open, &mut shapes, &mut checks, errors);
+    }
+    if let (false, Some(first)) = (computed, entries.first()) {
+        errors.push_spanned(
+            &first.call.name,
+            "a network needs a layer with parameters, such as `Linear` or `Conv1d`",
+        );
+    }
+    (shapes, checks)
+}
+
+/// The shape of `flow`, or one feature where it is unknown (the network has errors then).
+fn known(flow: &Option<Flow>) -> Shape {
+    flow.as_ref().map_or_else(
+        || Shape::Features(Width::Literal(1, Span::call_site())),
+        |flow| flow.shape.clone(),
+    )
+}
+
+/// Rejects an activation or dropout between `Input` and the first layer with parameters.
+fn before_parameters(entry: &Entry, errors: &mut Errors) {
+    errors.push_spanned(
+        &entry.call.name,
+        format!(
+            "`{}` comes before any layer with parameters; after `Input`, start with `Conv1d`, or with `Flatten -> Linear`",
+            entry.call.text()
+        ),
+    );
+}
+
+/// A `Residual`'s chain must open with a layer with parameters, which its first stage needs.
+fn residual_starts_with_parameters(entries: &[Entry], index: usize, errors: &mut Errors) {
+    let residual = &entries[index];
+    if residual.closes > 0 {
+        // `Residual()`: its body is empty.
+        errors.push_spanned(
+            residual.call,
+            "a `Residual` needs at least one layer, such as `Residual(Linear(64, 64) -> ReLU)`",
+        );
+        return;
+    }
+    let first = &entries[index + 1];
+    let opens = layers_with_parameters().any(|name| first.call.name.is_ident(name));
+    let unknown = first.call.name.get_ident().is_none();
+    if !opens && !unknown {
+        errors.push_spanned(
+            &first.call.name,
+            format!(
+                "a `Residual`'s chain must start with a layer with parameters, such as `Linear` or `Conv1d`; found `{}`",
+                first.call.text()
+            ),
+        );
+    }
+}
+
+fn layers_with_parameters() -> impl Iterator<Item = &'static str> {
+    crate::layers::LAYERS
+        .iter()
+        .filter(|spec| spec.has_parameters())
+        .map(|spec| spec.name)
+}
+
+/// Ends the `Residual`s that close after entry `index`: each must give back the shape it took.
+fn close(
+    entries: &[Entry],
+    index: usize,
+    flow: &mut Option<Flow>,
+    open: &mut Vec<(Option<Flow>, usize)>,
+    shapes: &mut [Shape],
+    checks: &mut Vec<ConstCheck>,
+    errors: &mut Errors,
+) {
+    for _ in 0..entries[index].closes {
+        let Some((before, residual)) = open.pop() else {
+            return;
+        };
+        if let (Some(input), Some(output)) = (&before, &*flow) {
+            same_shape(entries[residual].call, input, output, checks, errors);
+        }
+        shapes[residual] = known(&before);
+        *flow = before.map(|before| Flow {
+            source: "the `Residual` before it".to_owned(),
+            ..before
+        });
+    }
+}
+
+/// `x + chain(x)` needs the chain to keep the shape.
+fn same_shape(
+    residual: &crate::parse::LayerCall,
+    input: &Flow,
+    output: &Flow,
+    checks: &mut Vec<ConstCheck>,
+    errors: &mut Errors,
+) {
+    let describe = |shape: &Shape| match shape {
+        Shape::Features(width) => format!("{} features", width.text()),
+        Shape::Channels { .. } => format!("shape {}", shape.text()),
+    };
+    let message = format!(
+        "`Residual` adds its input, {}, to its chain's output, {}: the chain must keep the shape",
+        describe(&input.shape),
+        describe(&output.shape)
+    );
+    match (&input.shape, &output.shape) {
+        (Shape::Features(a), Shape::Features(b)) => match (a, b) {
+            (Width::Literal(a, _), Width::Literal(b, _)) if a == b => {}
+            (Width::Literal(..), Width::Literal(..)) => {
+                errors.push_spanned(&residual.name, message)
+            }
+            _ if a.text() == b.text() => {}
+            _ => checks.push(ConstCheck {
+                condition: quote!(#a == #b),
+                message,
+                span: residual.name.segments[0].ident.span(),
+            }),
+        },
+        (
+            Shape::Channels {
+                channels: c1,
+                length: l1,
+            },
+            Shape::Channels {
+                channels: c2,
+                length: l2,
+            },
+        ) if (c1, l1) == (c2, l2) => {}
+        _ => errors.push_spanned(&residual.name, message),
+    }
+}
+
+/// A `Linear` takes the features the layer before yields, flattened.
+///
+/// Rejects `fc1: Linear(64, 128) -> ReLU -> fc2: Linear(64, 2)` and `Conv1d(…) -> Linear(…)`.
+fn linear_inputs(
+    entry: &Entry,
+    inputs: &Width,
+    before: &Flow,
+    checks: &mut Vec<ConstCheck>,
+    errors: &mut Errors,
+) {
+    let name = describe(entry.call);
+    let Flow {
+        shape,
+        source,
+        yields,
+    } = before;
+    let previous = match shape {
+        Shape::Features(width) => width,
+        Shape::Channels { .. } => {
+            errors.push_spanned(
+                &entry.call.name,
+                format!(
+                    "{name} takes features, but {source} yields shape {yields}; put `Flatten` between them"
+                ),
+            );
+            return;
+        }
+    };
+    match (inputs, previous) {
+        (Width::Literal(a, span), Width::Literal(b, _)) if a != b => errors.push(
+            *span,
+            format!("{name} takes {a} inputs, but {source} yields {yields}"),
+        ),
+        (Width::Literal(..), Width::Literal(..)) => {}
+        // Linear(20, HIDDEN) -> Linear(HIDDEN, 3): the same constant, nothing to check.
+        (Width::Const(..), Width::Const(..)) if inputs.text() == previous.text() => {}
+        _ => checks.push(ConstCheck {
+            condition: quote!(#inputs == #previous),
+            message: format!(
+                "{name} takes `{}` inputs, but {source} yields `{}`, a different width",
+                inputs.text(),
+                previous.text()
+            ),
+            span: inputs.span(),
+        }),
+    }
+}
+
+/// A `Conv1d`'s input channels, groups and kernel against its input; its output's shape.
+///
+/// Rejects `Conv1d(24, …)` after 25 channels, a kernel longer than the padded input, groups
+/// that do not divide the channels, and a convolution after `Flatten` or a `Linear`.
+fn conv1d(
+    entry: &Entry,
+    args: &[Argument],
+    before: Option<&Flow>,
+    errors: &mut Errors,
+) -> Option<Shape> {
+    let name = describe(entry.call);
+    let integer = |i: usize| match args.get(i) {
+        Some(Argument::Integer(value, span)) => Some((*value, *span)),
+        _ => None,
+    };
+    let (in_channels, in_span) = integer(0)?;
+    let (out_channels, _) = integer(1)?;
+    let (kernel, kernel_span) = integer(2)?;
+    let (stride, _) = integer(3)?;
+    let (padding, _) = integer(4)?;
+    let (dilation, _) = integer(5)?;
+    let (groups, groups_span) = integer(6)?;
+    let mut valid = true;
+    for (channels, what) in [(in_channels, "in_channels"), (out_channels, "out_channels")] {
+        if channels % groups != 0 {
+            errors.push(
+                groups_span,
+                format!("{name} has `groups = {groups}`, which does not divide its {what}, {channels}"),
+            );
+            valid = false;
+        }
+    }
+    let before = before?;
+    let length = match before.shape {
+        Shape::Channels { channels, length } => {
+            if channels != in_channels {
+                errors.push(
+                    in_span,
+                    format!(
+                        "{name} takes {in_channels} input channels, but {} yields {channels} (shape {})",
+                        before.source, before.yields
+                    ),
+                );
+            }
+            length
+        }
+        Shape::Features(_) => {
+            errors.push_spanned(
+                &entry.call.name,
+                format!(
+                    "{name} takes (channels, length), but {} yields {} features; convolutions come before `Flatten`",
+                    before.source, before.yields
+                ),
+            );
+            return None;
+        }
+    };
+    let reach = dilation * (kernel - 1) + 1;
+    let padded = length + 2 * padding;
+    if reach > padded {
+        let spans = if dilation == 1 {
+            format!("{kernel} samples")
+        } else {
+            format!("{reach} samples (dilation {dilation} × (kernel {kernel} − 1) + 1)")
+        };
+        errors.push(
+            kernel_span,
+            format!(
+                "{name}'s kernel spans {spans}, more than its padded input's {padded} (length {length} + 2 × padding {padding}): the output would be empty"
+            ),
+        );
+        return None;
+    }
+    valid.then_some(Shape::Channels {
+        channels: out_channels,
+        length: (padded - reach) / stride + 1,
+    })
+}
