@@ -30,7 +30,10 @@ network! {
 
 /// The training rows, in file order.
 fn training_data() -> (Batch<40>, Labels) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/mnist1d/mnist1d_train.csv.gz");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/mnist1d/mnist1d_train.csv.gz"
+    );
     Csv::new()
         .target("label")
         .read_classes::<40>(path, 10)
@@ -77,11 +80,29 @@ fn check_run(name: &str, losses: &[f32], weights: &[(String, Vec<f32>)], close_s
     let expected = load_fixture(&format!("mnist1d/{name}_after200.safetensors"));
     let pytorch = &expected["losses"].data;
     // The first steps to rounding.
-    assert_close(&format!("{name} losses[0]"), &losses[..1], &pytorch[..1], 1e-6, 1e-5);
-    assert_close(&format!("{name} losses[..10]"), &losses[..10], &pytorch[..10], 1e-5, 0.0);
+    assert_close(
+        &format!("{name} losses[0]"),
+        &losses[..1],
+        &pytorch[..1],
+        1e-6,
+        1e-5,
+    );
+    assert_close(
+        &format!("{name} losses[..10]"),
+        &losses[..10],
+        &pytorch[..10],
+        1e-5,
+        0.0,
+    );
     let after10 = load_fixture(&format!("mnist1d/{name}_after10.safetensors"));
     for (key, values) in weights {
-        assert_close(&format!("{name} {key} after 10 steps"), values, &after10[key].data, 1e-3, 0.0);
+        assert_close(
+            &format!("{name} {key} after 10 steps"),
+            values,
+            &after10[key].data,
+            1e-3,
+            0.0,
+        );
     }
     assert_close(
         &format!("{name} losses[..{close_steps}]"),
@@ -109,7 +130,13 @@ fn conv_base_loads_pytorch_weights_and_matches_its_forward_pass() {
     let expected = load_fixture("mnist1d/cnn_init_outputs.safetensors");
     let x = Batch::<40>::from_vec(8, expected["input"].data.clone()).unwrap();
     let output = model.forward(&x);
-    assert_close("logits", output.as_slice(), &expected["output"].data, 1e-6, 1e-5);
+    assert_close(
+        "logits",
+        output.as_slice(),
+        &expected["output"].data,
+        1e-6,
+        1e-5,
+    );
 }
 
 #[test]

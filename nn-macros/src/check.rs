@@ -141,7 +141,12 @@ fn check_start(entries: &[Entry], resolved: &[Resolved], errors: &mut Errors) {
     for (i, (entry, kind)) in entries.iter().zip(resolved).enumerate() {
         let Resolved::Builtin(spec) = kind else {
             if i == 0 && matches!(kind, Resolved::Custom) {
-                let name = entry.call.name.to_token_stream().to_string().replace(' ', "");
+                let name = entry
+                    .call
+                    .name
+                    .to_token_stream()
+                    .to_string()
+                    .replace(' ', "");
                 errors.push_spanned(&entry.call.name, start_message(&name));
             }
             continue;

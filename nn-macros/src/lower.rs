@@ -168,7 +168,10 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     let (cin, cout, k) = (integer(0), integer(1), integer(2));
                     let literals = [cin, cout, k, length].map(Literal::u64_unsuffixed);
                     let mut settings = quote!(#private::Conv1dSettings::new(#(#literals),*));
-                    for (i, method) in ["stride", "padding", "dilation", "groups"].iter().enumerate() {
+                    for (i, method) in ["stride", "padding", "dilation", "groups"]
+                        .iter()
+                        .enumerate()
+                    {
                         let value = integer(3 + i);
                         let default = u64::from(*method != "padding");
                         if value != default {
@@ -241,7 +244,12 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     let kind = OpKind::Activation {
                         value: activation_value(spec, constructor, args),
                     };
-                    add_op(&mut stages, buffer_name(&mut buffers, index), kind, layer.text());
+                    add_op(
+                        &mut stages,
+                        buffer_name(&mut buffers, index),
+                        kind,
+                        layer.text(),
+                    );
                 }
             },
             Resolved::Custom | Resolved::Unknown => {
@@ -521,13 +529,15 @@ fn backward_steps(stages: &[Stage], workspace: Option<&Ident>) -> Vec<BackwardSt
         let grad = &stage.grad;
         for sum in stages
             .iter()
-            .filter(|s| matches!(s.head, Head::Sum { skip: Some(skip), .. } if skip == k)) {
+            .filter(|s| matches!(s.head, Head::Sum { skip: Some(skip), .. } if skip == k))
+        {
             steps.push(BackwardStep::AddGrad {
                 grad: grad.clone(),
                 sum: sum.grad.clone(),
             });
         }
-        let handled = usize::from(last_activation(stage).is_some() && folds_last_derivative(stages, k));
+        let handled =
+            usize::from(last_activation(stage).is_some() && folds_last_derivative(stages, k));
         for (j, op) in stage.ops.iter().enumerate().rev().skip(handled) {
             steps.push(match &op.kind {
                 OpKind::Activation { .. } => BackwardStep::Activation {
@@ -732,8 +742,16 @@ mod tests {
         assert_eq!(
             steps,
             [
-                "params", "input", "route", "params", "input", "params", "input", "add",
-                "activation", "params"
+                "params",
+                "input",
+                "route",
+                "params",
+                "input",
+                "params",
+                "input",
+                "add",
+                "activation",
+                "params"
             ]
         );
     }

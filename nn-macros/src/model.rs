@@ -269,11 +269,9 @@ impl Shape {
     pub fn dims(&self) -> Vec<TokenStream> {
         match self {
             Shape::Features(width) => vec![width.to_token_stream()],
-            Shape::Channels { channels, length } => {
-                [*channels, *length]
-                    .map(|d| proc_macro2::Literal::u64_unsuffixed(d).to_token_stream())
-                    .to_vec()
-            }
+            Shape::Channels { channels, length } => [*channels, *length]
+                .map(|d| proc_macro2::Literal::u64_unsuffixed(d).to_token_stream())
+                .to_vec(),
         }
     }
 }
@@ -335,7 +333,10 @@ pub(crate) enum Head {
     Conv(ConvLayer),
     /// `z = skip + branch`: the end of a `Residual`. `skip` is the stage before its chain
     /// (`None` for the network's input) and `branch` its chain's last stage, the stage before.
-    Sum { skip: Option<usize>, branch: usize },
+    Sum {
+        skip: Option<usize>,
+        branch: usize,
+    },
 }
 
 impl Head {

@@ -57,7 +57,15 @@ pub(crate) fn check(
                 before_parameters(entry, errors);
             }
             shapes.push(known(&flow));
-            close(entries, index, &mut flow, &mut open, &mut shapes, &mut checks, errors);
+            close(
+                entries,
+                index,
+                &mut flow,
+                &mut open,
+                &mut shapes,
+                &mut checks,
+                errors,
+            );
             continue;
         };
         match spec.kind {
@@ -104,7 +112,10 @@ pub(crate) fn check(
                     flow = Some(Flow {
                         shape: Shape::Features(Width::Literal(width, Span::call_site())),
                         source: "`Flatten`".to_owned(),
-                        yields: format!("{width} ({channels} channels × {length})"),
+                        yields: format!(
+                            "{width} ({channels} channel{} × {length})",
+                            if channels == 1 { "" } else { "s" }
+                        ),
                     });
                 }
             }
@@ -119,7 +130,15 @@ pub(crate) fn check(
             }
         }
         shapes.push(known(&flow));
-        close(entries, index, &mut flow, &mut open, &mut shapes, &mut checks, errors);
+        close(
+            entries,
+            index,
+            &mut flow,
+            &mut open,
+            &mut shapes,
+            &mut checks,
+            errors,
+        );
     }
     if let (false, Some(first)) = (computed, entries.first()) {
         errors.push_spanned(
@@ -325,7 +344,9 @@ fn conv1d(
         if channels % groups != 0 {
             errors.push(
                 groups_span,
-                format!("{name} has `groups = {groups}`, which does not divide its {what}, {channels}"),
+                format!(
+                    "{name} has `groups = {groups}`, which does not divide its {what}, {channels}"
+                ),
             );
             valid = false;
         }
@@ -337,7 +358,7 @@ fn conv1d(
                 errors.push(
                     in_span,
                     format!(
-                        "{name} takes {in_channels} input channels, but {} yields {channels} (shape {})",
+                        "{name} takes {in_channels} input channels, but {} yields {channels}: its output is {}",
                         before.source, before.yields
                     ),
                 );
@@ -349,7 +370,8 @@ fn conv1d(
                 &entry.call.name,
                 format!(
                     "{name} takes (channels, length), but {} yields {} features; convolutions come before `Flatten`",
-                    before.source, before.yields
+                    before.source,
+                    before.shape.text()
                 ),
             );
             return None;

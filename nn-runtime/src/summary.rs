@@ -27,11 +27,18 @@ pub fn write_summary(
     let rule = "-".repeat(name_width + shape_width + 14);
     writeln!(f, "{rule}")?;
     for ((name, _, params), shape) in rows.iter().zip(&shapes) {
-        writeln!(f, "{name:<name_width$}  {shape:>shape_width$}  {params:>10}")?;
+        writeln!(
+            f,
+            "{name:<name_width$}  {shape:>shape_width$}  {params:>10}"
+        )?;
     }
     writeln!(f, "{rule}")?;
     let total: usize = rows.iter().map(|(_, _, p)| p).sum();
-    write!(f, "{:<name_width$}  {:>shape_width$}  {total:>10}", "total", "")
+    write!(
+        f,
+        "{:<name_width$}  {:>shape_width$}  {total:>10}",
+        "total", ""
+    )
 }
 
 /// `128`, or `(25, 19)`.

@@ -109,12 +109,14 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
             }
             Head::Sum { .. } => None,
         };
-        layer.into_iter().chain(stage.ops.iter().filter_map(|op| match &op.kind {
-            OpKind::Dropout { field, p, .. } => Some(quote! {
-                #field: #private::Dropout::new(#p, #private::RngCore::next_u64(rng))
-            }),
-            OpKind::Activation { .. } => None,
-        }))
+        layer
+            .into_iter()
+            .chain(stage.ops.iter().filter_map(|op| match &op.kind {
+                OpKind::Dropout { field, p, .. } => Some(quote! {
+                    #field: #private::Dropout::new(#p, #private::RngCore::next_u64(rng))
+                }),
+                OpKind::Activation { .. } => None,
+            }))
     });
     let widths = network.slots().into_iter().map(|slot| slot.width);
     let params = network.summary.iter().filter_map(|row| {

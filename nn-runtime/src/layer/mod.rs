@@ -6,14 +6,14 @@ mod dropout;
 mod linear;
 mod residual;
 
-pub use conv1d::{Conv1d, Conv1dSettings};
 #[doc(hidden)]
 pub use conv1d::{
     conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, conv1d_workspace,
 };
-#[doc(hidden)]
-pub use residual::{add_assign_rows, add_rows};
+pub use conv1d::{Conv1d, Conv1dSettings};
 pub use dropout::Dropout;
 pub use linear::Linear;
 #[doc(hidden)]
 pub use linear::LinearPasses;
+#[doc(hidden)]
+pub use residual::{add_assign_rows, add_rows};
