@@ -56,6 +56,37 @@ def train_workload(name, widths, batch, loss_fn, lr, final, targets, threads):
     print(json.dumps({"name": name, "threads": threads, "us": best[0], "fused_adam": best[1]}))
 
 
+def mnist1d_workloads(threads):
+    """MNIST-1D's ConvBase and MLPBase (`bench/mnist1d_torch.py`): a training step of Adam and
+    CrossEntropyLoss on 100 random rows, and ConvBase's inference on one."""
+    from mnist1d_torch import ConvBase, MLPBase
+
+    for name, model_class in (("mnist1d_conv_train", ConvBase), ("mnist1d_mlp_train", MLPBase)):
+        torch.manual_seed(0)
+        model = model_class()
+        x = torch.rand(100, 40)
+        y = torch.randint(0, 10, (100,))
+        loss_fn = nn.CrossEntropyLoss()
+        best = None
+        for fused in (False, True):
+            opt = torch.optim.Adam(model.parameters(), lr=1e-2, fused=fused)
+
+            def step():
+                opt.zero_grad()
+                loss_fn(model(x), y).backward()
+                opt.step()
+
+            us = median_us(step, 50, 31, 20)
+            best = us if best is None else min(best, us)
+        print(json.dumps({"name": name, "threads": threads, "us": best}))
+    torch.manual_seed(0)
+    model = ConvBase()
+    one = torch.rand(1, 40)
+    with torch.no_grad():
+        us = median_us(lambda: model(one), 500, 31, 500)
+    print(json.dumps({"name": "mnist1d_conv_infer_b1", "threads": threads, "us": us}))
+
+
 def large_train_memory():
     """Trains large_train alone and prints the process's peak memory in KiB."""
     import resource
@@ -97,6 +128,7 @@ def main():
         train_workload("seed_train", [64, 128, 2], 32, nn.BCELoss(), 0.01, nn.Sigmoid(), binary, threads)
         train_workload("digits_train", [64, 128, 10], 64, nn.CrossEntropyLoss(), 1e-3, None, classes, threads)
         train_workload("large_train", [784, 512, 256, 10], 128, nn.CrossEntropyLoss(), 1e-3, None, classes, threads)
+        mnist1d_workloads(threads)
     sys.stdout.flush()
 
 

@@ -16,6 +16,41 @@ use nn::prelude::*;
 network! { struct SimpleNN { fc1: Linear(64, 128) -> ReLU -> fc2: Linear(128, 2) -> Sigmoid } }
 network! { struct Digits { Linear(64, 128) -> ReLU -> Linear(128, 10) } }
 network! { struct Large { Linear(784, 512) -> ReLU -> Linear(512, 256) -> ReLU -> Linear(256, 10) } }
+network! {
+    /// MNIST-1D's `ConvBase`.
+    struct ConvBase {
+        Input(1, 40)
+            -> conv1: Conv1d(1, 25, 5, stride = 2, padding = 1) -> ReLU
+            -> conv2: Conv1d(25, 25, 3, stride = 2, padding = 1) -> ReLU
+            -> conv3: Conv1d(25, 25, 3, stride = 2, padding = 1) -> ReLU
+            -> Flatten -> linear: Linear(125, 10)
+    }
+}
+network! {
+    /// MNIST-1D's `MLPBase`.
+    struct MlpBase {
+        linear1: Linear(40, 100) -> ReLU -> Residual(linear2: Linear(100, 100) -> ReLU) -> linear3: Linear(100, 10)
+    }
+}
+
+/// ConvBase's products as `(positions per example, patch, output channels)`, first layer first.
+const CONV_BASE: [(usize, usize, usize); 4] =
+    [(19, 5, 25), (10, 75, 25), (5, 75, 25), (1, 125, 10)];
+
+/// Floating-point operations of ConvBase's forward pass over `batch` examples.
+fn conv_base_infer_flops(batch: usize) -> f64 {
+    CONV_BASE
+        .iter()
+        .map(|&(positions, patch, out)| 2.0 * (batch * positions * patch * out) as f64)
+        .sum()
+}
+
+/// Of a ConvBase training step: each product three times (forward, weight gradient, input
+/// gradient), but the first layer's input gradient.
+fn conv_base_train_flops(batch: usize) -> f64 {
+    let (positions, patch, out) = CONV_BASE[0];
+    3.0 * conv_base_infer_flops(batch) - 2.0 * (batch * positions * patch * out) as f64
+}
 
 /// Median microseconds per call of `step`, over `repeats` groups of `inner` calls.
 fn median_us(mut step: impl FnMut(), warmup: usize, repeats: usize, inner: usize) -> f64 {
@@ -148,6 +183,57 @@ fn ours() -> Vec<Row> {
         us,
         flops: train_flops(&[784, 512, 256, 10], 128),
     });
+
+    let mut conv = ConvBase::seeded(0);
+    let x = Batch::<40>::random(100, 7);
+    let y = Labels::random(100, 10, 8);
+    let mut adam = Adam::new(1e-2);
+    let us = median_us(
+        || {
+            conv.train_step(&x, &y, &loss, &mut adam).unwrap();
+        },
+        50,
+        31,
+        20,
+    );
+    rows.push(Row {
+        name: "mnist1d_conv_train",
+        batch: 100,
+        us,
+        flops: conv_base_train_flops(100),
+    });
+    let one = Batch::<40>::random(1, 9);
+    let mut out = Batch::zeros(1);
+    let us = median_us(
+        || conv.forward_into(black_box(&one), &mut out),
+        1000,
+        31,
+        1000,
+    );
+    rows.push(Row {
+        name: "mnist1d_conv_infer_b1",
+        batch: 1,
+        us,
+        flops: conv_base_infer_flops(1),
+    });
+
+    let mut mlp = MlpBase::seeded(0);
+    let mut adam = Adam::new(1e-2);
+    let us = median_us(
+        || {
+            mlp.train_step(&x, &y, &loss, &mut adam).unwrap();
+        },
+        50,
+        31,
+        50,
+    );
+    rows.push(Row {
+        name: "mnist1d_mlp_train",
+        batch: 100,
+        // The residual sum adds no product.
+        flops: train_flops(&[40, 100, 100, 10], 100),
+        us,
+    });
     rows
 }
 
@@ -264,7 +350,7 @@ fn main() {
     let peak = figure("matmul_peak", 1);
     println!();
     println!(
-        "{:<16} {:>10} {:>12} {:>9} {:>8} {:>11} {:>11} {:>8} {:>8}",
+        "{:<22} {:>10} {:>12} {:>9} {:>8} {:>11} {:>11} {:>8} {:>8}",
         "workload",
         "µs/step",
         "samples/s",
@@ -281,7 +367,7 @@ fn main() {
             |v: Option<f64>, digits: usize| v.map_or("–".to_owned(), |v| format!("{v:.digits$}"));
         let (t1, t2) = (figure(row.name, 1), figure(row.name, 2));
         println!(
-            "{:<16} {:>10.2} {:>12.0} {:>9.1} {:>8} {:>11} {:>11} {:>8} {:>8}",
+            "{:<22} {:>10.2} {:>12.0} {:>9.1} {:>8} {:>11} {:>11} {:>8} {:>8}",
             row.name,
             row.us,
             row.batch as f64 / row.us * 1e6,

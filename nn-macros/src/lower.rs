@@ -143,7 +143,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                         grad: buffers.fresh(&format!("d_{}", z.unraw())),
                         z,
                         outputs: outputs.clone(),
-                        head: Head::Linear(LinearLayer {
+                        head: Head::Linear(Box::new(LinearLayer {
                             field,
                             weight_key: format!("{key}.weight"),
                             bias_key: format!("{key}.bias"),
@@ -151,7 +151,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                             inputs,
                             outputs,
                             display: display(entry, layer.text()).trim_start().to_owned(),
-                        }),
+                        })),
                         ops: Vec::new(),
                     });
                 }
@@ -330,7 +330,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
     let output_width = stages.last().map(|s| s.outputs.clone());
     let workspace = (!convolutions.is_empty()).then(|| Workspace {
         binding: buffers.fresh("workspace"),
-        width: quote!(#private::conv1d_workspace(&[#(#convolutions),*])),
+        width: quote!(#private::widest(&[#(#convolutions.workspace_per_row()),*])),
     });
     let plan = plan(&stages, workspace.as_ref().map(|w| &w.binding));
     Network {

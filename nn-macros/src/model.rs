@@ -329,7 +329,7 @@ pub(crate) struct Stage {
 /// What starts a stage. Every head but the first network-level one reads the output of the
 /// stage before it; a sum reads that and the output of the stage before its chain.
 pub(crate) enum Head {
-    Linear(LinearLayer),
+    Linear(Box<LinearLayer>),
     Conv(ConvLayer),
     /// `z = skip + branch`: the end of a `Residual`. `skip` is the stage before its chain
     /// (`None` for the network's input) and `branch` its chain's last stage, the stage before.

@@ -56,7 +56,7 @@ pub mod private {
     pub use crate::buffers::Buffers;
     pub use crate::layer::{
         add_assign_rows, add_rows, conv1d, conv1d_backward_input, conv1d_backward_params,
-        conv1d_forward, conv1d_workspace, Conv1dSettings, LinearPasses,
+        conv1d_forward, widest, Conv1dSettings, LinearPasses,
     };
     pub use crate::summary::write_summary;
 }

@@ -56,17 +56,20 @@ const _: () = {
                     125,
                     10,
                     10,
-                    ::nn::__private_0_1::conv1d_workspace(
+                    ::nn::__private_0_1::widest(
                         &[
                             ::nn::__private_0_1::Conv1dSettings::new(1, 25, 5, 40)
                                 .stride(2)
-                                .padding(1),
+                                .padding(1)
+                                .workspace_per_row(),
                             ::nn::__private_0_1::Conv1dSettings::new(25, 25, 3, 19)
                                 .stride(2)
-                                .padding(1),
+                                .padding(1)
+                                .workspace_per_row(),
                             ::nn::__private_0_1::Conv1dSettings::new(25, 25, 3, 10)
                                 .stride(2)
-                                .padding(1),
+                                .padding(1)
+                                .workspace_per_row(),
                         ],
                     ),
                 ]),
@@ -494,26 +497,12 @@ const _: () = {
             &self,
             graph: &mut ::nn::__private_0_1::OnnxGraph,
         ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
-            return ::core::result::Result::Err(::nn::__private_0_1::Error::NoOnnxForm {
+            let _ = graph;
+            ::core::result::Result::Err(::nn::__private_0_1::Error::NoOnnxForm {
                 activation: ::std::string::String::from(
                     "conv1 (Conv1d(1, 25, 5, stride = 2, padding = 1))",
                 ),
-            });
-            graph.activation("2", &::nn::__private_0_1::ReLU)?;
-            return ::core::result::Result::Err(::nn::__private_0_1::Error::NoOnnxForm {
-                activation: ::std::string::String::from(
-                    "conv2 (Conv1d(25, 25, 3, stride = 2, padding = 1))",
-                ),
-            });
-            graph.activation("4", &::nn::__private_0_1::ReLU)?;
-            return ::core::result::Result::Err(::nn::__private_0_1::Error::NoOnnxForm {
-                activation: ::std::string::String::from(
-                    "conv3 (Conv1d(25, 25, 3, stride = 2, padding = 1))",
-                ),
-            });
-            graph.activation("6", &::nn::__private_0_1::ReLU)?;
-            graph.linear("linear", &self.linear);
-            ::core::result::Result::Ok(())
+            })
         }
     }
 };

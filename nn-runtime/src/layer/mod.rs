@@ -7,9 +7,7 @@ mod linear;
 mod residual;
 
 #[doc(hidden)]
-pub use conv1d::{
-    conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, conv1d_workspace,
-};
+pub use conv1d::{conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, widest};
 pub use conv1d::{Conv1d, Conv1dSettings};
 pub use dropout::Dropout;
 pub use linear::Linear;

@@ -12,18 +12,20 @@ pub fn conv1d<R: Rng + ?Sized>(settings: Conv1dSettings, rng: &mut R) -> Conv1d 
     Conv1d::new(settings, rng).unwrap_or_else(|error| broken(&error))
 }
 
-/// Values per row of a workspace that serves every convolution of `layers` for any number of
-/// rows: `rows·L_out·(C_in·k + C_out) + max(rows·L_out, fixed)` is at most
-/// `rows·(L_out·(C_in·k + C_out + 1) + fixed)` for one row or more.
-pub fn conv1d_workspace(layers: &[Conv1dSettings]) -> usize {
-    layers
-        .iter()
-        .map(|settings| {
-            let shape = Shape::new(settings).unwrap_or_else(|error| broken(&error));
-            shape.output_length * (shape.per_position + 1) + shape.fixed
-        })
-        .max()
-        .unwrap_or(0)
+impl Conv1dSettings {
+    /// Values per row of a workspace that serves this layer for any number of rows:
+    /// `rows·L_out·(C_in·k + C_out) + max(rows·L_out, fixed)` is at most
+    /// `rows·(L_out·(C_in·k + C_out + 1) + fixed)` for one row or more.
+    #[doc(hidden)]
+    pub fn workspace_per_row(&self) -> usize {
+        let shape = Shape::new(self).unwrap_or_else(|error| broken(&error));
+        shape.output_length * (shape.per_position + 1) + shape.fixed
+    }
+}
+
+/// The largest of `widths`: one workspace, as wide as the widest layer needs, serves them all.
+pub fn widest(widths: &[usize]) -> usize {
+    widths.iter().copied().max().unwrap_or(0)
 }
 
 /// [`Conv1d::forward`] on buffers `network!` sized.

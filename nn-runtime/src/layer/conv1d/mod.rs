@@ -21,7 +21,7 @@ use crate::size;
 use columns::Geometry;
 #[doc(hidden)]
 pub use generated::{
-    conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, conv1d_workspace,
+    conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, widest,
 };
 pub use settings::Conv1dSettings;
 use settings::Shape;
