@@ -110,7 +110,7 @@ fn check_labels(entries: &[Entry], resolved: &[Resolved], errors: &mut Errors) {
             errors.push(
                 label.span(),
                 format!(
-                    "`{label}` labels `{name}`, which has no parameters; only `Linear` and `Conv1d` layers take a label"
+                    "`{label}` labels `{name}`, which has no parameters; only layers with parameters (`Linear`, `Conv1d`, `Conv2d`) take a label"
                 ),
             );
         }
@@ -165,7 +165,7 @@ fn check_start(entries: &[Entry], resolved: &[Resolved], errors: &mut Errors) {
 
 fn start_message(found: &str) -> String {
     format!(
-        "a network must start with `Linear(inputs, outputs)` or `Input(channels, length)`, which set its input's shape; found `{found}`"
+        "a network must start with `Linear(inputs, outputs)` or `Input(channels, …)`, which set its input's shape; found `{found}`"
     )
 }
 
@@ -567,7 +567,7 @@ mod tests {
         );
         assert_eq!(
             errors("ReLU -> Linear(4, 2)"),
-            ["a network must start with `Linear(inputs, outputs)` or `Input(channels, length)`, which set its input's shape; found `ReLU`"]
+            ["a network must start with `Linear(inputs, outputs)` or `Input(channels, …)`, which set its input's shape; found `ReLU`"]
         );
     }
 
@@ -576,7 +576,7 @@ mod tests {
         assert_eq!(
             errors("fc: Linear(1, 2) -> act: ReLU -> fc: Linear(2, 1)"),
             [
-                "`act` labels `ReLU`, which has no parameters; only `Linear` and `Conv1d` layers take a label",
+                "`act` labels `ReLU`, which has no parameters; only layers with parameters (`Linear`, `Conv1d`, `Conv2d`) take a label",
                 "the label `fc` is used twice"
             ]
         );

@@ -52,9 +52,16 @@ pub(crate) fn entries(chain: &Chain) -> Vec<Entry<'_>> {
 }
 
 fn push<'a>(chain: &'a Chain, outer: &[usize], out: &mut Vec<Entry<'a>>) {
+    // `Input` is no module: the layers after it are numbered from 0, as in the
+    // `nn.Sequential` PyTorch would build of them.
+    let opens_with_input = outer.is_empty()
+        && chain
+            .layers
+            .first()
+            .is_some_and(|layer| layer.name.is_ident("Input"));
     for (index, call) in chain.layers.iter().enumerate() {
         let mut position = outer.to_vec();
-        position.push(index);
+        position.push(index.saturating_sub(usize::from(opens_with_input)));
         out.push(Entry {
             call,
             position: position.clone(),
@@ -97,5 +104,13 @@ mod tests {
             ]
         );
         assert_eq!(entries[4].depth(), 2);
+
+        let input: NetworkInput =
+            syn::parse_str("Input(1, 40) -> Conv1d(1, 2, 3) -> Flatten -> Linear(76, 1)").unwrap();
+        let keys: Vec<String> = super::entries(&input.chain)[1..]
+            .iter()
+            .map(Entry::key)
+            .collect();
+        assert_eq!(keys, ["0", "1", "2"]);
     }
 }

@@ -17,9 +17,13 @@ pub(crate) struct LayerSpec {
 pub(crate) enum Kind {
     /// `Linear(in, out)`: parameters, changes the width.
     Linear,
-    /// `Conv1d(in, out, kernel, …)`: parameters, turns `(C_in, L)` into `(C_out, L_out)`.
-    Conv1d,
-    /// `Input(channels, length)`: the shape of a convolutional network's input.
+    /// `Conv1d(in, out, kernel, …)` (`dims` 1) or `Conv2d` (2): parameters, turns
+    /// `(C_in, L)` into `(C_out, L_out)`, or `(C_in, H, W)` into `(C_out, H_out, W_out)`.
+    Conv { dims: usize },
+    /// `MaxPool1d(kernel, …)` or `MaxPool2d`: keeps the channels, shrinks the rest.
+    MaxPool { dims: usize },
+    /// `Input(channels, length)` or `Input(channels, height, width)`: the shape of a
+    /// convolutional network's input.
     Input,
     /// `Flatten`: `(C, L)` read as `C·L` features, the same values in the same order.
     Flatten,
@@ -96,6 +100,26 @@ const fn with_args(name: &'static str, snake: &'static str, args: &'static [Arg]
 
 use ArgKind::{Count, Flag, Number, Probability, Size, Width};
 
+/// A convolution's arguments, PyTorch's, with its defaults.
+const CONV_ARGS: &[Arg] = &[
+    arg("in_channels", Count, None),
+    arg("out_channels", Count, None),
+    arg("kernel_size", Count, None),
+    arg("stride", Count, Some("1")),
+    arg("padding", Size, Some("0")),
+    arg("dilation", Count, Some("1")),
+    arg("groups", Count, Some("1")),
+    arg("bias", Flag, Some("true")),
+];
+
+/// A max pool's: `stride` defaults to the kernel size (written 0 here, which a user cannot
+/// write: it is refused).
+const POOL_ARGS: &[Arg] = &[
+    arg("kernel_size", Count, None),
+    arg("stride", Count, Some("0")),
+    arg("padding", Size, Some("0")),
+];
+
 /// Every built-in layer.
 pub(crate) const LAYERS: &[LayerSpec] = &[
     LayerSpec {
@@ -110,23 +134,38 @@ pub(crate) const LAYERS: &[LayerSpec] = &[
     LayerSpec {
         name: "Conv1d",
         snake: "conv",
-        kind: Kind::Conv1d,
-        args: &[
-            arg("in_channels", Count, None),
-            arg("out_channels", Count, None),
-            arg("kernel_size", Count, None),
-            arg("stride", Count, Some("1")),
-            arg("padding", Size, Some("0")),
-            arg("dilation", Count, Some("1")),
-            arg("groups", Count, Some("1")),
-            arg("bias", Flag, Some("true")),
-        ],
+        kind: Kind::Conv { dims: 1 },
+        args: CONV_ARGS,
+    },
+    LayerSpec {
+        name: "Conv2d",
+        snake: "conv",
+        kind: Kind::Conv { dims: 2 },
+        args: CONV_ARGS,
+    },
+    LayerSpec {
+        name: "MaxPool1d",
+        snake: "max_pool",
+        kind: Kind::MaxPool { dims: 1 },
+        args: POOL_ARGS,
+    },
+    LayerSpec {
+        name: "MaxPool2d",
+        snake: "max_pool",
+        kind: Kind::MaxPool { dims: 2 },
+        args: POOL_ARGS,
     },
     LayerSpec {
         name: "Input",
         snake: "input",
         kind: Kind::Input,
-        args: &[arg("channels", Count, None), arg("length", Count, None)],
+        // `Input(C, L)` or `Input(C, H, W)`: a width of 0 (never written: it is refused) means
+        // a one-dimensional input.
+        args: &[
+            arg("channels", Count, None),
+            arg("length", Count, None),
+            arg("width", Count, Some("0")),
+        ],
     },
     LayerSpec {
         name: "Flatten",
@@ -222,7 +261,7 @@ impl LayerSpec {
 
     /// Whether the layer has parameters, and so can take a label.
     pub fn has_parameters(&self) -> bool {
-        matches!(self.kind, Kind::Linear | Kind::Conv1d)
+        matches!(self.kind, Kind::Linear | Kind::Conv { .. })
     }
 
     /// How many arguments have no default.

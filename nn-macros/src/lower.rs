@@ -12,8 +12,8 @@ use crate::flat::{self, Entry};
 use crate::layers::{Constructor, Kind, LayerSpec};
 use crate::model::{
     Activation, BackwardStep, ConvLayer, CustomActivation, ForwardStep, Head, LinearLayer,
-    LossGradient, Network, Op, OpKind, Plan, Shape, Source, Stage, SummaryRow, TypeParams, Width,
-    Workspace,
+    LossGradient, Network, OnnxStep, Op, OpKind, Plan, PoolLayer, Shape, Source, Stage, SummaryRow,
+    TypeParams, Width, Workspace,
 };
 use crate::names::{self, Names};
 use crate::parse::NetworkInput;
@@ -95,6 +95,15 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
 
     let mut stages: Vec<Stage> = Vec::new();
     let mut summary: Vec<SummaryRow> = Vec::new();
+    let mut onnx: Vec<OnnxStep> = Vec::new();
+    if let Some(shape @ Shape::Spatial { .. }) = shapes.first() {
+        onnx.push(OnnxStep::ReshapeInput {
+            dims: shape.spatial_dims(),
+        });
+    }
+    // Locals of the ONNX writer holding each open `Residual`'s input.
+    let mut skips: Vec<Ident> = Vec::new();
+    let mut skip_names = Names::new(["graph"]);
     let mut custom_activations = Vec::new();
     let mut convolutions: Vec<TokenStream> = Vec::new();
     // The stage before each open `Residual`'s chain (`None`: the network's input).
@@ -106,6 +115,12 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         let layer = entry.call;
         let shape = &shapes[index];
         let mut add_op = |stages: &mut Vec<Stage>, buffer: Ident, kind: OpKind, text: String| {
+            if let OpKind::Activation { value } = &kind {
+                onnx.push(OnnxStep::Activation {
+                    key: entry.key(),
+                    value: value.clone(),
+                });
+            }
             summary.push(SummaryRow {
                 display: display(entry, text.clone()),
                 shape: shape.dims(),
@@ -113,7 +128,6 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
             });
             if let Some(stage) = stages.last_mut() {
                 stage.ops.push(Op {
-                    key: entry.key(),
                     buffer,
                     kind,
                     display: text,
@@ -134,6 +148,10 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     let key = entry.key();
                     let z = buffers.fresh(&field.unraw().to_string());
                     let (inputs, outputs) = (width(0), width(1));
+                    onnx.push(OnnxStep::Linear {
+                        key: key.clone(),
+                        field: field.clone(),
+                    });
                     summary.push(SummaryRow {
                         display: display(entry, layer.text()),
                         shape: vec![outputs.to_token_stream()],
@@ -147,7 +165,6 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                             field,
                             weight_key: format!("{key}.weight"),
                             bias_key: format!("{key}.bias"),
-                            key,
                             inputs,
                             outputs,
                             display: display(entry, layer.text()).trim_start().to_owned(),
@@ -155,19 +172,24 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                         ops: Vec::new(),
                     });
                 }
-                Kind::Conv1d => {
+                Kind::Conv { dims } => {
                     let integer = |i: usize| match &args[i] {
                         Argument::Integer(value, _) => *value,
                         _ => 1,
                     };
                     let bias = !matches!(args[7], Argument::Flag(false));
-                    let length = match &flowing {
-                        Some(Shape::Channels { length, .. }) => *length,
-                        _ => 1,
+                    // The input's size, which the runtime's settings include.
+                    let size = match &flowing {
+                        Some(Shape::Spatial { size, .. }) if size.len() == dims => size.clone(),
+                        _ => vec![1; dims],
                     };
                     let (cin, cout, k) = (integer(0), integer(1), integer(2));
-                    let literals = [cin, cout, k, length].map(Literal::u64_unsuffixed);
-                    let mut settings = quote!(#private::Conv1dSettings::new(#(#literals),*));
+                    let literals = [cin, cout, k]
+                        .into_iter()
+                        .chain(size)
+                        .map(Literal::u64_unsuffixed);
+                    let settings_type = format_ident!("Conv{}dSettings", dims);
+                    let mut settings = quote!(#private::#settings_type::new(#(#literals),*));
                     for (i, method) in ["stride", "padding", "dilation", "groups"]
                         .iter()
                         .enumerate()
@@ -189,8 +211,9 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     };
                     let key = entry.key();
                     let z = buffers.fresh(&field.unraw().to_string());
-                    let groups = integer(6);
-                    let parameters = cout * (cin / groups.max(1)) * k + if bias { cout } else { 0 };
+                    let groups = integer(6).max(1);
+                    let taps = k.pow(dims as u32);
+                    let parameters = cout * (cin / groups) * taps + if bias { cout } else { 0 };
                     let count = Literal::u64_unsuffixed(parameters);
                     summary.push(SummaryRow {
                         display: display(entry, layer.text()),
@@ -198,30 +221,90 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                         params: quote!(#count),
                     });
                     convolutions.push(settings.clone());
+                    onnx.push(OnnxStep::Conv {
+                        key: key.clone(),
+                        field: field.clone(),
+                        passes: format!("conv{dims}d"),
+                    });
+                    let kernel = vec![k.to_string(); dims].join(", ");
                     stages.push(Stage {
                         grad: buffers.fresh(&format!("d_{}", z.unraw())),
                         z,
                         outputs: shape.width(),
                         head: Head::Conv(ConvLayer {
                             field,
+                            runtime: format_ident!("Conv{}d", dims),
+                            passes: format!("conv{dims}d"),
                             weight_key: format!("{key}.weight"),
                             bias_key: format!("{key}.bias"),
                             settings,
-                            weight_shape: format!("[{cout}, {}, {k}]", cin / groups.max(1)),
+                            weight_shape: format!("[{cout}, {}, {kernel}]", cin / groups),
                             bias,
                             display: display(entry, layer.text()).trim_start().to_owned(),
                         }),
                         ops: Vec::new(),
                     });
                 }
+                Kind::MaxPool { dims } => {
+                    let integer = |i: usize| match &args[i] {
+                        Argument::Integer(value, _) => *value,
+                        _ => 1,
+                    };
+                    let (kernel, padding) = (integer(0), integer(2));
+                    let stride = match integer(1) {
+                        0 => kernel,
+                        stride => stride,
+                    };
+                    let input = flowing
+                        .as_ref()
+                        .map(Shape::spatial_dims)
+                        .unwrap_or_default();
+                    let constructor = format_ident!("max_pool{}d", dims);
+                    let values = input
+                        .into_iter()
+                        .chain([kernel, stride, padding])
+                        .map(Literal::u64_unsuffixed);
+                    let field = fields.fresh(&format!("max_pool{}", entry.suffix()));
+                    onnx.push(OnnxStep::MaxPool {
+                        key: entry.key(),
+                        dims,
+                        kernel,
+                        stride,
+                        padding,
+                    });
+                    let z = buffer_name(&mut buffers, index);
+                    summary.push(SummaryRow {
+                        display: display(entry, layer.text()),
+                        shape: shape.dims(),
+                        params: quote!(0),
+                    });
+                    stages.push(Stage {
+                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                        z,
+                        outputs: shape.width(),
+                        head: Head::Pool(PoolLayer {
+                            field,
+                            runtime: format_ident!("MaxPool{}d", dims),
+                            value: quote!(#private::#constructor(#(#values),*)),
+                            display: layer.text(),
+                        }),
+                        ops: Vec::new(),
+                    });
+                }
                 Kind::Input => {}
-                Kind::Flatten => summary.push(SummaryRow {
-                    display: display(entry, layer.text()),
-                    shape: shape.dims(),
-                    params: quote!(0),
-                }),
+                Kind::Flatten => {
+                    onnx.push(OnnxStep::Flatten { key: entry.key() });
+                    summary.push(SummaryRow {
+                        display: display(entry, layer.text()),
+                        shape: shape.dims(),
+                        params: quote!(0),
+                    });
+                }
                 Kind::Residual => {
                     open.push((stages.len().checked_sub(1), index));
+                    let skip = skip_names.fresh(&format!("skip{}", entry.suffix()));
+                    onnx.push(OnnxStep::Skip { skip: skip.clone() });
+                    skips.push(skip);
                     summary.push(SummaryRow {
                         display: display(entry, "Residual".to_owned()),
                         shape: shape.dims(),
@@ -282,6 +365,12 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                 break;
             };
             let z = buffer_name(&mut buffers, residual);
+            if let Some(skip) = skips.pop() {
+                onnx.push(OnnxStep::Residual {
+                    key: entries[residual].key(),
+                    skip,
+                });
+            }
             stages.push(Stage {
                 head: Head::Sum {
                     skip,
@@ -323,7 +412,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         visitor: type_names.fresh("V"),
     };
     let input_width = match (shapes.first(), stages.first().map(|s| &s.head)) {
-        (Some(shape @ Shape::Channels { .. }), _) => Some(shape.width()),
+        (Some(shape @ Shape::Spatial { .. }), _) => Some(shape.width()),
         (_, Some(Head::Linear(linear))) => Some(linear.inputs.clone()),
         _ => None,
     };
@@ -343,6 +432,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         stages,
         workspace,
         summary,
+        onnx,
         spec,
         const_checks,
         custom_activations,
@@ -443,7 +533,7 @@ fn folds_last_derivative(stages: &[Stage], k: usize) -> bool {
     match stages.get(k + 1).map(|next| &next.head) {
         None => true,
         Some(Head::Linear(_) | Head::Sum { .. }) => !skipped,
-        Some(Head::Conv(_)) => false,
+        Some(Head::Conv(_) | Head::Pool(_)) => false,
     }
 }
 
@@ -482,10 +572,16 @@ fn forward_steps(stages: &[Stage], workspace: Option<&Ident>, training: bool) ->
                 });
             }
             Head::Conv(conv) => steps.push(ForwardStep::Conv {
+                passes: conv.passes.clone(),
                 field: conv.field.clone(),
                 input,
                 output: z.clone(),
                 workspace: workspace.expect("a convolution has a workspace").clone(),
+            }),
+            Head::Pool(pool) => steps.push(ForwardStep::Pool {
+                field: pool.field.clone(),
+                input,
+                output: z.clone(),
             }),
             Head::Sum { skip, branch } => steps.push(ForwardStep::Add {
                 skip: skip.map_or(Source::Input, |s| Source::Buffer(outputs[s].clone())),
@@ -578,6 +674,7 @@ fn backward_steps(stages: &[Stage], workspace: Option<&Ident>) -> Vec<BackwardSt
             Head::Conv(conv) => {
                 let workspace = workspace.expect("a convolution has a workspace");
                 steps.push(BackwardStep::ConvParams {
+                    passes: conv.passes.clone(),
                     field: conv.field.clone(),
                     input,
                     grad: grad.clone(),
@@ -585,10 +682,21 @@ fn backward_steps(stages: &[Stage], workspace: Option<&Ident>) -> Vec<BackwardSt
                 });
                 if let Some(before) = before {
                     steps.push(BackwardStep::ConvInput {
+                        passes: conv.passes.clone(),
                         field: conv.field.clone(),
                         grad: grad.clone(),
                         grad_before: before.grad.clone(),
                         workspace: workspace.clone(),
+                    });
+                }
+            }
+            Head::Pool(pool) => {
+                if let Some(before) = before {
+                    steps.push(BackwardStep::PoolInput {
+                        field: pool.field.clone(),
+                        input,
+                        grad: grad.clone(),
+                        grad_before: before.grad.clone(),
                     });
                 }
             }
@@ -737,6 +845,7 @@ mod tests {
                 BackwardStep::ConvInput { .. } => "conv input",
                 BackwardStep::Route { .. } => "route",
                 BackwardStep::AddGrad { .. } => "add",
+                BackwardStep::PoolInput { .. } => "pool input",
             })
             .collect();
         assert_eq!(

@@ -19,6 +19,8 @@ pub(crate) struct Network {
     pub workspace: Option<Workspace>,
     /// The rows of the `Display` table, in the order of the chain.
     pub summary: Vec<SummaryRow>,
+    /// The evaluation graph for ONNX, layer by layer in the order of the chain.
+    pub onnx: Vec<OnnxStep>,
     /// The chain as written, for documentation: `fc1: Linear(64, 128) -> ReLU -> …`.
     pub spec: String,
     /// Facts about constant widths, left to the compiler.
@@ -103,10 +105,17 @@ pub(crate) enum ForwardStep {
     },
     /// A convolution of `input` into `output`, in `workspace`.
     Conv {
+        passes: String,
         field: Ident,
         input: Source,
         output: Ident,
         workspace: Ident,
+    },
+    /// Pooling of `input` into `output`.
+    Pool {
+        field: Ident,
+        input: Source,
+        output: Ident,
     },
     /// A residual sum, `output = skip + branch`.
     Add {
@@ -149,6 +158,7 @@ pub(crate) enum BackwardStep {
     },
     /// A convolution's weight and bias gradients.
     ConvParams {
+        passes: String,
         field: Ident,
         input: Source,
         grad: Ident,
@@ -156,10 +166,18 @@ pub(crate) enum BackwardStep {
     },
     /// A convolution's input gradient, into `grad_before`.
     ConvInput {
+        passes: String,
         field: Ident,
         grad: Ident,
         grad_before: Ident,
         workspace: Ident,
+    },
+    /// Pooling's input gradient, into `grad_before`, from the input it pooled.
+    PoolInput {
+        field: Ident,
+        input: Source,
+        grad: Ident,
+        grad_before: Ident,
     },
     /// A residual sum hands its gradient to its chain: `branch = grad ⊙ derivative'`, the
     /// derivative of the chain's last activation, if it ends in one.
@@ -229,6 +247,47 @@ pub(crate) struct Workspace {
     pub width: TokenStream,
 }
 
+/// One layer of the ONNX graph, in the order of the chain, under PyTorch's name for it (`key`).
+pub(crate) enum OnnxStep {
+    /// The flat input rows as `[batch, C, …]`, for a convolutional network.
+    ReshapeInput {
+        dims: Vec<u64>,
+    },
+    Linear {
+        key: String,
+        field: Ident,
+    },
+    /// A convolution: `passes` names the graph's method (`conv1d`).
+    Conv {
+        key: String,
+        field: Ident,
+        passes: String,
+    },
+    MaxPool {
+        key: String,
+        dims: usize,
+        kernel: u64,
+        stride: u64,
+        padding: u64,
+    },
+    Flatten {
+        key: String,
+    },
+    Activation {
+        key: String,
+        value: TokenStream,
+    },
+    /// Where a `Residual` starts: its input, kept in the local `skip`.
+    Skip {
+        skip: Ident,
+    },
+    /// Where it ends: `skip` plus its chain's output.
+    Residual {
+        key: String,
+        skip: Ident,
+    },
+}
+
 /// A row of the summary table: the layer as the table names it, its output's shape and its
 /// parameter count (expressions).
 pub(crate) struct SummaryRow {
@@ -238,12 +297,13 @@ pub(crate) struct SummaryRow {
 }
 
 /// The shape of the values flowing between two layers, per example.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub(crate) enum Shape {
     /// A row of features.
     Features(Width),
-    /// `(channels, length)`, channel-major, as PyTorch's contiguous `[C, L]`.
-    Channels { channels: u64, length: u64 },
+    /// `channels` planes of `size` (`[L]` or `[H, W]`), channel-major, as PyTorch's contiguous
+    /// `[C, L]` or `[C, H, W]`.
+    Spatial { channels: u64, size: Vec<u64> },
 }
 
 impl Shape {
@@ -251,17 +311,30 @@ impl Shape {
     pub fn width(&self) -> Width {
         match self {
             Shape::Features(width) => width.clone(),
-            Shape::Channels { channels, length } => {
-                Width::Literal(channels * length, Span::call_site())
+            Shape::Spatial { channels, size } => {
+                Width::Literal(channels * size.iter().product::<u64>(), Span::call_site())
             }
         }
     }
 
-    /// `100`, `(25, 19)`.
+    /// `100`, `(25, 19)`, `(6, 28, 28)`.
     pub fn text(&self) -> String {
         match self {
             Shape::Features(width) => width.text(),
-            Shape::Channels { channels, length } => format!("({channels}, {length})"),
+            Shape::Spatial { .. } => {
+                let dims: Vec<String> = self.spatial_dims().iter().map(u64::to_string).collect();
+                format!("({})", dims.join(", "))
+            }
+        }
+    }
+
+    /// The dimensions of a spatial shape, channels first; none for features.
+    pub fn spatial_dims(&self) -> Vec<u64> {
+        match self {
+            Shape::Features(_) => Vec::new(),
+            Shape::Spatial { channels, size } => std::iter::once(*channels)
+                .chain(size.iter().copied())
+                .collect(),
         }
     }
 
@@ -269,9 +342,11 @@ impl Shape {
     pub fn dims(&self) -> Vec<TokenStream> {
         match self {
             Shape::Features(width) => vec![width.to_token_stream()],
-            Shape::Channels { channels, length } => [*channels, *length]
+            Shape::Spatial { .. } => self
+                .spatial_dims()
+                .into_iter()
                 .map(|d| proc_macro2::Literal::u64_unsuffixed(d).to_token_stream())
-                .to_vec(),
+                .collect(),
         }
     }
 }
@@ -291,6 +366,13 @@ impl ToTokens for Width {
             }
             Width::Const(expr) => expr.to_tokens(tokens),
         }
+    }
+}
+
+/// Widths are equal when written alike: the same number, or the same constant.
+impl PartialEq for Width {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
     }
 }
 
@@ -331,6 +413,7 @@ pub(crate) struct Stage {
 pub(crate) enum Head {
     Linear(Box<LinearLayer>),
     Conv(ConvLayer),
+    Pool(PoolLayer),
     /// `z = skip + branch`: the end of a `Residual`. `skip` is the stage before its chain
     /// (`None` for the network's input) and `branch` its chain's last stage, the stage before.
     Sum {
@@ -345,7 +428,7 @@ impl Head {
         match self {
             Head::Linear(l) => Some((&l.field, &l.weight_key, &l.bias_key)),
             Head::Conv(c) => Some((&c.field, &c.weight_key, &c.bias_key)),
-            Head::Sum { .. } => None,
+            Head::Pool(_) | Head::Sum { .. } => None,
         }
     }
 }
@@ -353,6 +436,10 @@ impl Head {
 /// A convolution.
 pub(crate) struct ConvLayer {
     pub field: Ident,
+    /// The runtime's names for it: its type (`Conv1d`), and the prefix of its passes
+    /// (`conv1d` in `conv1d_forward`).
+    pub runtime: Ident,
+    pub passes: String,
     pub weight_key: String,
     pub bias_key: String,
     /// An expression for its runtime settings: `Conv1dSettings::new(1, 25, 5, 40).stride(2)`.
@@ -363,12 +450,19 @@ pub(crate) struct ConvLayer {
     pub display: String,
 }
 
+/// A pooling layer: no parameters, a field that holds its geometry.
+pub(crate) struct PoolLayer {
+    pub field: Ident,
+    /// Its runtime type (`MaxPool2d`) and the expression that builds it.
+    pub runtime: Ident,
+    pub value: TokenStream,
+    pub display: String,
+}
+
 /// A `Linear` layer.
 pub(crate) struct LinearLayer {
     /// The struct field.
     pub field: Ident,
-    /// PyTorch's name of the module: `fc1`, or `0` as `nn.Sequential` numbers it.
-    pub key: String,
     /// PyTorch state-dict keys: `fc1.weight`, or `0.weight` as `nn.Sequential` names them.
     pub weight_key: String,
     pub bias_key: String,
@@ -380,8 +474,6 @@ pub(crate) struct LinearLayer {
 
 /// A width-preserving operation after a `Linear`.
 pub(crate) struct Op {
-    /// PyTorch's name of the module: its label, or its index as `nn.Sequential` numbers it.
-    pub key: String,
     /// The buffer holding its output.
     pub buffer: Ident,
     pub kind: OpKind,

@@ -50,6 +50,7 @@ pub(crate) fn check(
     // A chain that does not start with `Input` starts with one (or `check` said it should).
     let mut computed =
         !matches!(resolved.first(), Some(Resolved::Builtin(spec)) if spec.kind == Kind::Input);
+    let mut parameters = computed;
     for (index, ((entry, kind), args)) in entries.iter().zip(resolved).zip(arguments).enumerate() {
         let call = entry.call;
         let Resolved::Builtin(spec) = kind else {
@@ -71,10 +72,17 @@ pub(crate) fn check(
         match spec.kind {
             Kind::Input => {
                 flow = match (&args[..], index) {
-                    ([Argument::Integer(channels, _), Argument::Integer(length, _)], 0) => {
-                        let shape = Shape::Channels {
+                    (
+                        [Argument::Integer(channels, _), Argument::Integer(length, _), Argument::Integer(width, _)],
+                        0,
+                    ) => {
+                        let size = match width {
+                            0 => vec![*length],
+                            _ => vec![*length, *width],
+                        };
+                        let shape = Shape::Spatial {
                             channels: *channels,
-                            length: *length,
+                            size,
                         };
                         Some(Flow {
                             yields: shape.text(),
@@ -87,6 +95,7 @@ pub(crate) fn check(
             }
             Kind::Linear => {
                 computed = true;
+                parameters = true;
                 if let (Some(before), Some(Argument::Width(inputs))) = (&flow, args.first()) {
                     linear_inputs(entry, inputs, before, &mut checks, errors);
                 }
@@ -97,25 +106,34 @@ pub(crate) fn check(
                     _ => None,
                 };
             }
-            Kind::Conv1d => {
+            Kind::Conv { dims } => {
                 computed = true;
-                flow = conv1d(entry, args, flow.as_ref(), errors)
+                parameters = true;
+                flow = convolution(entry, dims, args, flow.as_ref(), errors)
+                    .map(|shape| Flow::after(entry, shape));
+            }
+            Kind::MaxPool { dims } => {
+                computed = true;
+                flow = pool(entry, dims, args, flow.as_ref(), errors)
                     .map(|shape| Flow::after(entry, shape));
             }
             Kind::Flatten => {
                 if let Some(Flow {
-                    shape: Shape::Channels { channels, length },
+                    shape: shape @ Shape::Spatial { channels, size },
                     ..
-                }) = flow
+                }) = &flow
                 {
-                    let width = channels * length;
+                    let width = shape.width();
+                    let sizes: Vec<String> = size.iter().map(u64::to_string).collect();
                     flow = Some(Flow {
-                        shape: Shape::Features(Width::Literal(width, Span::call_site())),
-                        source: "`Flatten`".to_owned(),
                         yields: format!(
-                            "{width} ({channels} channel{} × {length})",
-                            if channels == 1 { "" } else { "s" }
+                            "{} ({channels} channel{} × {})",
+                            width.text(),
+                            if *channels == 1 { "" } else { "s" },
+                            sizes.join(" × ")
                         ),
+                        shape: Shape::Features(width),
+                        source: "`Flatten`".to_owned(),
                     });
                 }
             }
@@ -140,7 +158,7 @@ pub(crate) fn check(
             errors,
         );
     }
-    if let (false, Some(first)) = (computed, entries.first()) {
+    if let (false, Some(first)) = (parameters, entries.first()) {
         errors.push_spanned(
             &first.call.name,
             "a network needs a layer with parameters, such as `Linear` or `Conv1d`",
@@ -162,7 +180,7 @@ fn before_parameters(entry: &Entry, errors: &mut Errors) {
     errors.push_spanned(
         &entry.call.name,
         format!(
-            "`{}` comes before any layer with parameters; after `Input`, start with `Conv1d`, or with `Flatten -> Linear`",
+            "`{}` comes before any layer that computes; after `Input`, start with a convolution or a pool, or with `Flatten -> Linear`",
             entry.call.text()
         ),
     );
@@ -235,7 +253,7 @@ fn same_shape(
 ) {
     let describe = |shape: &Shape| match shape {
         Shape::Features(width) => format!("{} features", width.text()),
-        Shape::Channels { .. } => format!("shape {}", shape.text()),
+        Shape::Spatial { .. } => format!("shape {}", shape.text()),
     };
     let message = format!(
         "`Residual` adds its input, {}, to its chain's output, {}: the chain must keep the shape",
@@ -255,16 +273,7 @@ fn same_shape(
                 span: residual.name.segments[0].ident.span(),
             }),
         },
-        (
-            Shape::Channels {
-                channels: c1,
-                length: l1,
-            },
-            Shape::Channels {
-                channels: c2,
-                length: l2,
-            },
-        ) if (c1, l1) == (c2, l2) => {}
+        (Shape::Spatial { .. }, Shape::Spatial { .. }) if input.shape == output.shape => {}
         _ => errors.push_spanned(&residual.name, message),
     }
 }
@@ -287,7 +296,7 @@ fn linear_inputs(
     } = before;
     let previous = match shape {
         Shape::Features(width) => width,
-        Shape::Channels { .. } => {
+        Shape::Spatial { .. } => {
             errors.push_spanned(
                 &entry.call.name,
                 format!(
@@ -317,12 +326,65 @@ fn linear_inputs(
     }
 }
 
-/// A `Conv1d`'s input channels, groups and kernel against its input; its output's shape.
+/// The spatial size of the input of a layer of `dims` dimensions, or an error at its name if
+/// the layer before yields features or another number of dimensions.
+fn spatial_input<'a>(
+    entry: &Entry,
+    dims: usize,
+    before: &'a Flow,
+    errors: &mut Errors,
+) -> Option<(u64, &'a [u64])> {
+    let name = describe(entry.call);
+    let wanted = match dims {
+        1 => "(channels, length)",
+        _ => "(channels, height, width)",
+    };
+    match &before.shape {
+        Shape::Spatial { channels, size } if size.len() == dims => Some((*channels, size)),
+        Shape::Spatial { .. } => {
+            errors.push_spanned(
+                &entry.call.name,
+                format!(
+                    "{name} takes {wanted}, but {} yields shape {}",
+                    before.source,
+                    before.shape.text()
+                ),
+            );
+            None
+        }
+        Shape::Features(_) => {
+            let kind = if entry.call.name.is_ident("Conv1d") || entry.call.name.is_ident("Conv2d") {
+                "convolutions"
+            } else {
+                "pools"
+            };
+            errors.push_spanned(
+                &entry.call.name,
+                format!(
+                    "{name} takes {wanted}, but {} yields {} features; {kind} come before `Flatten`",
+                    before.source,
+                    before.shape.text()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// The output size along one axis of `length` samples: `⌊(length + 2·padding − reach) /
+/// stride⌋ + 1` for a window reaching `reach` samples, or `None` when the window does not fit.
+fn output_length(length: u64, padding: u64, reach: u64, stride: u64) -> Option<u64> {
+    let padded = length + 2 * padding;
+    (reach <= padded).then(|| (padded - reach) / stride + 1)
+}
+
+/// A convolution's input channels, groups and kernel against its input; its output's shape.
 ///
 /// Rejects `Conv1d(24, …)` after 25 channels, a kernel longer than the padded input, groups
 /// that do not divide the channels, and a convolution after `Flatten` or a `Linear`.
-fn conv1d(
+fn convolution(
     entry: &Entry,
+    dims: usize,
     args: &[Argument],
     before: Option<&Flow>,
     errors: &mut Errors,
@@ -352,49 +414,90 @@ fn conv1d(
         }
     }
     let before = before?;
-    let length = match before.shape {
-        Shape::Channels { channels, length } => {
-            if channels != in_channels {
+    let (channels, size) = spatial_input(entry, dims, before, errors)?;
+    if channels != in_channels {
+        errors.push(
+            in_span,
+            format!(
+                "{name} takes {in_channels} input channels, but {} yields {channels}: its output is {}",
+                before.source, before.yields
+            ),
+        );
+    }
+    let reach = dilation * (kernel - 1) + 1;
+    let mut output = Vec::new();
+    for &length in size {
+        match output_length(length, padding, reach, stride) {
+            Some(out) => output.push(out),
+            None => {
+                let spans = if dilation == 1 {
+                    format!("{kernel} samples")
+                } else {
+                    format!("{reach} samples (dilation {dilation} × (kernel {kernel} − 1) + 1)")
+                };
+                let padded = length + 2 * padding;
                 errors.push(
-                    in_span,
+                    kernel_span,
                     format!(
-                        "{name} takes {in_channels} input channels, but {} yields {channels}: its output is {}",
-                        before.source, before.yields
+                        "{name}'s kernel spans {spans}, more than its padded input's {padded} ({length} + 2 × padding {padding}): the output would be empty"
                     ),
                 );
+                return None;
             }
-            length
         }
-        Shape::Features(_) => {
-            errors.push_spanned(
-                &entry.call.name,
-                format!(
-                    "{name} takes (channels, length), but {} yields {} features; convolutions come before `Flatten`",
-                    before.source,
-                    before.shape.text()
-                ),
-            );
-            return None;
-        }
+    }
+    valid.then_some(Shape::Spatial {
+        channels: out_channels,
+        size: output,
+    })
+}
+
+/// A max pool's window against its input; its output's shape.
+///
+/// Rejects a window larger than the padded input (an empty output) and padding over half the
+/// window, which PyTorch refuses.
+fn pool(
+    entry: &Entry,
+    dims: usize,
+    args: &[Argument],
+    before: Option<&Flow>,
+    errors: &mut Errors,
+) -> Option<Shape> {
+    let name = describe(entry.call);
+    let integer = |i: usize| match args.get(i) {
+        Some(Argument::Integer(value, span)) => Some((*value, *span)),
+        _ => None,
     };
-    let reach = dilation * (kernel - 1) + 1;
-    let padded = length + 2 * padding;
-    if reach > padded {
-        let spans = if dilation == 1 {
-            format!("{kernel} samples")
-        } else {
-            format!("{reach} samples (dilation {dilation} × (kernel {kernel} − 1) + 1)")
-        };
+    let (kernel, kernel_span) = integer(0)?;
+    let (stride, _) = integer(1)?;
+    let stride = if stride == 0 { kernel } else { stride };
+    let (padding, padding_span) = integer(2)?;
+    if 2 * padding > kernel {
         errors.push(
-            kernel_span,
-            format!(
-                "{name}'s kernel spans {spans}, more than its padded input's {padded} (length {length} + 2 × padding {padding}): the output would be empty"
-            ),
+            padding_span,
+            format!("{name}'s padding, {padding}, is more than half its kernel size, {kernel}"),
         );
         return None;
     }
-    valid.then_some(Shape::Channels {
-        channels: out_channels,
-        length: (padded - reach) / stride + 1,
+    let (channels, size) = spatial_input(entry, dims, before?, errors)?;
+    let mut output = Vec::new();
+    for &length in size {
+        match output_length(length, padding, kernel, stride) {
+            Some(out) => output.push(out),
+            None => {
+                let padded = length + 2 * padding;
+                errors.push(
+                    kernel_span,
+                    format!(
+                        "{name}'s window of {kernel} is larger than its padded input's {padded} ({length} + 2 × padding {padding}): the output would be empty"
+                    ),
+                );
+                return None;
+            }
+        }
+    }
+    Some(Shape::Spatial {
+        channels,
+        size: output,
     })
 }

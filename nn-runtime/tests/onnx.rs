@@ -126,6 +126,45 @@ fn every_layer_runs_in_tract_as_forward_computes_it() {
     assert!(failures.is_empty(), "beyond {TOLERANCE:e}: {failures:?}");
 }
 
+network! {
+    /// MNIST-1D's `ConvBase`: the reshape to channels, convolutions, `Flatten`.
+    struct ConvBase {
+        Input(1, 40)
+            -> conv1: Conv1d(1, 25, 5, stride = 2, padding = 1) -> ReLU
+            -> conv2: Conv1d(25, 25, 3, stride = 2, padding = 1) -> ReLU
+            -> conv3: Conv1d(25, 25, 3, stride = 2, padding = 1) -> ReLU
+            -> Flatten -> linear: Linear(125, 10)
+    }
+}
+
+network! {
+    /// Residual sums, one inside another, and a grouped, dilated convolution without a bias.
+    struct Residuals {
+        Input(4, 12)
+            -> Conv1d(4, 6, 3, padding = 2, dilation = 2, groups = 2, bias = false) -> Tanh
+            -> Residual(Conv1d(6, 6, 3, padding = 1) -> ReLU -> Residual(Conv1d(6, 6, 1)))
+            -> Flatten -> Linear(72, 16) -> Residual(Linear(16, 16) -> GELU) -> Linear(16, 3)
+    }
+}
+
+#[test]
+fn convolutional_and_residual_networks_run_in_tract_as_forward_computes_them() {
+    let (conv, residuals) = (ConvBase::seeded(5), Residuals::seeded(6));
+    for (name, difference) in [
+        (
+            "ConvBase",
+            largest_difference(&conv, &conv.onnx_bytes().unwrap()),
+        ),
+        (
+            "Residuals",
+            largest_difference(&residuals, &residuals.onnx_bytes().unwrap()),
+        ),
+    ] {
+        println!("{name:<20} {difference:.1e}");
+        assert!(difference <= TOLERANCE, "{name}: {difference:e}");
+    }
+}
+
 #[test]
 fn whole_networks_run_in_tract_as_forward_computes_them() {
     let mut seed = SimpleNN::seeded(0);

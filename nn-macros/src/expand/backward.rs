@@ -5,7 +5,7 @@
 //! input gets no gradient.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
 use super::bind_slots;
 use crate::model::{BackwardStep, LossGradient, Network, TypeParams};
@@ -165,21 +165,31 @@ fn statements(steps: &[BackwardStep]) -> TokenStream {
             quote!(network.#field.backward_input(rows, #grad, #input, #output, &#value, #grad_before);)
         }
         BackwardStep::ConvParams {
+            passes,
             field,
             input,
             grad,
             workspace,
-        } => quote! {
-            #private::conv1d_backward_params(&mut network.#field, rows, #input, #grad, #workspace, accumulate);
-        },
+        } => {
+            let backward = format_ident!("{passes}_backward_params");
+            quote!(#private::#backward(&mut network.#field, rows, #input, #grad, #workspace, accumulate);)
+        }
         BackwardStep::ConvInput {
+            passes,
             field,
             grad,
             grad_before,
             workspace,
-        } => quote! {
-            #private::conv1d_backward_input(&network.#field, rows, #grad, #grad_before, #workspace);
-        },
+        } => {
+            let backward = format_ident!("{passes}_backward_input");
+            quote!(#private::#backward(&network.#field, rows, #grad, #grad_before, #workspace);)
+        }
+        BackwardStep::PoolInput {
+            field,
+            input,
+            grad,
+            grad_before,
+        } => quote!(#private::pool_backward(&network.#field, rows, #input, #grad, #grad_before);),
         BackwardStep::Route {
             grad,
             branch,

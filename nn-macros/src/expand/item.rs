@@ -2,7 +2,7 @@
 //! that let optimizers, the trainer and weight files work with it.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::bind_slots;
@@ -32,12 +32,20 @@ pub(crate) fn declaration(network: &Network) -> TokenStream {
             })
         }
         Head::Conv(c) => {
-            let field = &c.field;
+            let (field, runtime) = (&c.field, &c.runtime);
             let bias = if c.bias { ", bias" } else { ", no bias" };
             let doc = format!("`{}`: weight `{}`{bias}.", c.display, c.weight_shape);
             Some(quote! {
                 #[doc = #doc]
-                pub #field: #private::Conv1d
+                pub #field: #private::#runtime
+            })
+        }
+        Head::Pool(p) => {
+            let (field, runtime) = (&p.field, &p.runtime);
+            let doc = format!("`{}`: no parameters.", p.display);
+            Some(quote! {
+                #[doc = #doc]
+                pub #field: #private::#runtime
             })
         }
         Head::Sum { .. } => None,
@@ -105,7 +113,12 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
             }
             Head::Conv(conv) => {
                 let (field, settings) = (&conv.field, &conv.settings);
-                Some(quote!(#field: #private::conv1d(#settings, rng)))
+                let constructor = format_ident!("{}", conv.passes);
+                Some(quote!(#field: #private::#constructor(#settings, rng)))
+            }
+            Head::Pool(pool) => {
+                let (field, value) = (&pool.field, &pool.value);
+                Some(quote!(#field: #value))
             }
             Head::Sum { .. } => None,
         };

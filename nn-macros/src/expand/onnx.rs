@@ -1,10 +1,10 @@
 //! Export to ONNX: the layers in order, each under PyTorch's name for it, for the runtime's
-//! graph writer.
+//! graph writer. The order and the names were decided in `lower` (`Network::onnx`).
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
 
-use crate::model::{Head, Network, OpKind};
+use crate::model::{Network, OnnxStep};
 
 pub(crate) fn expand(network: &Network) -> TokenStream {
     let private = crate::runtime::path();
@@ -12,42 +12,31 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let title = name.to_string();
     let spec = &network.spec;
     let (input, output) = (&network.input, &network.output);
-    let layers = network.stages.iter().flat_map(|stage| {
-        let head = match &stage.head {
-            Head::Linear(linear) => {
-                let (field, key) = (&linear.field, &linear.key);
-                quote!(graph.linear(#key, &self.#field);)
-            }
-            // Checked below: a network with these has no ONNX form yet.
-            Head::Conv(_) | Head::Sum { .. } => quote!(),
-        };
-        let ops = stage.ops.iter().filter_map(|op| match &op.kind {
-            OpKind::Activation { value } => {
-                let key = &op.key;
-                Some(quote!(graph.activation(#key, &#value)?;))
-            }
-            // The evaluation graph: dropout is off.
-            OpKind::Dropout { .. } => None,
-        });
-        std::iter::once(head).chain(ops)
+    let steps = network.onnx.iter().map(|step| match step {
+        OnnxStep::ReshapeInput { dims } => {
+            let dims = dims.iter().map(|&d| Literal::u64_unsuffixed(d));
+            quote!(graph.reshape_input(&[#(#dims),*]);)
+        }
+        OnnxStep::Linear { key, field } => quote!(graph.linear(#key, &self.#field);),
+        OnnxStep::Conv { key, field, passes } => {
+            let method = format_ident!("{passes}");
+            quote!(graph.#method(#key, &self.#field);)
+        }
+        OnnxStep::MaxPool {
+            key,
+            dims,
+            kernel,
+            stride,
+            padding,
+        } => {
+            let sizes = [*kernel, *stride, *padding].map(Literal::u64_unsuffixed);
+            quote!(graph.max_pool(#key, #dims, #(#sizes),*);)
+        }
+        OnnxStep::Flatten { key } => quote!(graph.flatten(#key);),
+        OnnxStep::Activation { key, value } => quote!(graph.activation(#key, &#value)?;),
+        OnnxStep::Skip { skip } => quote!(let #skip = graph.output();),
+        OnnxStep::Residual { key, skip } => quote!(graph.residual(#key, &#skip);),
     });
-    let unsupported = network.stages.iter().find_map(|stage| match &stage.head {
-        Head::Conv(conv) => Some(conv.display.clone()),
-        Head::Sum { .. } => Some("Residual".to_owned()),
-        Head::Linear(_) => None,
-    });
-    let body = match unsupported {
-        Some(layer) => quote! {
-            let _ = graph;
-            ::core::result::Result::Err(#private::Error::NoOnnxForm {
-                activation: ::std::string::String::from(#layer),
-            })
-        },
-        None => quote! {
-            #(#layers)*
-            ::core::result::Result::Ok(())
-        },
-    };
     quote! {
         #[automatically_derived]
         impl #private::ExportOnnx for #name {
@@ -56,7 +45,8 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             const WIDTHS: (usize, usize) = (#input, #output);
 
             fn write_layers(&self, graph: &mut #private::OnnxGraph) -> ::core::result::Result<(), #private::Error> {
-                #body
+                #(#steps)*
+                ::core::result::Result::Ok(())
             }
         }
     }

@@ -240,42 +240,42 @@ const _: () = {
         buffers: &mut ::nn::__private_0_1::Buffers<12>,
     ) {
         let rows = buffers.rows();
-        let [conv1, relu2, _, conv2, relu4, _, conv3, relu6, _, linear, _, workspace] = buffers
+        let [conv1, relu1, _, conv2, relu3, _, conv3, relu5, _, linear, _, workspace] = buffers
             .slots_mut();
         ::nn::__private_0_1::conv1d_forward(&network.conv1, rows, x, conv1, workspace);
         ::nn::__private_0_1::RowActivation::forward_rows(
             &::nn::__private_0_1::ReLU,
             conv1,
-            relu2,
+            relu1,
             475,
         );
         ::nn::__private_0_1::conv1d_forward(
             &network.conv2,
             rows,
-            relu2,
+            relu1,
             conv2,
             workspace,
         );
         ::nn::__private_0_1::RowActivation::forward_rows(
             &::nn::__private_0_1::ReLU,
             conv2,
-            relu4,
+            relu3,
             250,
         );
         ::nn::__private_0_1::conv1d_forward(
             &network.conv3,
             rows,
-            relu4,
+            relu3,
             conv3,
             workspace,
         );
         ::nn::__private_0_1::RowActivation::forward_rows(
             &::nn::__private_0_1::ReLU,
             conv3,
-            relu6,
+            relu5,
             125,
         );
-        network.linear.forward_into(rows, relu6, linear);
+        network.linear.forward_into(rows, relu5, linear);
     }
     /// Runs every layer of `network` in training mode over `x`, keeping each layer's output
     /// in `buffers` for the backward pass.
@@ -295,23 +295,23 @@ const _: () = {
         slots: &mut [::nn::__private_0_1::AlignedVec; 12],
         accumulate: bool,
     ) {
-        let [conv1, relu2, d_conv1, conv2, relu4, d_conv2, conv3, relu6, d_conv3, _,
+        let [conv1, relu1, d_conv1, conv2, relu3, d_conv2, conv3, relu5, d_conv3, _,
         d_linear, workspace] = slots;
-        network.linear.backward_params(rows, relu6, d_linear, accumulate);
+        network.linear.backward_params(rows, relu5, d_linear, accumulate);
         network
             .linear
             .backward_input(
                 rows,
                 d_linear,
                 conv3,
-                relu6,
+                relu5,
                 &::nn::__private_0_1::ReLU,
                 d_conv3,
             );
         ::nn::__private_0_1::conv1d_backward_params(
             &mut network.conv3,
             rows,
-            relu4,
+            relu3,
             d_conv3,
             workspace,
             accumulate,
@@ -326,14 +326,14 @@ const _: () = {
         ::nn::__private_0_1::RowActivation::backward_rows(
             &::nn::__private_0_1::ReLU,
             conv2,
-            relu4,
+            relu3,
             d_conv2,
             250,
         );
         ::nn::__private_0_1::conv1d_backward_params(
             &mut network.conv2,
             rows,
-            relu2,
+            relu1,
             d_conv2,
             workspace,
             accumulate,
@@ -348,7 +348,7 @@ const _: () = {
         ::nn::__private_0_1::RowActivation::backward_rows(
             &::nn::__private_0_1::ReLU,
             conv1,
-            relu2,
+            relu1,
             d_conv1,
             475,
         );
@@ -497,12 +497,16 @@ const _: () = {
             &self,
             graph: &mut ::nn::__private_0_1::OnnxGraph,
         ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
-            let _ = graph;
-            ::core::result::Result::Err(::nn::__private_0_1::Error::NoOnnxForm {
-                activation: ::std::string::String::from(
-                    "conv1 (Conv1d(1, 25, 5, stride = 2, padding = 1))",
-                ),
-            })
+            graph.reshape_input(&[1, 40]);
+            graph.conv1d("conv1", &self.conv1);
+            graph.activation("1", &::nn::__private_0_1::ReLU)?;
+            graph.conv1d("conv2", &self.conv2);
+            graph.activation("3", &::nn::__private_0_1::ReLU)?;
+            graph.conv1d("conv3", &self.conv3);
+            graph.activation("5", &::nn::__private_0_1::ReLU)?;
+            graph.flatten("6");
+            graph.linear("linear", &self.linear);
+            ::core::result::Result::Ok(())
         }
     }
 };

@@ -386,10 +386,14 @@ const _: () = {
             &self,
             graph: &mut ::nn::__private_0_1::OnnxGraph,
         ) -> ::core::result::Result<(), ::nn::__private_0_1::Error> {
-            let _ = graph;
-            ::core::result::Result::Err(::nn::__private_0_1::Error::NoOnnxForm {
-                activation: ::std::string::String::from("Residual"),
-            })
+            graph.linear("linear1", &self.linear1);
+            graph.activation("1", &::nn::__private_0_1::ReLU)?;
+            let skip2 = graph.output();
+            graph.linear("linear2", &self.linear2);
+            graph.activation("2.1", &::nn::__private_0_1::ReLU)?;
+            graph.residual("2", &skip2);
+            graph.linear("linear3", &self.linear3);
+            ::core::result::Result::Ok(())
         }
     }
 };

@@ -22,12 +22,12 @@ use prost::Message;
 use crate::activation::RowActivation;
 use crate::error::Result;
 use crate::io::write_atomically;
-use crate::layer::Linear;
+use crate::layer::{Conv1d, Linear};
 use proto::tensor_shape_proto::{dimension::Value as DimensionValue, Dimension};
 use proto::type_proto::{self, Value as TypeValue};
 use proto::{
     AttributeProto, AttributeType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, FLOAT,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, FLOAT, INT64,
 };
 
 /// The ONNX operator set the files use: PyTorch 2.15's default.
@@ -82,6 +82,16 @@ impl Attribute {
             name: Some(name.into()),
             r#type: Some(AttributeType::Int as i32),
             i: Some(value),
+            ..AttributeProto::default()
+        })
+    }
+
+    /// An `ints` attribute, such as `Conv`'s `kernel_shape`.
+    pub fn ints(name: &str, values: &[i64]) -> Self {
+        Attribute(AttributeProto {
+            name: Some(name.into()),
+            r#type: Some(AttributeType::Ints as i32),
+            ints: values.to_vec(),
             ..AttributeProto::default()
         })
     }
@@ -142,6 +152,24 @@ impl OnnxGraph {
         self.node("Constant", &[], &[attribute])
     }
 
+    /// Adds a `Constant` node holding the 64-bit integers `values` (a shape), and returns its
+    /// output's name.
+    fn int64s(&mut self, values: &[i64]) -> String {
+        let tensor = TensorProto {
+            dims: vec![values.len() as i64],
+            data_type: Some(INT64),
+            raw_data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ..TensorProto::default()
+        };
+        let attribute = Attribute(AttributeProto {
+            name: Some("value".into()),
+            r#type: Some(AttributeType::Tensor as i32),
+            t: Some(tensor),
+            ..AttributeProto::default()
+        });
+        self.node("Constant", &[], &[attribute])
+    }
+
     /// `/scope/OpType`, numbered from the second of its kind in the scope on (`/1/Mul_1`), as
     /// PyTorch names nodes.
     fn fresh_name(&self, op_type: &str) -> String {
@@ -181,6 +209,123 @@ impl OnnxGraph {
             ],
         );
         self.last = output;
+    }
+
+    /// The input's rows, `[batch, C·L]` or `[batch, C·H·W]`, as the `[batch, C, L]` or
+    /// `[batch, C, H, W]` a convolutional network's first layer reads: a `Reshape`, as
+    /// PyTorch's `x.view(-1, C, L)`.
+    #[doc(hidden)]
+    pub fn reshape_input(&mut self, dims: &[usize]) {
+        self.scope = "input".to_owned();
+        let shape: Vec<i64> = std::iter::once(-1)
+            .chain(dims.iter().map(|&d| d as i64))
+            .collect();
+        let shape = self.int64s(&shape);
+        let input = self.last.clone();
+        self.last = self.node("Reshape", &[&input, &shape], &[]);
+    }
+
+    /// `Flatten` called `name`: `[batch, C, …]` as `[batch, C·…]`.
+    #[doc(hidden)]
+    pub fn flatten(&mut self, name: &str) {
+        self.scope = name.to_owned();
+        let input = self.last.clone();
+        self.last = self.node("Flatten", &[&input], &[Attribute::int("axis", 1)]);
+    }
+
+    /// A `Conv1d` layer called `name`: `Conv(x, W, b)`, `W` in PyTorch's `[out, in/groups, k]`.
+    #[doc(hidden)]
+    pub fn conv1d(&mut self, name: &str, layer: &Conv1d) {
+        let settings = layer.settings();
+        let weight = layer.weight();
+        let (out, group_inputs, kernel) = weight.dim();
+        self.convolution(
+            name,
+            (&[out, group_inputs, kernel], weight.iter().copied()),
+            layer.bias().map(|b| b.to_vec()),
+            Convolution {
+                kernel: &[settings.kernel_size],
+                stride: &[settings.stride],
+                padding: &[settings.padding],
+                dilation: &[settings.dilation],
+                groups: settings.groups,
+            },
+        );
+    }
+
+    /// A convolution called `name`, as `torch.onnx.export` writes one.
+    fn convolution(
+        &mut self,
+        name: &str,
+        (weight_shape, weight): (&[usize], impl Iterator<Item = f32>),
+        bias: Option<Vec<f32>>,
+        sizes: Convolution<'_>,
+    ) {
+        self.scope = name.to_owned();
+        let weight_name = format!("{name}.weight");
+        self.initializer(&weight_name, weight_shape, weight);
+        let mut inputs = vec![self.last.clone(), weight_name];
+        if let Some(bias) = bias {
+            let bias_name = format!("{name}.bias");
+            self.initializer(&bias_name, &[bias.len()], bias.into_iter());
+            inputs.push(bias_name);
+        }
+        let ints = |values: &[usize]| values.iter().map(|&v| v as i64).collect::<Vec<_>>();
+        // ONNX pads each axis at its start, then each at its end.
+        let pads: Vec<i64> = ints(sizes.padding).repeat(2);
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        self.last = self.node(
+            "Conv",
+            &inputs,
+            &[
+                Attribute::ints("dilations", &ints(sizes.dilation)),
+                Attribute::int("group", sizes.groups as i64),
+                Attribute::ints("kernel_shape", &ints(sizes.kernel)),
+                Attribute::ints("pads", &pads),
+                Attribute::ints("strides", &ints(sizes.stride)),
+            ],
+        );
+    }
+
+    /// A max pool called `name`, with the same kernel size, stride and padding on each of
+    /// `dims` axes.
+    #[doc(hidden)]
+    pub fn max_pool(
+        &mut self,
+        name: &str,
+        dims: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) {
+        self.scope = name.to_owned();
+        let input = self.last.clone();
+        let each = |value: usize| vec![value as i64; dims];
+        self.last = self.node(
+            "MaxPool",
+            &[&input],
+            &[
+                Attribute::int("ceil_mode", 0),
+                Attribute::ints("dilations", &each(1)),
+                Attribute::ints("kernel_shape", &each(kernel)),
+                Attribute::ints("pads", &each(padding).repeat(2)),
+                Attribute::ints("strides", &each(stride)),
+            ],
+        );
+    }
+
+    /// The value the layers written so far output: what a residual connection skips with.
+    #[doc(hidden)]
+    pub fn output(&self) -> String {
+        self.last.clone()
+    }
+
+    /// The sum of a `Residual` called `name`: `skip` (its input) plus its chain's output.
+    #[doc(hidden)]
+    pub fn residual(&mut self, name: &str, skip: &str) {
+        self.scope = name.to_owned();
+        let branch = self.last.clone();
+        self.last = self.node("Add", &[skip, &branch], &[]);
     }
 
     /// An activation called `name`, through its [`RowActivation::onnx`].
@@ -246,6 +391,15 @@ impl OnnxGraph {
             ..ModelProto::default()
         }
     }
+}
+
+/// A convolution's sizes, one per spatial axis.
+struct Convolution<'a> {
+    kernel: &'a [usize],
+    stride: &'a [usize],
+    padding: &'a [usize],
+    dilation: &'a [usize],
+    groups: usize,
 }
 
 /// The graph's input.

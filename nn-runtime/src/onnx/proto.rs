@@ -136,6 +136,9 @@ pub struct TensorProto {
 /// `TensorProto.DataType.FLOAT`: 32-bit floats.
 pub const FLOAT: i32 = 1;
 
+/// `TensorProto.DataType.INT64`: 64-bit integers, as shapes are written.
+pub const INT64: i32 = 7;
+
 /// A named value and its type.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ValueInfoProto {

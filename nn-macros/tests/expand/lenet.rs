@@ -1,0 +1,7 @@
+/// LeNet-5 on 28×28 images.
+pub struct LeNet {
+    Input(1, 28, 28)
+        -> Conv2d(1, 6, 5, padding = 2) -> ReLU -> MaxPool2d(2)
+        -> Conv2d(6, 16, 5) -> ReLU -> MaxPool2d(2)
+        -> Flatten -> Linear(400, 120) -> ReLU -> Linear(120, 84) -> ReLU -> Linear(84, 10)
+}
