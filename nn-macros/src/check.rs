@@ -165,7 +165,7 @@ fn check_start(entries: &[Entry], resolved: &[Resolved], errors: &mut Errors) {
 
 fn start_message(found: &str) -> String {
     format!(
-        "a network must start with `Linear(inputs, outputs)` or `Input(channels, …)`, which set its input's shape; found `{found}`"
+        "a network must start with `Linear(inputs, outputs)`, `Input(channels, length)` or `Input(channels, height, width)`, which set its input's shape; found `{found}`"
     )
 }
 
@@ -567,7 +567,7 @@ mod tests {
         );
         assert_eq!(
             errors("ReLU -> Linear(4, 2)"),
-            ["a network must start with `Linear(inputs, outputs)` or `Input(channels, …)`, which set its input's shape; found `ReLU`"]
+            ["a network must start with `Linear(inputs, outputs)`, `Input(channels, length)` or `Input(channels, height, width)`, which set its input's shape; found `ReLU`"]
         );
     }
 

@@ -371,6 +371,15 @@ fn spatial_input<'a>(
     }
 }
 
+/// What an axis of a spatial shape of `dims` dimensions is called in messages.
+fn axis_name(dims: usize, axis: usize) -> &'static str {
+    match (dims, axis) {
+        (1, _) => "length",
+        (_, 0) => "height",
+        _ => "width",
+    }
+}
+
 /// The output size along one axis of `length` samples: `⌊(length + 2·padding − reach) /
 /// stride⌋ + 1` for a window reaching `reach` samples, or `None` when the window does not fit.
 fn output_length(length: u64, padding: u64, reach: u64, stride: u64) -> Option<u64> {
@@ -426,7 +435,8 @@ fn convolution(
     }
     let reach = dilation * (kernel - 1) + 1;
     let mut output = Vec::new();
-    for &length in size {
+    for (axis, &length) in size.iter().enumerate() {
+        let axis = axis_name(dims, axis);
         match output_length(length, padding, reach, stride) {
             Some(out) => output.push(out),
             None => {
@@ -439,7 +449,7 @@ fn convolution(
                 errors.push(
                     kernel_span,
                     format!(
-                        "{name}'s kernel spans {spans}, more than its padded input's {padded} ({length} + 2 × padding {padding}): the output would be empty"
+                        "{name}'s kernel spans {spans}, more than its padded input's {padded} ({axis} {length} + 2 × padding {padding}): the output would be empty"
                     ),
                 );
                 return None;
@@ -481,7 +491,8 @@ fn pool(
     }
     let (channels, size) = spatial_input(entry, dims, before?, errors)?;
     let mut output = Vec::new();
-    for &length in size {
+    for (axis, &length) in size.iter().enumerate() {
+        let axis = axis_name(dims, axis);
         match output_length(length, padding, kernel, stride) {
             Some(out) => output.push(out),
             None => {
@@ -489,7 +500,7 @@ fn pool(
                 errors.push(
                     kernel_span,
                     format!(
-                        "{name}'s window of {kernel} is larger than its padded input's {padded} ({length} + 2 × padding {padding}): the output would be empty"
+                        "{name}'s window of {kernel} is larger than its padded input's {padded} ({axis} {length} + 2 × padding {padding}): the output would be empty"
                     ),
                 );
                 return None;
