@@ -21,6 +21,22 @@ network! { #[derive(Clone)] struct CeluSoftmax { Linear(4, 6) -> CELU -> Linear(
 network! { #[derive(Clone)] struct Stacked { Linear(3, 5) -> ELU(1.0) -> Tanh -> Linear(5, 1) } }
 network! { #[derive(Clone)] struct GeluTanh { Linear(8, 4) -> GELU("tanh") -> Linear(4, 4) -> Sigmoid -> Linear(4, 2) } }
 network! { #[derive(Clone)] struct Wide { Linear(33, 33) -> Tanh -> Linear(33, 1) -> Sigmoid } }
+network! {
+    #[derive(Clone)]
+    struct ConvResidual {
+        Input(2, 9) -> Conv1d(2, 4, 3, padding = 1) -> Tanh
+            -> Residual(Conv1d(4, 4, 3, padding = 2, dilation = 2, groups = 2) -> SiLU)
+            -> Conv1d(4, 3, 2, stride = 2, bias = false) -> GELU
+            -> Flatten -> Linear(12, 5)
+            -> Residual(Linear(5, 5) -> Tanh -> Residual(Linear(5, 5))) -> Linear(5, 3)
+    }
+}
+network! {
+    #[derive(Clone)]
+    struct ResidualFirst {
+        Input(3, 5) -> Residual(Conv1d(3, 3, 3, padding = 1) -> Tanh) -> Flatten -> Linear(15, 2)
+    }
+}
 
 /// The mean loss of `model` on `(x, target)` in evaluation mode.
 fn loss_of<M, L, const IN: usize, const OUT: usize>(
@@ -151,6 +167,16 @@ fn binary_cross_entropy_fused_and_with_logits() {
 }
 
 #[test]
+fn a_residual_at_the_input() {
+    check(
+        ResidualFirst::seeded(13),
+        4,
+        &targets::<2>(4, 13),
+        &MSELoss::new(),
+    );
+}
+
+#[test]
 fn class_index_losses() {
     check(
         Depth4::seeded(9),
@@ -163,6 +189,12 @@ fn class_index_losses() {
         8,
         &Labels::random(8, 3, 10),
         &CrossEntropyLoss::new().label_smoothing(0.1),
+    );
+    check(
+        ConvResidual::seeded(12),
+        6,
+        &Labels::random(6, 3, 12),
+        &CrossEntropyLoss::new(),
     );
     check(
         GeluSiluLogSoftmax::seeded(11),

@@ -138,7 +138,7 @@ pub(crate) fn check(
                 }
             }
             Kind::Residual => {
-                residual_starts_with_parameters(entries, index, errors);
+                residual_starts_with_parameters(entries, resolved, index, errors);
                 open.push((flow.clone(), index));
             }
             Kind::Dropout | Kind::Activation(_) => {
@@ -187,8 +187,17 @@ fn before_parameters(entry: &Entry, errors: &mut Errors) {
 }
 
 /// A `Residual`'s chain must open with a layer with parameters, which its first stage needs.
-fn residual_starts_with_parameters(entries: &[Entry], index: usize, errors: &mut Errors) {
+fn residual_starts_with_parameters(
+    entries: &[Entry],
+    resolved: &[Resolved],
+    index: usize,
+    errors: &mut Errors,
+) {
     let residual = &entries[index];
+    if residual.call.body.is_none() {
+        // `Residual` without its chain: `check` reported it.
+        return;
+    }
     if residual.closes > 0 {
         // `Residual()`: its body is empty.
         errors.push_spanned(
@@ -197,10 +206,16 @@ fn residual_starts_with_parameters(entries: &[Entry], index: usize, errors: &mut
         );
         return;
     }
-    let first = &entries[index + 1];
-    let opens = layers_with_parameters().any(|name| first.call.name.is_ident(name));
-    let unknown = first.call.name.get_ident().is_none();
-    if !opens && !unknown {
+    let Some(first) = entries.get(index + 1) else {
+        return;
+    };
+    let opens = match &resolved[index + 1] {
+        Resolved::Builtin(spec) => spec.has_parameters(),
+        // A near miss of a built-in name, reported already.
+        Resolved::Unknown => true,
+        Resolved::Custom => false,
+    };
+    if !opens {
         errors.push_spanned(
             &first.call.name,
             format!(
@@ -209,13 +224,6 @@ fn residual_starts_with_parameters(entries: &[Entry], index: usize, errors: &mut
             ),
         );
     }
-}
-
-fn layers_with_parameters() -> impl Iterator<Item = &'static str> {
-    crate::layers::LAYERS
-        .iter()
-        .filter(|spec| spec.has_parameters())
-        .map(|spec| spec.name)
 }
 
 /// Ends the `Residual`s that close after entry `index`: each must give back the shape it took.
