@@ -110,7 +110,7 @@ fn check_labels(entries: &[Entry], resolved: &[Resolved], errors: &mut Errors) {
             errors.push(
                 label.span(),
                 format!(
-                    "`{label}` labels `{name}`, which has no parameters; only layers with parameters (`Linear`, `Conv1d`, `Conv2d`) take a label"
+                    "`{label}` labels `{name}`, which has no parameters; only layers with parameters (`Linear`, convolutions, normalisations) take a label"
                 ),
             );
         }
@@ -576,7 +576,7 @@ mod tests {
         assert_eq!(
             errors("fc: Linear(1, 2) -> act: ReLU -> fc: Linear(2, 1)"),
             [
-                "`act` labels `ReLU`, which has no parameters; only layers with parameters (`Linear`, `Conv1d`, `Conv2d`) take a label",
+                "`act` labels `ReLU`, which has no parameters; only layers with parameters (`Linear`, convolutions, normalisations) take a label",
                 "the label `fc` is used twice"
             ]
         );

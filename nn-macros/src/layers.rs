@@ -22,6 +22,13 @@ pub(crate) enum Kind {
     Conv { dims: usize },
     /// `MaxPool1d(kernel, …)` or `MaxPool2d`: keeps the channels, shrinks the rest.
     MaxPool { dims: usize },
+    /// `AdaptiveAvgPool1d(1)` or `AdaptiveAvgPool2d(1)`: each channel's average.
+    GlobalAvgPool { dims: usize },
+    /// `BatchNorm1d(features)` (on features or `(C, L)`, `dims` 1) or `BatchNorm2d(channels)`
+    /// (on `(C, H, W)`): parameters and running statistics, keeps the shape.
+    BatchNorm { dims: usize },
+    /// `LayerNorm(features)`: normalises each row's features; parameters, keeps the shape.
+    LayerNorm,
     /// `Input(channels, length)` or `Input(channels, height, width)`: the shape of a
     /// convolutional network's input.
     Input,
@@ -112,6 +119,13 @@ const CONV_ARGS: &[Arg] = &[
     arg("bias", Flag, Some("true")),
 ];
 
+/// A batch normalisation's.
+const BATCH_NORM_ARGS: &[Arg] = &[
+    arg("num_features", Count, None),
+    arg("eps", Number, Some("1e-5")),
+    arg("momentum", Number, Some("0.1")),
+];
+
 /// A max pool's: `stride` defaults to the kernel size (written 0 here, which a user cannot
 /// write: it is refused).
 const POOL_ARGS: &[Arg] = &[
@@ -154,6 +168,40 @@ pub(crate) const LAYERS: &[LayerSpec] = &[
         snake: "max_pool",
         kind: Kind::MaxPool { dims: 2 },
         args: POOL_ARGS,
+    },
+    LayerSpec {
+        name: "AdaptiveAvgPool1d",
+        snake: "avg_pool",
+        kind: Kind::GlobalAvgPool { dims: 1 },
+        args: &[arg("output_size", Count, None)],
+    },
+    LayerSpec {
+        name: "AdaptiveAvgPool2d",
+        snake: "avg_pool",
+        kind: Kind::GlobalAvgPool { dims: 2 },
+        args: &[arg("output_size", Count, None)],
+    },
+    LayerSpec {
+        name: "BatchNorm1d",
+        snake: "batch_norm",
+        kind: Kind::BatchNorm { dims: 1 },
+        args: BATCH_NORM_ARGS,
+    },
+    LayerSpec {
+        name: "BatchNorm2d",
+        snake: "batch_norm",
+        kind: Kind::BatchNorm { dims: 2 },
+        args: BATCH_NORM_ARGS,
+    },
+    LayerSpec {
+        name: "LayerNorm",
+        snake: "layer_norm",
+        kind: Kind::LayerNorm,
+        args: &[
+            arg("normalized_shape", Count, None),
+            arg("eps", Number, Some("1e-5")),
+            arg("elementwise_affine", Flag, Some("true")),
+        ],
     },
     LayerSpec {
         name: "Input",
@@ -261,7 +309,10 @@ impl LayerSpec {
 
     /// Whether the layer has parameters, and so can take a label.
     pub fn has_parameters(&self) -> bool {
-        matches!(self.kind, Kind::Linear | Kind::Conv { .. })
+        matches!(
+            self.kind,
+            Kind::Linear | Kind::Conv { .. } | Kind::BatchNorm { .. } | Kind::LayerNorm
+        )
     }
 
     /// How many arguments have no default.

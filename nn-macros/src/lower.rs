@@ -12,8 +12,8 @@ use crate::flat::{self, Entry};
 use crate::layers::{Constructor, Kind, LayerSpec};
 use crate::model::{
     Activation, BackwardStep, ConvLayer, CustomActivation, ForwardStep, Head, LinearLayer,
-    LossGradient, Network, OnnxStep, Op, OpKind, Plan, PoolLayer, Shape, Source, Stage, SummaryRow,
-    TypeParams, Width, Workspace,
+    LossGradient, Network, NormLayer, OnnxStep, Op, OpKind, Plan, PoolLayer, Shape, Source, Stage,
+    SummaryRow, TypeParams, Width, Workspace,
 };
 use crate::names::{self, Names};
 use crate::parse::NetworkInput;
@@ -291,6 +291,112 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                         ops: Vec::new(),
                     });
                 }
+                Kind::GlobalAvgPool { .. } => {
+                    let input = flowing
+                        .as_ref()
+                        .map(Shape::spatial_dims)
+                        .unwrap_or_default();
+                    let channels = input.first().copied().unwrap_or(1);
+                    let positions: u64 = input.iter().skip(1).product();
+                    let values = [channels, positions].map(Literal::u64_unsuffixed);
+                    let field = fields.fresh(&format!("avg_pool{}", entry.suffix()));
+                    let z = buffer_name(&mut buffers, index);
+                    onnx.push(OnnxStep::GlobalAveragePool { key: entry.key() });
+                    summary.push(SummaryRow {
+                        display: display(entry, layer.text()),
+                        shape: shape.dims(),
+                        params: quote!(0),
+                    });
+                    stages.push(Stage {
+                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                        z,
+                        outputs: shape.width(),
+                        head: Head::Pool(PoolLayer {
+                            field,
+                            runtime: format_ident!("GlobalAvgPool"),
+                            value: quote!(#private::global_avg_pool(#(#values),*)),
+                            display: layer.text(),
+                        }),
+                        ops: Vec::new(),
+                    });
+                }
+                Kind::BatchNorm { .. } | Kind::LayerNorm => {
+                    let features = match &args[0] {
+                        Argument::Integer(value, _) => Literal::u64_unsuffixed(*value),
+                        _ => Literal::u64_unsuffixed(1),
+                    };
+                    let number = |i: usize| match &args[i] {
+                        Argument::Number(tokens) => tokens.clone(),
+                        _ => quote!(0.0f32),
+                    };
+                    let (passes, runtime, value, batch_statistics) = match spec.kind {
+                        Kind::BatchNorm { .. } => {
+                            // Values per channel: 1 for features, else the spatial size.
+                            let positions = Literal::u64_unsuffixed(match &flowing {
+                                Some(Shape::Spatial { size, .. }) => size.iter().product(),
+                                _ => 1,
+                            });
+                            let (eps, momentum) = (number(1), number(2));
+                            (
+                                "batch_norm",
+                                "BatchNorm",
+                                quote!(#private::batch_norm(#features, #positions, #eps, #momentum)),
+                                true,
+                            )
+                        }
+                        _ => {
+                            let eps = number(1);
+                            let affine = !matches!(args[2], Argument::Flag(false));
+                            (
+                                "layer_norm",
+                                "LayerNorm",
+                                quote!(#private::layer_norm(#features, #eps, #affine)),
+                                false,
+                            )
+                        }
+                    };
+                    let field = match &layer.label {
+                        Some(label) => label.clone(),
+                        None => fields.fresh(&format!("{passes}{}", entry.suffix())),
+                    };
+                    let key = entry.key();
+                    let z = buffers.fresh(&field.unraw().to_string());
+                    onnx.push(OnnxStep::Norm {
+                        key: key.clone(),
+                        field: field.clone(),
+                        passes: passes.to_owned(),
+                    });
+                    // Weight and bias, one each per feature or channel (none for a LayerNorm
+                    // without an affine transform).
+                    let affine = !matches!(args.get(2), Some(Argument::Flag(false)))
+                        || matches!(spec.kind, Kind::BatchNorm { .. });
+                    summary.push(SummaryRow {
+                        display: display(entry, layer.text()),
+                        shape: shape.dims(),
+                        params: if affine {
+                            quote!(2 * #features)
+                        } else {
+                            quote!(0)
+                        },
+                    });
+                    stages.push(Stage {
+                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                        z,
+                        outputs: shape.width(),
+                        head: Head::Norm(NormLayer {
+                            field,
+                            runtime: format_ident!("{}", runtime),
+                            value,
+                            passes: passes.to_owned(),
+                            batch_statistics,
+                            weight_key: format!("{key}.weight"),
+                            bias_key: format!("{key}.bias"),
+                            key,
+                            display: display(entry, layer.text()).trim_start().to_owned(),
+                        }),
+                        ops: Vec::new(),
+                    });
+                }
                 Kind::Input => {}
                 Kind::Flatten => {
                     onnx.push(OnnxStep::Flatten { key: entry.key() });
@@ -445,10 +551,14 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
 /// The steps of every pass over `stages`, with the fusion rules of [`Plan`] applied.
 fn plan(stages: &[Stage], workspace: Option<&Ident>) -> Plan {
     let evaluation = forward_steps(stages, workspace, false);
+    // Training differs from evaluation with dropout, and with batch statistics.
     let has_dropout = stages
         .iter()
         .flat_map(|stage| &stage.ops)
-        .any(|op| matches!(op.kind, OpKind::Dropout { .. }));
+        .any(|op| matches!(op.kind, OpKind::Dropout { .. }))
+        || stages
+            .iter()
+            .any(|stage| matches!(&stage.head, Head::Norm(norm) if norm.batch_statistics));
     let last = stages.last().expect("checked: at least one layer");
     Plan {
         evaluation,
@@ -533,7 +643,7 @@ fn folds_last_derivative(stages: &[Stage], k: usize) -> bool {
     match stages.get(k + 1).map(|next| &next.head) {
         None => true,
         Some(Head::Linear(_) | Head::Sum { .. }) => !skipped,
-        Some(Head::Conv(_) | Head::Pool(_)) => false,
+        Some(Head::Conv(_) | Head::Pool(_) | Head::Norm(_)) => false,
     }
 }
 
@@ -583,6 +693,20 @@ fn forward_steps(stages: &[Stage], workspace: Option<&Ident>, training: bool) ->
                 input,
                 output: z.clone(),
             }),
+            Head::Norm(norm) => {
+                let mode = match (norm.batch_statistics, training) {
+                    (false, _) => "",
+                    (true, false) => "_eval",
+                    (true, true) => "_train",
+                };
+                steps.push(ForwardStep::Norm {
+                    function: format_ident!("{}_forward{mode}", norm.passes),
+                    field: norm.field.clone(),
+                    input,
+                    output: z.clone(),
+                    training: training && norm.batch_statistics,
+                });
+            }
             Head::Sum { skip, branch } => steps.push(ForwardStep::Add {
                 skip: skip.map_or(Source::Input, |s| Source::Buffer(outputs[s].clone())),
                 branch: outputs[*branch].clone(),
@@ -687,6 +811,23 @@ fn backward_steps(stages: &[Stage], workspace: Option<&Ident>) -> Vec<BackwardSt
                         grad: grad.clone(),
                         grad_before: before.grad.clone(),
                         workspace: workspace.clone(),
+                    });
+                }
+            }
+            Head::Norm(norm) => {
+                steps.push(BackwardStep::NormParams {
+                    passes: norm.passes.clone(),
+                    field: norm.field.clone(),
+                    input: input.clone(),
+                    grad: grad.clone(),
+                });
+                if let Some(before) = before {
+                    steps.push(BackwardStep::NormInput {
+                        passes: norm.passes.clone(),
+                        field: norm.field.clone(),
+                        input,
+                        grad: grad.clone(),
+                        grad_before: before.grad.clone(),
                     });
                 }
             }
@@ -846,6 +987,8 @@ mod tests {
                 BackwardStep::Route { .. } => "route",
                 BackwardStep::AddGrad { .. } => "add",
                 BackwardStep::PoolInput { .. } => "pool input",
+                BackwardStep::NormParams { .. } => "norm params",
+                BackwardStep::NormInput { .. } => "norm input",
             })
             .collect();
         assert_eq!(

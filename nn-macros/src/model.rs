@@ -59,6 +59,7 @@ pub(crate) struct Plan {
 }
 
 /// What a step reads: the network's input `x`, or a buffer.
+#[derive(Clone)]
 pub(crate) enum Source {
     Input,
     Buffer(Ident),
@@ -110,6 +111,15 @@ pub(crate) enum ForwardStep {
         input: Source,
         output: Ident,
         workspace: Ident,
+    },
+    /// A normalisation of `input` into `output`: `function` is the runtime's pass, in
+    /// training or evaluation mode.
+    Norm {
+        function: Ident,
+        field: Ident,
+        input: Source,
+        output: Ident,
+        training: bool,
     },
     /// Pooling of `input` into `output`.
     Pool {
@@ -171,6 +181,21 @@ pub(crate) enum BackwardStep {
         grad: Ident,
         grad_before: Ident,
         workspace: Ident,
+    },
+    /// A normalisation's weight and bias gradients.
+    NormParams {
+        passes: String,
+        field: Ident,
+        input: Source,
+        grad: Ident,
+    },
+    /// A normalisation's input gradient, into `grad_before`.
+    NormInput {
+        passes: String,
+        field: Ident,
+        input: Source,
+        grad: Ident,
+        grad_before: Ident,
     },
     /// Pooling's input gradient, into `grad_before`, from the input it pooled.
     PoolInput {
@@ -272,6 +297,15 @@ pub(crate) enum OnnxStep {
     },
     Flatten {
         key: String,
+    },
+    GlobalAveragePool {
+        key: String,
+    },
+    /// A normalisation: `passes` names the graph's method (`batch_norm`).
+    Norm {
+        key: String,
+        field: Ident,
+        passes: String,
     },
     Activation {
         key: String,
@@ -414,6 +448,7 @@ pub(crate) enum Head {
     Linear(Box<LinearLayer>),
     Conv(ConvLayer),
     Pool(PoolLayer),
+    Norm(NormLayer),
     /// `z = skip + branch`: the end of a `Residual`. `skip` is the stage before its chain
     /// (`None` for the network's input) and `branch` its chain's last stage, the stage before.
     Sum {
@@ -428,6 +463,7 @@ impl Head {
         match self {
             Head::Linear(l) => Some((&l.field, &l.weight_key, &l.bias_key)),
             Head::Conv(c) => Some((&c.field, &c.weight_key, &c.bias_key)),
+            Head::Norm(n) => Some((&n.field, &n.weight_key, &n.bias_key)),
             Head::Pool(_) | Head::Sum { .. } => None,
         }
     }
@@ -456,6 +492,23 @@ pub(crate) struct PoolLayer {
     /// Its runtime type (`MaxPool2d`) and the expression that builds it.
     pub runtime: Ident,
     pub value: TokenStream,
+    pub display: String,
+}
+
+/// A normalisation: `BatchNorm1d`, `BatchNorm2d` or `LayerNorm`.
+pub(crate) struct NormLayer {
+    pub field: Ident,
+    /// The runtime's type (`BatchNorm`) and the expression that builds it.
+    pub runtime: Ident,
+    pub value: TokenStream,
+    /// The prefix of its passes: `batch_norm` or `layer_norm`.
+    pub passes: String,
+    /// Whether training and evaluation differ (batch statistics against running ones).
+    pub batch_statistics: bool,
+    /// PyTorch's name of the module (`bn`), and of its parameters.
+    pub key: String,
+    pub weight_key: String,
+    pub bias_key: String,
     pub display: String,
 }
 

@@ -117,6 +117,31 @@ pub(crate) fn check(
                 flow = pool(entry, dims, args, flow.as_ref(), errors)
                     .map(|shape| Flow::after(entry, shape));
             }
+            Kind::GlobalAvgPool { dims } => {
+                computed = true;
+                flow = global_average(entry, dims, args, flow.as_ref(), errors)
+                    .map(|shape| Flow::after(entry, shape));
+            }
+            Kind::BatchNorm { dims } => {
+                computed = true;
+                parameters = true;
+                if let (Some(before), Some(Argument::Integer(features, span))) =
+                    (&flow, args.first())
+                {
+                    batch_norm(entry, dims, *features, *span, before, errors);
+                }
+                flow = flow.map(|before| Flow::after(entry, before.shape));
+            }
+            Kind::LayerNorm => {
+                computed = true;
+                parameters = true;
+                if let (Some(before), Some(Argument::Integer(features, span))) =
+                    (&flow, args.first())
+                {
+                    layer_norm(entry, *features, *span, before, &mut checks, errors);
+                }
+                flow = flow.map(|before| Flow::after(entry, before.shape));
+            }
             Kind::Flatten => {
                 if let Some(Flow {
                     shape: shape @ Shape::Spatial { channels, size },
@@ -283,6 +308,121 @@ fn same_shape(
         },
         (Shape::Spatial { .. }, Shape::Spatial { .. }) if input.shape == output.shape => {}
         _ => errors.push_spanned(&residual.name, message),
+    }
+}
+
+/// `AdaptiveAvgPool1d(1)` / `AdaptiveAvgPool2d(1)`: one value per channel.
+fn global_average(
+    entry: &Entry,
+    dims: usize,
+    args: &[Argument],
+    before: Option<&Flow>,
+    errors: &mut Errors,
+) -> Option<Shape> {
+    let name = describe(entry.call);
+    let Some(Argument::Integer(size, span)) = args.first() else {
+        return None;
+    };
+    if *size != 1 {
+        errors.push(
+            *span,
+            format!("{name}: only an output size of 1, each channel's average, is supported"),
+        );
+        return None;
+    }
+    let (channels, _) = spatial_input(entry, dims, before?, errors)?;
+    Some(Shape::Spatial {
+        channels,
+        size: vec![1; dims],
+    })
+}
+
+/// A batch normalisation's features: the channels of its input, or its features for
+/// `BatchNorm1d` after a `Linear`.
+fn batch_norm(
+    entry: &Entry,
+    dims: usize,
+    features: u64,
+    span: Span,
+    before: &Flow,
+    errors: &mut Errors,
+) {
+    let name = describe(entry.call);
+    let found = match (&before.shape, dims) {
+        (Shape::Spatial { channels, size }, _) if size.len() == dims => Some(*channels),
+        (Shape::Features(Width::Literal(width, _)), 1) => Some(*width),
+        // A constant width: left alone, it is the `Linear`'s to check.
+        (Shape::Features(Width::Const(_)), 1) => None,
+        _ => {
+            let wanted = match dims {
+                1 => "features or (channels, length)",
+                _ => "(channels, height, width)",
+            };
+            errors.push_spanned(
+                &entry.call.name,
+                format!(
+                    "{name} takes {wanted}, but {} yields shape {}",
+                    before.source,
+                    before.shape.text()
+                ),
+            );
+            None
+        }
+    };
+    if let Some(found) = found.filter(|&found| found != features) {
+        let what = match before.shape {
+            Shape::Features(_) => "features",
+            Shape::Spatial { .. } => "channels",
+        };
+        errors.push(
+            span,
+            format!(
+                "{name} normalises {features} {what}, but {} yields {found}",
+                before.source
+            ),
+        );
+    }
+}
+
+/// `LayerNorm` normalises each row's features, so it takes the width before it.
+fn layer_norm(
+    entry: &Entry,
+    features: u64,
+    span: Span,
+    before: &Flow,
+    checks: &mut Vec<ConstCheck>,
+    errors: &mut Errors,
+) {
+    let name = describe(entry.call);
+    match &before.shape {
+        Shape::Features(Width::Literal(width, _)) if *width != features => errors.push(
+            span,
+            format!(
+                "{name} normalises {features} features, but {} yields {width}",
+                before.source
+            ),
+        ),
+        Shape::Features(Width::Literal(..)) => {}
+        Shape::Features(width) => checks.push(ConstCheck {
+            condition: {
+                let features = proc_macro2::Literal::u64_unsuffixed(features);
+                quote!(#width == #features)
+            },
+            message: format!(
+                "{name} normalises {features} features, but {} yields `{}`, a different width",
+                before.source,
+                width.text()
+            ),
+            span,
+        }),
+        Shape::Spatial { .. } => errors.push_spanned(
+            &entry.call.name,
+            format!(
+                "{name} normalises features, but {} yields shape {}; put `Flatten` before it",
+                before.source,
+                before.shape.text()
+            ),
+        ),
     }
 }
 

@@ -184,6 +184,25 @@ fn statements(steps: &[BackwardStep]) -> TokenStream {
             let backward = format_ident!("{passes}_backward_input");
             quote!(#private::#backward(&network.#field, rows, #grad, #grad_before, #workspace);)
         }
+        BackwardStep::NormParams {
+            passes,
+            field,
+            input,
+            grad,
+        } => {
+            let backward = format_ident!("{passes}_backward_params");
+            quote!(#private::#backward(&mut network.#field, rows, #input, #grad, accumulate);)
+        }
+        BackwardStep::NormInput {
+            passes,
+            field,
+            input,
+            grad,
+            grad_before,
+        } => {
+            let backward = format_ident!("{passes}_backward_input");
+            quote!(#private::#backward(&network.#field, rows, #input, #grad, #grad_before);)
+        }
         BackwardStep::PoolInput {
             field,
             input,

@@ -80,6 +80,20 @@ fn statements(steps: &[ForwardStep]) -> TokenStream {
             let forward = format_ident!("{passes}_forward");
             quote!(#private::#forward(&network.#field, rows, #input, #output, #workspace);)
         }
+        ForwardStep::Norm {
+            function,
+            field,
+            input,
+            output,
+            training,
+        } => {
+            let layer = if *training {
+                quote!(&mut network.#field)
+            } else {
+                quote!(&network.#field)
+            };
+            quote!(#private::#function(#layer, rows, #input, #output);)
+        }
         ForwardStep::Pool {
             field,
             input,

@@ -40,6 +40,14 @@ pub(crate) fn declaration(network: &Network) -> TokenStream {
                 pub #field: #private::#runtime
             })
         }
+        Head::Norm(n) => {
+            let (field, runtime) = (&n.field, &n.runtime);
+            let doc = format!("`{}`: weight and bias per feature.", n.display);
+            Some(quote! {
+                #[doc = #doc]
+                pub #field: #private::#runtime
+            })
+        }
         Head::Pool(p) => {
             let (field, runtime) = (&p.field, &p.runtime);
             let doc = format!("`{}`: no parameters.", p.display);
@@ -120,6 +128,10 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
                 let (field, value) = (&pool.field, &pool.value);
                 Some(quote!(#field: #value))
             }
+            Head::Norm(norm) => {
+                let (field, value) = (&norm.field, &norm.value);
+                Some(quote!(#field: #value))
+            }
             Head::Sum { .. } => None,
         };
         layer
@@ -136,24 +148,36 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
         let params = &row.params;
         (params.to_string() != "0").then(|| params.clone())
     });
-    let visit = |linear: TokenStream, conv: TokenStream| {
+    // `Linear`'s visits are methods of its passes' trait; the other layers' take the names
+    // as arguments (`_as`), and a batch normalisation's tensors, running statistics among
+    // them, are named after its module.
+    let visit = |method: &str, tensors: bool| {
         network
             .stages
             .iter()
             .filter_map(|stage| {
                 let (field, w, b) = stage.head.parameters()?;
-                let method = match stage.head {
-                    Head::Conv(_) => &conv,
-                    _ => &linear,
-                };
-                Some(quote!(self.#field.#method(#w, #b, visitor);))
+                Some(match &stage.head {
+                    Head::Linear(_) => {
+                        let method = format_ident!("{method}");
+                        quote!(self.#field.#method(#w, #b, visitor);)
+                    }
+                    Head::Norm(norm) if tensors && norm.batch_statistics => {
+                        let (method, key) = (format_ident!("{method}_as"), &norm.key);
+                        quote!(self.#field.#method(#key, visitor);)
+                    }
+                    _ => {
+                        let method = format_ident!("{method}_as");
+                        quote!(self.#field.#method(#w, #b, visitor);)
+                    }
+                })
             })
             .collect::<Vec<_>>()
     };
     let (visit_parameters, visit_tensors, visit_tensors_mut) = (
-        visit(quote!(visit_parameters), quote!(visit_parameters_as)),
-        visit(quote!(visit_tensors), quote!(visit_tensors_as)),
-        visit(quote!(visit_tensors_mut), quote!(visit_tensors_mut_as)),
+        visit("visit_parameters", false),
+        visit("visit_tensors", true),
+        visit("visit_tensors_mut", true),
     );
     let evaluation = &network.plan.evaluation_output;
     let copy_output = quote!(output.as_mut_slice().copy_from_slice(#evaluation););

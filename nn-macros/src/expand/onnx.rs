@@ -33,6 +33,11 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             quote!(graph.max_pool(#key, #dims, #(#sizes),*);)
         }
         OnnxStep::Flatten { key } => quote!(graph.flatten(#key);),
+        OnnxStep::GlobalAveragePool { key } => quote!(graph.global_average_pool(#key);),
+        OnnxStep::Norm { key, field, passes } => {
+            let method = format_ident!("{passes}");
+            quote!(graph.#method(#key, &self.#field);)
+        }
         OnnxStep::Activation { key, value } => quote!(graph.activation(#key, &#value)?;),
         OnnxStep::Skip { skip } => quote!(let #skip = graph.output();),
         OnnxStep::Residual { key, skip } => quote!(graph.residual(#key, &#skip);),
