@@ -39,7 +39,7 @@ pub use activation::*;
 pub use batch::{Batch, Labels};
 pub use error::{Error, Result, SourceError};
 pub use io::NamedTensors;
-pub use layer::{Conv1d, Conv1dSettings, Dropout, Linear};
+pub use layer::{Conv1d, Conv1dSettings, Dropout, GlobalAvgPool, Linear};
 pub use loss::*;
 pub use network::Network;
 pub use optim::*;
@@ -56,7 +56,7 @@ pub mod private {
     pub use crate::buffers::Buffers;
     pub use crate::layer::{
         add_assign_rows, add_rows, conv1d, conv1d_backward_input, conv1d_backward_params,
-        conv1d_forward, widest, Conv1dSettings, LinearPasses,
+        conv1d_forward, global_avg_pool, widest, Conv1dSettings, LinearPasses,
     };
     pub use crate::summary::write_summary;
 }

@@ -314,6 +314,15 @@ impl OnnxGraph {
         );
     }
 
+    /// `AdaptiveAvgPool1d(1)` or `AdaptiveAvgPool2d(1)` called `name`: `GlobalAveragePool`, as
+    /// `torch.onnx.export` writes it.
+    #[doc(hidden)]
+    pub fn global_average_pool(&mut self, name: &str) {
+        self.scope = name.to_owned();
+        let input = self.last.clone();
+        self.last = self.node("GlobalAveragePool", &[&input], &[]);
+    }
+
     /// The value the layers written so far output: what a residual connection skips with.
     #[doc(hidden)]
     pub fn output(&self) -> String {
