@@ -126,7 +126,8 @@ pub enum Error {
         /// The shape in the file.
         found: Vec<usize>,
     },
-    /// A tensor that is not stored as 32-bit floats.
+    /// A tensor that is not stored as 32-bit floats (or, for a count such as
+    /// `num_batches_tracked`, as 64-bit integers: [`is_count`](crate::io::is_count)).
     TensorDtype {
         /// The tensor's PyTorch name.
         name: String,
@@ -272,7 +273,11 @@ impl fmt::Display for Error {
                 "tensor `{name}` has shape {found:?}, the network needs {expected:?}"
             ),
             Error::TensorDtype { name, found } => {
-                write!(f, "tensor `{name}` is stored as {found}, expected F32")
+                let expected = crate::io::stored_dtype(name);
+                write!(
+                    f,
+                    "tensor `{name}` is stored as {found}, expected {expected:?}"
+                )
             }
             Error::Csv {
                 path,
