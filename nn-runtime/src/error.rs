@@ -193,6 +193,10 @@ pub enum Error {
         /// The length that was given.
         found: usize,
     },
+    /// A training pass of a batch normalisation with one value per channel, whose variance
+    /// means nothing: a batch of one example that has one position per channel. PyTorch raises
+    /// `Expected more than 1 value per channel when training` for it.
+    OneValuePerChannel,
 }
 
 impl fmt::Display for Error {
@@ -308,6 +312,11 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "a workspace of {found} values is too short for {rows} rows, which need {needed}"
+            ),
+            Error::OneValuePerChannel => write!(
+                f,
+                "batch normalisation needs more than 1 value per channel when training; the \
+                 batch has one example of one position"
             ),
         }
     }

@@ -1,9 +1,10 @@
-//! Layers: [`Linear`] and [`Conv1d`] (with parameters) and [`Dropout`] (without), and the
-//! sums of residual connections.
+//! Layers: [`Linear`] and [`Conv1d`] (with parameters), [`BatchNorm`] (with parameters and
+//! running statistics) and [`Dropout`] (without), and the sums of residual connections.
 
 mod conv1d;
 mod dropout;
 mod linear;
+mod norm;
 mod residual;
 
 #[doc(hidden)]
@@ -13,5 +14,11 @@ pub use dropout::Dropout;
 pub use linear::Linear;
 #[doc(hidden)]
 pub use linear::LinearPasses;
+pub use norm::BatchNorm;
+#[doc(hidden)]
+pub use norm::{
+    batch_norm, batch_norm_backward_input, batch_norm_backward_params, batch_norm_forward_eval,
+    batch_norm_forward_train,
+};
 #[doc(hidden)]
 pub use residual::{add_assign_rows, add_rows};
