@@ -1,5 +1,6 @@
 //! Layers: [`Linear`] and [`Conv1d`] (with parameters), [`BatchNorm`] (with parameters and
-//! running statistics) and [`Dropout`] (without), and the sums of residual connections.
+//! running statistics), [`LayerNorm`] (with parameters, or none) and [`Dropout`] (without),
+//! and the sums of residual connections.
 
 mod conv1d;
 mod dropout;
@@ -14,11 +15,12 @@ pub use dropout::Dropout;
 pub use linear::Linear;
 #[doc(hidden)]
 pub use linear::LinearPasses;
-pub use norm::BatchNorm;
 #[doc(hidden)]
 pub use norm::{
     batch_norm, batch_norm_backward_input, batch_norm_backward_params, batch_norm_forward_eval,
-    batch_norm_forward_train,
+    batch_norm_forward_train, layer_norm, layer_norm_backward_input, layer_norm_backward_params,
+    layer_norm_forward,
 };
+pub use norm::{BatchNorm, LayerNorm};
 #[doc(hidden)]
 pub use residual::{add_assign_rows, add_rows};

@@ -2,7 +2,7 @@
 //! setting and sizes every buffer, so the passes' errors cannot happen here; each entry point
 //! says so if one ever did, instead of carrying on with wrong values.
 
-use super::BatchNorm;
+use super::{BatchNorm, LayerNorm};
 use crate::error::Error;
 
 /// The batch normalisation of `channels` channels of `positions` values each, whose settings
@@ -54,6 +54,44 @@ pub fn batch_norm_backward_params(
 /// [`BatchNorm::backward_input`] on buffers `network!` sized.
 pub fn batch_norm_backward_input(
     layer: &BatchNorm,
+    rows: usize,
+    input: &[f32],
+    grad_output: &[f32],
+    grad_input: &mut [f32],
+) {
+    if let Err(error) = layer.backward_input(rows, input, grad_output, grad_input) {
+        broken(&error);
+    }
+}
+
+/// The layer normalisation of rows of `width` values, whose settings `network!` has checked.
+pub fn layer_norm(width: usize, eps: f32, elementwise_affine: bool) -> LayerNorm {
+    LayerNorm::new(width, eps, elementwise_affine).unwrap_or_else(|error| broken(&error))
+}
+
+/// [`LayerNorm::forward`] on buffers `network!` sized.
+pub fn layer_norm_forward(layer: &LayerNorm, rows: usize, input: &[f32], output: &mut [f32]) {
+    if let Err(error) = layer.forward(rows, input, output) {
+        broken(&error);
+    }
+}
+
+/// [`LayerNorm::backward_params`] on buffers `network!` sized.
+pub fn layer_norm_backward_params(
+    layer: &mut LayerNorm,
+    rows: usize,
+    input: &[f32],
+    grad_output: &[f32],
+    accumulate: bool,
+) {
+    if let Err(error) = layer.backward_params(rows, input, grad_output, accumulate) {
+        broken(&error);
+    }
+}
+
+/// [`LayerNorm::backward_input`] on buffers `network!` sized.
+pub fn layer_norm_backward_input(
+    layer: &LayerNorm,
     rows: usize,
     input: &[f32],
     grad_output: &[f32],

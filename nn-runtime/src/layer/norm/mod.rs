@@ -1,5 +1,6 @@
-//! Normalisation layers: [`BatchNorm`] (PyTorch's `BatchNorm1d` and `BatchNorm2d`), with what
-//! their passes share, and the entry points generated code calls (`generated.rs`).
+//! Normalisation layers: [`BatchNorm`] (PyTorch's `BatchNorm1d` and `BatchNorm2d`) and
+//! [`LayerNorm`], with what their passes share, and the entry points generated code calls
+//! (`generated.rs`).
 //!
 //! Their statistics are sums over many values: they are taken in `f64`, the mean first and
 //! then the squares of the deviations from it, so that they match PyTorch's (which sums in
@@ -7,13 +8,16 @@
 
 mod batch_norm;
 mod generated;
+mod layer_norm;
 
 pub use batch_norm::BatchNorm;
 #[doc(hidden)]
 pub use generated::{
     batch_norm, batch_norm_backward_input, batch_norm_backward_params, batch_norm_forward_eval,
-    batch_norm_forward_train,
+    batch_norm_forward_train, layer_norm, layer_norm_backward_input, layer_norm_backward_params,
+    layer_norm_forward,
 };
+pub use layer_norm::LayerNorm;
 
 use crate::error::{Error, Result};
 use crate::size;
