@@ -126,7 +126,8 @@ pub enum Error {
         /// The shape in the file.
         found: Vec<usize>,
     },
-    /// A tensor that is not stored as 32-bit floats.
+    /// A tensor that is not stored as 32-bit floats (or, for a count such as
+    /// `num_batches_tracked`, as 64-bit integers: [`is_count`](crate::io::is_count)).
     TensorDtype {
         /// The tensor's PyTorch name.
         name: String,
@@ -192,6 +193,10 @@ pub enum Error {
         /// The length that was given.
         found: usize,
     },
+    /// A training pass of a batch normalisation with one value per channel, whose variance
+    /// means nothing: a batch of one example that has one position per channel. PyTorch raises
+    /// `Expected more than 1 value per channel when training` for it.
+    OneValuePerChannel,
 }
 
 impl fmt::Display for Error {
@@ -272,7 +277,11 @@ impl fmt::Display for Error {
                 "tensor `{name}` has shape {found:?}, the network needs {expected:?}"
             ),
             Error::TensorDtype { name, found } => {
-                write!(f, "tensor `{name}` is stored as {found}, expected F32")
+                let expected = crate::io::stored_dtype(name);
+                write!(
+                    f,
+                    "tensor `{name}` is stored as {found}, expected {expected:?}"
+                )
             }
             Error::Csv {
                 path,
@@ -303,6 +312,11 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "a workspace of {found} values is too short for {rows} rows, which need {needed}"
+            ),
+            Error::OneValuePerChannel => write!(
+                f,
+                "batch normalisation needs more than 1 value per channel when training; the \
+                 batch has one example of one position"
             ),
         }
     }

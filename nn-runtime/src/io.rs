@@ -2,6 +2,11 @@
 //!
 //! A PyTorch state dict saved with `safetensors.torch.save_file(model.state_dict(), path)` loads
 //! as is, and what is saved here loads into PyTorch with `load_file` + `load_state_dict`.
+//!
+//! Every tensor is `F32` in a file but one kind: a batch normalisation's `num_batches_tracked`,
+//! which PyTorch keeps as an `int64` scalar. Visitors see it as one `f32` value like any other
+//! tensor (exact up to 2²⁴ batches), and it is converted to and from `I64` where files are
+//! written and read ([`is_count`]), so that files pass between PyTorch and `nn` both ways.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -61,7 +66,8 @@ impl<A: NamedTensors + ?Sized, B: NamedTensors + ?Sized> TensorSource for (&A, &
     }
 }
 
-/// Writes every tensor of `model` to `path` as little-endian `F32` safetensors.
+/// Writes every tensor of `model` to `path` as little-endian `F32` safetensors (counts as
+/// `I64`, see [`is_count`]).
 ///
 /// The file is written beside `path` under a temporary name, flushed, and renamed over `path`,
 /// so a failed save (a full disk, a file-size limit) leaves the file that was there unchanged.
@@ -86,19 +92,59 @@ pub(crate) fn tensor_entries<M: TensorSource + ?Sized>(model: &M, prefix: &str) 
     entries
 }
 
-/// The bytes of a safetensors file of `F32` `entries`, with `metadata` in its header.
+/// The name that PyTorch's batch normalisation gives its count of training batches.
+const COUNT: &str = "num_batches_tracked";
+
+/// Whether the tensor `name` is a count that PyTorch stores as a 64-bit integer: a batch
+/// normalisation's `num_batches_tracked`, alone or after a layer's name (`bn1.num_batches_tracked`).
+///
+/// Visitors hand such a tensor over as `f32` values like any other, so that models, early
+/// stopping's snapshots and checkpoints keep one kind of tensor; files hold it as `I64`, as
+/// PyTorch's state dicts do. The values are whole numbers, exact in `f32` up to 2²⁴.
+pub fn is_count(name: &str) -> bool {
+    name.rsplit('.').next() == Some(COUNT)
+}
+
+/// The bytes of a safetensors file of `F32` `entries`, with `metadata` in its header; counts
+/// ([`is_count`]) are written as `I64`.
 pub(crate) fn serialize(
     entries: &[Entry],
     metadata: Option<std::collections::HashMap<String, String>>,
 ) -> Result<Vec<u8>> {
+    let counts: Vec<Option<Vec<u8>>> = entries
+        .iter()
+        .map(|(name, _, bytes)| is_count(name).then(|| i64_bytes(bytes)))
+        .collect();
     let views = entries
         .iter()
-        .map(|(name, shape, bytes)| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(format_error)?;
-            Ok((name.as_str(), view))
+        .zip(&counts)
+        .map(|((name, shape, bytes), count)| {
+            let view = match count {
+                Some(count) => TensorView::new(Dtype::I64, shape.clone(), count),
+                None => TensorView::new(Dtype::F32, shape.clone(), bytes),
+            };
+            Ok((name.as_str(), view.map_err(format_error)?))
         })
         .collect::<Result<Vec<_>>>()?;
     safetensors::serialize(views, &metadata).map_err(format_error)
+}
+
+/// Little-endian `f32` bytes as little-endian `i64` bytes, each value rounded to the nearest
+/// whole number (NaN as 0, out-of-range values saturated, as `as` does).
+fn i64_bytes(f32_bytes: &[u8]) -> Vec<u8> {
+    f32_bytes
+        .chunks_exact(4)
+        .flat_map(|b| (f32::from_le_bytes([b[0], b[1], b[2], b[3]]).round() as i64).to_le_bytes())
+        .collect()
+}
+
+/// The dtype a file holds the tensor `name` in: `I64` for counts ([`is_count`]), else `F32`.
+pub(crate) fn stored_dtype(name: &str) -> Dtype {
+    if is_count(name) {
+        Dtype::I64
+    } else {
+        Dtype::F32
+    }
 }
 
 /// [`Error::Io`] for `path`.
@@ -222,7 +268,7 @@ pub fn load_safetensors_bytes<M: NamedTensors + ?Sized>(model: &mut M, bytes: &[
 }
 
 /// Checks that `file` has every tensor of `model`, its name after `prefix`, with the model's
-/// shape, as finite `F32` values.
+/// shape, as finite `F32` values (counts as `I64`, see [`is_count`]).
 pub(crate) fn check_tensors<M: NamedTensors + ?Sized>(
     model: &M,
     file: &SafeTensors<'_>,
@@ -236,7 +282,7 @@ pub(crate) fn check_tensors<M: NamedTensors + ?Sized>(
         let name = format!("{prefix}{name}");
         problem = match file.tensor(&name) {
             Err(_) => Some(Error::MissingTensor { name }),
-            Ok(view) if view.dtype() != Dtype::F32 => Some(Error::TensorDtype {
+            Ok(view) if view.dtype() != stored_dtype(&name) => Some(Error::TensorDtype {
                 name,
                 found: format!("{:?}", view.dtype()),
             }),
@@ -245,7 +291,9 @@ pub(crate) fn check_tensors<M: NamedTensors + ?Sized>(
                 expected: shape.to_vec(),
                 found: view.shape().to_vec(),
             }),
-            Ok(view) => non_finite(&name, view.data()),
+            Ok(view) if view.dtype() == Dtype::F32 => non_finite(&name, view.data()),
+            // Whole numbers are always finite.
+            Ok(_) => None,
         };
     });
     problem.map_or(Ok(()), Err)
@@ -261,10 +309,22 @@ pub(crate) fn copy_tensors<M: NamedTensors + ?Sized>(
         let view = file
             .tensor(&format!("{prefix}{name}"))
             .expect("checked before");
-        for (value, bytes) in values.iter_mut().zip(view.data().chunks_exact(4)) {
-            *value = f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        }
+        read_values(&view, values);
     });
+}
+
+/// Reads into `values` the tensor `view`, which [`check_tensors`] accepted: `F32` as is, an
+/// `I64` count converted to `f32`.
+pub(crate) fn read_values(view: &TensorView<'_>, values: &mut [f32]) {
+    if view.dtype() == Dtype::I64 {
+        for (value, b) in values.iter_mut().zip(view.data().chunks_exact(8)) {
+            *value = i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32;
+        }
+    } else {
+        for (value, b) in values.iter_mut().zip(view.data().chunks_exact(4)) {
+            *value = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+    }
 }
 
 /// [`Error::NonFiniteTensor`] for the first NaN or infinity among little-endian `f32` bytes: such
@@ -397,6 +457,72 @@ mod tests {
             assert_eq!(mode & 0o777, 0o640);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A weight and a count, as a batch normalisation has.
+    struct Counted {
+        weight: [f32; 2],
+        count: [f32; 1],
+    }
+
+    impl NamedTensors for Counted {
+        fn visit_tensors(&self, visitor: &mut TensorVisitor<'_>) {
+            visitor("bn.weight", &[2], &self.weight);
+            visitor("bn.num_batches_tracked", &[], &self.count);
+        }
+        fn visit_tensors_mut(&mut self, visitor: &mut TensorVisitorMut<'_>) {
+            visitor("bn.weight", &[2], &mut self.weight);
+            visitor("bn.num_batches_tracked", &[], &mut self.count);
+        }
+    }
+
+    #[test]
+    fn counts_are_stored_as_int64_scalars_as_pytorch_stores_them() {
+        assert!(is_count("num_batches_tracked"));
+        assert!(is_count("features.0.num_batches_tracked"));
+        assert!(!is_count("bn.num_batches_tracked_x"));
+        assert!(!is_count("bn.weight"));
+        let model = Counted {
+            weight: [0.5, -2.0],
+            count: [3.0],
+        };
+        let bytes = serialize(&tensor_entries(&model, ""), None).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let count = file.tensor("bn.num_batches_tracked").unwrap();
+        assert_eq!(count.dtype(), Dtype::I64);
+        assert_eq!(count.shape(), [0usize; 0]);
+        assert_eq!(count.data(), 3i64.to_le_bytes());
+        assert_eq!(file.tensor("bn.weight").unwrap().dtype(), Dtype::F32);
+
+        let mut loaded = Counted {
+            weight: [0.0; 2],
+            count: [0.0],
+        };
+        load_safetensors_bytes(&mut loaded, &bytes).unwrap();
+        assert_eq!((loaded.weight, loaded.count), (model.weight, model.count));
+
+        // A count stored as F32 is refused, naming the dtype PyTorch uses.
+        let weight: Vec<u8> = [0.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let stand_in = 3.0f32.to_le_bytes();
+        let views = [
+            (
+                "bn.weight",
+                TensorView::new(Dtype::F32, vec![2], &weight).unwrap(),
+            ),
+            (
+                "bn.num_batches_tracked",
+                TensorView::new(Dtype::F32, vec![], &stand_in).unwrap(),
+            ),
+        ];
+        let f32_count = safetensors::serialize(views, &None).unwrap();
+        let error = load_safetensors_bytes(&mut loaded, &f32_count).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "tensor `bn.num_batches_tracked` is stored as F32, expected I64"
+        );
     }
 
     #[test]

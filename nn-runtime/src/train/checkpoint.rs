@@ -337,11 +337,12 @@ fn best_weights<M: crate::io::NamedTensors + ?Sized>(
     }
     io::check_tensors(model, file, BEST_WEIGHTS)?;
     let mut flat = Vec::new();
-    model.visit_tensors(&mut |name, _, _| {
-        // `check_tensors` found each as `F32`.
-        let view = file.tensor(&format!("{BEST_WEIGHTS}{name}"));
-        if let Some(values) = view.ok().and_then(|view| io::f32_values(&view).ok()) {
-            flat.extend(values);
+    model.visit_tensors(&mut |name, _, values| {
+        // `check_tensors` found each, with the model's shape and the dtype it is stored in.
+        if let Ok(view) = file.tensor(&format!("{BEST_WEIGHTS}{name}")) {
+            let start = flat.len();
+            flat.resize(start + values.len(), 0.0);
+            io::read_values(&view, &mut flat[start..]);
         }
     });
     Ok(flat)
