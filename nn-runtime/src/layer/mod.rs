@@ -1,6 +1,7 @@
 //! Layers: [`Linear`] and [`Conv1d`] (with parameters) and [`Dropout`] (without), and the
 //! sums of residual connections.
 
+mod conv;
 mod conv1d;
 mod dropout;
 mod linear;
@@ -15,3 +16,33 @@ pub use linear::Linear;
 pub use linear::LinearPasses;
 #[doc(hidden)]
 pub use residual::{add_assign_rows, add_rows};
+
+use crate::error::{Error, Result};
+use crate::size;
+
+/// The first `rows` rows of `width` values of `values`.
+fn rows_of(values: &[f32], rows: usize, width: usize) -> Result<&[f32]> {
+    let len = size::checked_values(rows, width)?;
+    values.get(..len).ok_or(Error::Length {
+        rows,
+        width,
+        found: values.len(),
+    })
+}
+
+/// As [`rows_of`], for writing.
+fn rows_of_mut(values: &mut [f32], rows: usize, width: usize) -> Result<&mut [f32]> {
+    let len = size::checked_values(rows, width)?;
+    let found = values.len();
+    values
+        .get_mut(..len)
+        .ok_or(Error::Length { rows, width, found })
+}
+
+/// A broken promise of `network!`'s, for the infallible entry points of generated code: the
+/// macro has checked every setting and sized every buffer, so its checks and the runtime's
+/// disagree. Better said than carried on with wrong values.
+#[cold]
+fn broken(error: &Error) -> ! {
+    unreachable!("network! checked this layer and sized its buffers, yet: {error}")
+}
