@@ -1,8 +1,9 @@
-//! Layers: [`Linear`] and [`Conv1d`] (with parameters) and [`Dropout`] (without), and the
-//! sums of residual connections.
+//! Layers: [`Linear`], [`Conv1d`] and [`Conv2d`] (with parameters) and [`Dropout`] (without),
+//! and the sums of residual connections.
 
 mod conv;
 mod conv1d;
+mod conv2d;
 mod dropout;
 mod linear;
 mod residual;
@@ -10,6 +11,9 @@ mod residual;
 #[doc(hidden)]
 pub use conv1d::{conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, widest};
 pub use conv1d::{Conv1d, Conv1dSettings};
+#[doc(hidden)]
+pub use conv2d::{conv2d, conv2d_backward_input, conv2d_backward_params, conv2d_forward};
+pub use conv2d::{Conv2d, Conv2dSettings};
 pub use dropout::Dropout;
 pub use linear::Linear;
 #[doc(hidden)]
