@@ -1,11 +1,12 @@
-//! Layers: [`Linear`], [`Conv1d`] and [`Conv2d`] (with parameters) and [`Dropout`] (without),
-//! and the sums of residual connections.
+//! Layers: [`Linear`], [`Conv1d`] and [`Conv2d`] (with parameters), [`MaxPool1d`],
+//! [`MaxPool2d`] and [`Dropout`] (without), and the sums of residual connections.
 
 mod conv;
 mod conv1d;
 mod conv2d;
 mod dropout;
 mod linear;
+mod pool;
 mod residual;
 
 #[doc(hidden)]
@@ -18,6 +19,9 @@ pub use dropout::Dropout;
 pub use linear::Linear;
 #[doc(hidden)]
 pub use linear::LinearPasses;
+#[doc(hidden)]
+pub use pool::{max_pool1d, max_pool2d, pool_backward, pool_forward, PoolPasses};
+pub use pool::{MaxPool1d, MaxPool2d};
 #[doc(hidden)]
 pub use residual::{add_assign_rows, add_rows};
 

@@ -12,7 +12,7 @@ use super::{rows_of, rows_of_mut};
 use crate::activation::Identity;
 use crate::error::{Error, Result};
 use crate::kernel::{self, Dims, WeightLayout};
-pub(super) use shape::{AxisNames, Names, Shape, Spec};
+pub(super) use shape::{invalid, positive, AxisNames, Names, Shape, Spec};
 
 /// PyTorch's default initialisation (`kaiming_uniform_(a=√5)` and its bias rule): `weight`,
 /// then `bias`, uniform in `±1/√fan_in`, drawn in that order from `rng`.
