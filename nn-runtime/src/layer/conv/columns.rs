@@ -80,13 +80,17 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
                 // row: one fill, rather than short ones per example and output row.
                 row.fill(0.0);
             }
-            let examples = input.chunks_exact(shape.input_width);
-            for (example, positions) in examples.zip(row.chunks_exact_mut(shape.positions)) {
-                for r in 0..vertical.count {
-                    let y = vertical.first + r * stride_y;
-                    let start = (vertical.before + r) * out_width + horizontal.before;
+            // Output row by output row, then example by example: for a one-dimensional
+            // convolution, one output row, the inner loop is as short as it can be, which
+            // matters when each example has only a few outputs.
+            for r in 0..vertical.count {
+                let y = vertical.first + r * stride_y;
+                let start = (vertical.before + r) * out_width + horizontal.before;
+                let first = channel + y * width + horizontal.first;
+                let examples = input.chunks_exact(shape.input_width);
+                for (example, positions) in examples.zip(row.chunks_exact_mut(shape.positions)) {
                     let inside = &mut positions[start..][..horizontal.count];
-                    let values = &example[channel + y * width + horizontal.first..];
+                    let values = &example[first..];
                     if stride_x == 1 {
                         inside.copy_from_slice(&values[..horizontal.count]);
                     } else {
@@ -115,13 +119,15 @@ pub(super) fn col2im(shape: &Shape, rows: usize, columns: &[f32], input_grad: &m
         let channel = channel * plane;
         for (vertical, horizontal) in taps(shape) {
             let row = rows_of_columns.next().expect("columns for every tap");
-            let examples = input_grad.chunks_exact_mut(shape.input_width);
-            for (example, positions) in examples.zip(row.chunks_exact(shape.positions)) {
-                for r in 0..vertical.count {
-                    let y = vertical.first + r * stride_y;
-                    let start = (vertical.before + r) * out_width + horizontal.before;
+            // In the order of `im2col`, for the same reason.
+            for r in 0..vertical.count {
+                let y = vertical.first + r * stride_y;
+                let start = (vertical.before + r) * out_width + horizontal.before;
+                let first = channel + y * width + horizontal.first;
+                let examples = input_grad.chunks_exact_mut(shape.input_width);
+                for (example, positions) in examples.zip(row.chunks_exact(shape.positions)) {
                     let inside = &positions[start..][..horizontal.count];
-                    let grads = &mut example[channel + y * width + horizontal.first..];
+                    let grads = &mut example[first..];
                     for (grad, &value) in grads.iter_mut().step_by(stride_x).zip(inside) {
                         *grad += value;
                     }
