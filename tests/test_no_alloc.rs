@@ -163,3 +163,62 @@ fn warm_conv1d_passes_allocate_nothing() {
         "Conv1d forward, backward_params and backward_input"
     );
 }
+
+#[test]
+fn warm_conv2d_and_pool_passes_allocate_nothing() {
+    use nn::{Conv2d, Conv2dSettings, MaxPool1d, MaxPool2d};
+    use rand::{Rng, SeedableRng};
+
+    // LeNet's second convolution and the pooling after it, on a batch and then on a smaller
+    // one that reuses the larger one's buffers.
+    let settings = Conv2dSettings::new(6, 16, 5, 14, 14);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let mut conv = Conv2d::new(settings, &mut rng).unwrap();
+    let pool = MaxPool2d::new(16, 10, 10, 2, 2, 0).unwrap();
+    let pool1d = MaxPool1d::new(16, 100, 3, 2, 1).unwrap();
+    let rows = 32;
+    let mut random =
+        |len: usize| -> Vec<f32> { (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect() };
+    let input = random(rows * conv.input_width());
+    let grad_output = random(rows * conv.output_width());
+    let grad_pooled = random(rows * pool.output_width());
+    let grad_pooled1d = random(rows * pool1d.output_width());
+    let mut output = vec![0.0; rows * conv.output_width()];
+    let mut grad_input = vec![0.0; rows * conv.input_width()];
+    let mut pooled = vec![0.0; rows * pool.output_width()];
+    let mut pooled1d = vec![0.0; rows * pool1d.output_width()];
+    let mut grad_conv_output = vec![0.0; rows * conv.output_width()];
+    let mut workspace = vec![0.0; conv.workspace_len(rows).unwrap()];
+    let mut passes = |conv: &mut Conv2d, rows: usize| {
+        conv.forward(rows, &input, &mut output, &mut workspace)
+            .unwrap();
+        pool.forward(rows, &output, &mut pooled).unwrap();
+        // The same output as 16 channels of 100 samples.
+        pool1d.forward(rows, &output, &mut pooled1d).unwrap();
+        pool.backward(rows, &output, &grad_pooled, &mut grad_conv_output)
+            .unwrap();
+        pool1d
+            .backward(rows, &output, &grad_pooled1d, &mut grad_conv_output)
+            .unwrap();
+        conv.backward_params(rows, &input, &grad_output, &mut workspace, false)
+            .unwrap();
+        conv.backward_params(rows, &input, &grad_output, &mut workspace, true)
+            .unwrap();
+        conv.backward_input(rows, &grad_output, &mut grad_input, &mut workspace)
+            .unwrap();
+    };
+    for _ in 0..2 {
+        passes(&mut conv, rows);
+    }
+    let count = allocations(|| {
+        for _ in 0..3 {
+            passes(&mut conv, rows);
+            passes(&mut conv, 5);
+        }
+    });
+    assert_eq!(
+        count, 0,
+        "Conv2d forward, backward_params and backward_input, MaxPool1d and MaxPool2d forward \
+         and backward"
+    );
+}

@@ -4,8 +4,8 @@
 
 use rand::Rng;
 
-use super::{Conv1d, Conv1dSettings, Shape};
-use crate::error::Error;
+use super::super::broken;
+use super::{Conv1d, Conv1dSettings};
 
 /// The layer of `settings`, which `network!` has checked, initialised from `rng`.
 pub fn conv1d<R: Rng + ?Sized>(settings: Conv1dSettings, rng: &mut R) -> Conv1d {
@@ -18,8 +18,9 @@ impl Conv1dSettings {
     /// `rows·(L_out·(C_in·k + C_out + 1) + fixed)` for one row or more.
     #[doc(hidden)]
     pub fn workspace_per_row(&self) -> usize {
-        let shape = Shape::new(self).unwrap_or_else(|error| broken(&error));
-        shape.output_length * (shape.per_position + 1) + shape.fixed
+        self.shape()
+            .unwrap_or_else(|error| broken(&error))
+            .workspace_per_row()
     }
 }
 
@@ -66,10 +67,4 @@ pub fn conv1d_backward_input(
     if let Err(error) = layer.backward_input(rows, grad_output, grad_input, workspace) {
         broken(&error);
     }
-}
-
-/// A broken promise of the macro's: its checks and the runtime's disagree.
-#[cold]
-fn broken(error: &Error) -> ! {
-    unreachable!("network! checked this convolution and sized its buffers, yet: {error}")
 }

@@ -1,8 +1,7 @@
-//! The one-dimensional convolution: its settings (`settings.rs`), the rearrangements that make
-//! it matrix products (`columns.rs`), the layer and its passes (here), and the tests against
-//! PyTorch (`tests.rs`).
+//! The one-dimensional convolution: its settings (`settings.rs`), the layer (here), whose
+//! passes are those of the two-dimensional convolution on inputs one row high
+//! (`super::conv`), and the tests against PyTorch (`tests.rs`).
 
-mod columns;
 mod generated;
 mod settings;
 #[cfg(test)]
@@ -11,20 +10,19 @@ mod tests;
 use ndarray::{ArrayView1, ArrayView3, ArrayViewMut1, ArrayViewMut3};
 use rand::Rng;
 
-use crate::activation::Identity;
+use super::conv::{self, Gradients, Shape};
 use crate::aligned::AlignedVec;
-use crate::error::{Error, Result};
+// Named only by the documentation's links and the tests.
+#[cfg(any(doc, test))]
+use crate::error::Error;
+use crate::error::Result;
 use crate::io::{NamedTensors, TensorVisitor, TensorVisitorMut};
-use crate::kernel::{self, Dims, WeightLayout};
 use crate::optim::{ParameterVisitor, Parameters};
-use crate::size;
-use columns::Geometry;
 #[doc(hidden)]
 pub use generated::{
     conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, widest,
 };
 pub use settings::Conv1dSettings;
-use settings::Shape;
 
 /// A one-dimensional convolution, PyTorch's `torch.nn.Conv1d`: output channel `o` at position
 /// `t` is `bias[o] + Σ_c Σ_j weight[o, c, j] · x[g·C_in/groups + c, t·stride + j·dilation −
@@ -92,11 +90,7 @@ impl Conv1d {
     /// As [`Conv1dSettings::output_length`], for settings PyTorch rejects.
     pub fn new<R: Rng + ?Sized>(settings: Conv1dSettings, rng: &mut R) -> Result<Self> {
         let mut layer = Conv1d::zeros(settings)?;
-        let bound = 1.0 / (layer.shape.patch as f32).sqrt();
-        let mut uniform = || rng.gen_range(-bound..=bound);
-        for value in layer.weight.iter_mut().chain(layer.bias.iter_mut()) {
-            *value = uniform();
-        }
+        conv::initialise(&mut layer.weight, &mut layer.bias, layer.shape.patch, rng);
         Ok(layer)
     }
 
@@ -105,7 +99,7 @@ impl Conv1d {
     /// # Errors
     /// As [`Conv1dSettings::output_length`], for settings PyTorch rejects.
     pub fn zeros(settings: Conv1dSettings) -> Result<Self> {
-        let shape = Shape::new(&settings)?;
+        let shape = settings.shape()?;
         let biases = if settings.bias {
             settings.out_channels
         } else {
@@ -128,7 +122,7 @@ impl Conv1d {
 
     /// The output length `L_out`.
     pub fn output_length(&self) -> usize {
-        self.shape.output_length
+        self.shape.output[1]
     }
 
     /// The values of one input row, `C_in·L`.
@@ -208,10 +202,6 @@ impl Conv1d {
         )
     }
 
-    fn geometry(&self) -> Geometry {
-        Geometry::new(&self.settings, &self.shape)
-    }
-
     /// The output, `rows` rows of `C_out·L_out` values (`[C_out, L_out]` each), of `rows` rows
     /// of `input` (`C_in·L` values, `[C_in, L]` each): per group, `W·columns` on the
     /// kernels' matrix product, then the bias as the result is put in PyTorch's order.
@@ -232,40 +222,9 @@ impl Conv1d {
         output: &mut [f32],
         workspace: &mut [f32],
     ) -> Result<()> {
-        let input = rows_of(input, rows, self.shape.input_width)?;
-        let output = rows_of_mut(output, rows, self.shape.output_width)?;
-        let Workspace {
-            columns,
-            products,
-            spare,
-        } = self.workspace(rows, workspace)?;
-        if rows == 0 {
-            return Ok(());
-        }
-        let geometry = self.geometry();
-        geometry.im2col(rows, input, columns);
-        let (m, patch, go) = self.product_sizes(rows);
-        // The kernels add their bias per column of the product, which here is a position
-        // rather than a channel: a zero one, and each channel's bias added as the outputs are
-        // put in PyTorch's order.
-        let zeros = &mut spare[..m];
-        zeros.fill(0.0);
-        for g in 0..self.settings.groups {
-            // `outputs = W·columns`: the forward product `x·Wᵀ` with the group's filters as
-            // `x` and its columns as a weight stored `[in, out]`, read in place.
-            kernel::forward(
-                dims(go, patch, m, WeightLayout::InOut),
-                &self.weight[g * go * patch..][..go * patch],
-                &columns[g * patch * m..][..patch * m],
-                zeros,
-                &mut products[g * go * m..][..go * m],
-                None,
-                &Identity,
-            );
-        }
         let bias = self.settings.bias.then_some(&self.bias[..]);
-        geometry.write_outputs(rows, products, bias, output);
-        Ok(())
+        self.shape
+            .forward(&self.weight, bias, rows, input, output, workspace)
     }
 
     /// Adds the gradients of the weight and the bias, given `input`, the rows the forward pass
@@ -288,59 +247,12 @@ impl Conv1d {
         workspace: &mut [f32],
         accumulate: bool,
     ) -> Result<()> {
-        let input = rows_of(input, rows, self.shape.input_width)?;
-        let grad_output = rows_of(grad_output, rows, self.shape.output_width)?;
-        let Workspace {
-            columns,
-            products,
-            spare,
-        } = self.workspace(rows, workspace)?;
-        if rows == 0 {
-            // No examples, no gradient.
-            if !accumulate {
-                self.weight_grad.fill(0.0);
-                self.bias_grad.fill(0.0);
-            }
-            return Ok(());
-        }
-        let geometry = self.geometry();
-        geometry.im2col(rows, input, columns);
-        geometry.read_outputs(rows, grad_output, products);
-        let (m, patch, go) = self.product_sizes(rows);
-        let (zeros, group_grad) = spare.split_at_mut(patch);
-        let group_grad = &mut group_grad[..go * patch];
-        zeros.fill(0.0);
-        for g in 0..self.settings.groups {
-            let weight_grad = &mut self.weight_grad[g * go * patch..][..go * patch];
-            // `dW = dz·columnsᵀ`: the forward product `x·Wᵀ` with the group's output gradient
-            // as `x` and its columns as a weight stored `[out, in]`. It overwrites what it
-            // writes, so an accumulated gradient is computed aside and added.
-            let target = if accumulate {
-                &mut *group_grad
-            } else {
-                &mut *weight_grad
-            };
-            kernel::forward(
-                dims(go, m, patch, WeightLayout::OutIn),
-                &products[g * go * m..][..go * m],
-                &columns[g * patch * m..][..patch * m],
-                zeros,
-                target,
-                None,
-                &Identity,
-            );
-            if accumulate {
-                for (sum, &value) in weight_grad.iter_mut().zip(&*group_grad) {
-                    *sum += value;
-                }
-            }
-        }
-        // Each output channel's gradient is a row of the products.
-        for (bias_grad, channel) in self.bias_grad.iter_mut().zip(products.chunks_exact(m)) {
-            let sum = columns::sum(channel);
-            *bias_grad = if accumulate { *bias_grad + sum } else { sum };
-        }
-        Ok(())
+        let gradients = Gradients {
+            weight: &mut self.weight_grad,
+            bias: &mut self.bias_grad,
+        };
+        self.shape
+            .backward_params(gradients, rows, input, grad_output, workspace, accumulate)
     }
 
     /// The gradient of the loss with respect to the input, `rows` rows of `C_in·L` values,
@@ -357,35 +269,8 @@ impl Conv1d {
         grad_input: &mut [f32],
         workspace: &mut [f32],
     ) -> Result<()> {
-        let grad_output = rows_of(grad_output, rows, self.shape.output_width)?;
-        let grad_input = rows_of_mut(grad_input, rows, self.shape.input_width)?;
-        let Workspace {
-            columns,
-            products,
-            spare,
-        } = self.workspace(rows, workspace)?;
-        if rows == 0 {
-            return Ok(());
-        }
-        let geometry = self.geometry();
-        geometry.read_outputs(rows, grad_output, products);
-        let (m, patch, go) = self.product_sizes(rows);
-        let discarded = &mut spare[..patch];
-        for g in 0..self.settings.groups {
-            // `dcolumns = Wᵀ·dz` is what the weight-gradient product computes, `dzᵀ·x`, with
-            // the group's filters as `dz` (rows of `[out, in]`) and its output gradient as `x`.
-            // Its column sums, the filters' sums, are not wanted.
-            kernel::weight_grad(
-                dims(go, m, patch, WeightLayout::OutIn),
-                &products[g * go * m..][..go * m],
-                &self.weight[g * go * patch..][..go * patch],
-                &mut columns[g * patch * m..][..patch * m],
-                discarded,
-                false,
-            );
-        }
-        geometry.col2im(rows, columns, grad_input);
-        Ok(())
+        self.shape
+            .backward_input(&self.weight, rows, grad_output, grad_input, workspace)
     }
 
     /// Visits `weight` then `bias` (if the layer has one) under the given names, for
@@ -436,74 +321,6 @@ impl Conv1d {
             visitor(bias_name, &[out], &mut self.bias);
         }
     }
-
-    /// `(rows·L_out, patch, C_out/groups)`: the columns of each product, the rows of a
-    /// group's columns, and the rows of its outputs.
-    fn product_sizes(&self, rows: usize) -> (usize, usize, usize) {
-        (
-            rows * self.shape.output_length,
-            self.shape.patch,
-            self.shape.group_outputs,
-        )
-    }
-
-    /// `workspace`, checked to be long enough for `rows` rows, in its three parts.
-    fn workspace<'a>(&self, rows: usize, workspace: &'a mut [f32]) -> Result<Workspace<'a>> {
-        let needed = self.shape.workspace_len(rows)?;
-        let found = workspace.len();
-        let workspace = workspace.get_mut(..needed).ok_or(Error::Workspace {
-            rows,
-            needed,
-            found,
-        })?;
-        let m = rows * self.shape.output_length;
-        let (columns, rest) = workspace.split_at_mut(m * self.shape.patch * self.settings.groups);
-        let (products, spare) = rest.split_at_mut(m * self.settings.out_channels);
-        Ok(Workspace {
-            columns,
-            products,
-            spare,
-        })
-    }
-}
-
-/// The parts of a pass's workspace.
-struct Workspace<'a> {
-    /// Every group's columns, `groups × patch × rows·L_out`, or their gradient.
-    columns: &'a mut [f32],
-    /// Every group's outputs, `C_out × rows·L_out`, or their gradient.
-    products: &'a mut [f32],
-    /// The rest: `max(rows·L_out, patch·(C_out/groups + 1))` values.
-    spare: &'a mut [f32],
-}
-
-/// The kernels' dimensions of one group's product.
-fn dims(rows: usize, inputs: usize, outputs: usize, layout: WeightLayout) -> Dims {
-    Dims {
-        rows,
-        inputs,
-        outputs,
-        layout,
-    }
-}
-
-/// The first `rows` rows of `width` values of `values`.
-fn rows_of(values: &[f32], rows: usize, width: usize) -> Result<&[f32]> {
-    let len = size::checked_values(rows, width)?;
-    values.get(..len).ok_or(Error::Length {
-        rows,
-        width,
-        found: values.len(),
-    })
-}
-
-/// As [`rows_of`], for writing.
-fn rows_of_mut(values: &mut [f32], rows: usize, width: usize) -> Result<&mut [f32]> {
-    let len = size::checked_values(rows, width)?;
-    let found = values.len();
-    values
-        .get_mut(..len)
-        .ok_or(Error::Length { rows, width, found })
 }
 
 /// A lone layer's parameters under PyTorch's names for a lone `Conv1d`: `weight`, `bias`.

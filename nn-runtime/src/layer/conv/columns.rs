@@ -1,0 +1,185 @@
+//! The rearrangements that turn a convolution into matrix products: the input into columns
+//! (im2col) and the columns' gradient back onto the input (col2im), and the outputs between
+//! PyTorch's example-major order and the products' channel-major one.
+//!
+//! For a batch of `N` rows, `P = H_out·W_out` output positions per channel and `M = N·P`
+//! positions in all, each group `g` has
+//! * its columns, `[patch, M]` with `patch = C_in/groups · kh·kw`: row `(c·kh + i)·kw + j`
+//!   holds, at `n·P + y·W_out + x`, the value that tap `(i, j)` of the group's input channel
+//!   `c` meets at output `(y, x)` of example `n`, or zero where the tap falls in the padding;
+//! * its outputs, `[C_out/groups, M]`: output channel `o` of the group, at `n·P + y·W_out + x`.
+//!
+//! Then the group's output is one product, `outputs = W·columns`, of its filters
+//! (`[C_out/groups, patch]`, contiguous in PyTorch's weight layout) by its columns; the
+//! positions of the whole batch are the product's long side, which the kernels' tiles fill.
+//! Groups follow each other, so each group's matrices are contiguous too.
+
+use super::shape::Shape;
+
+/// Which outputs along one axis one tap reads the input at; see [`reads`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reads {
+    /// Outputs `0..before` fall in the leading padding.
+    before: usize,
+    /// Outputs `before..before + count` read the input, from `first` on, `stride` apart; the
+    /// rest fall in the trailing padding.
+    count: usize,
+    /// The input read at output `before` (0 when `count` is 0).
+    first: usize,
+}
+
+/// The outputs `t` along `axis` at which tap `tap` reads the input, `t·stride + tap·dilation −
+/// padding`, inside `0..input`.
+fn reads(shape: &Shape, axis: usize, tap: usize) -> Reads {
+    let spec = &shape.spec;
+    let (stride, padding, outputs) = (spec.stride[axis], spec.padding[axis], shape.output[axis]);
+    // Where the tap lies in the padded input at output 0. No overflow: it is below
+    // `input + 2·padding`, which was checked when the layer was built.
+    let offset = tap * spec.dilation[axis];
+    let before = padding.saturating_sub(offset).div_ceil(stride).min(outputs);
+    let end = (padding + spec.input[axis])
+        .saturating_sub(offset)
+        .div_ceil(stride)
+        .clamp(before, outputs);
+    let first = if before < end {
+        before * stride + offset - padding
+    } else {
+        0
+    };
+    Reads {
+        before,
+        count: end - before,
+        first,
+    }
+}
+
+/// The taps of every filter, row by row, with the outputs they read along each axis.
+fn taps(shape: &Shape) -> impl Iterator<Item = (Reads, Reads)> + '_ {
+    let [kh, kw] = shape.spec.kernel;
+    (0..kh).flat_map(move |i| {
+        let vertical = reads(shape, 0, i);
+        (0..kw).map(move |j| (vertical, reads(shape, 1, j)))
+    })
+}
+
+/// The columns of `rows` rows of `input` (`[C_in, H, W]` each), group after group, into
+/// `columns` (`groups × patch × rows·P` values).
+pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f32]) {
+    let [height, width] = shape.spec.input;
+    let [out_height, out_width] = shape.output;
+    let [stride_y, stride_x] = shape.spec.stride;
+    let plane = height * width;
+    // One row of columns per input channel and tap, `P` values per example.
+    let mut rows_of_columns = columns.chunks_exact_mut(rows * shape.positions);
+    for channel in 0..shape.spec.in_channels {
+        let channel = channel * plane;
+        for (vertical, horizontal) in taps(shape) {
+            let row = rows_of_columns.next().expect("columns for every tap");
+            if vertical.count < out_height || horizontal.count < out_width {
+                // Outputs in the padding, at the same places in every example's part of the
+                // row: one fill, rather than short ones per example and output row.
+                row.fill(0.0);
+            }
+            // Output row by output row, then example by example: for a one-dimensional
+            // convolution, one output row, the inner loop is as short as it can be, which
+            // matters when each example has only a few outputs.
+            for r in 0..vertical.count {
+                let y = vertical.first + r * stride_y;
+                let start = (vertical.before + r) * out_width + horizontal.before;
+                let first = channel + y * width + horizontal.first;
+                let examples = input.chunks_exact(shape.input_width);
+                for (example, positions) in examples.zip(row.chunks_exact_mut(shape.positions)) {
+                    let inside = &mut positions[start..][..horizontal.count];
+                    let values = &example[first..];
+                    if stride_x == 1 {
+                        inside.copy_from_slice(&values[..horizontal.count]);
+                    } else {
+                        for (value, &x) in inside.iter_mut().zip(values.iter().step_by(stride_x)) {
+                            *value = x;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The gradient with respect to `rows` rows of input, from the gradient of their columns
+/// (laid out as [`im2col`] writes them): each input value receives the sum of the values of
+/// every tap that read it. Padding receives nothing.
+pub(super) fn col2im(shape: &Shape, rows: usize, columns: &[f32], input_grad: &mut [f32]) {
+    let [height, width] = shape.spec.input;
+    let out_width = shape.output[1];
+    let [stride_y, stride_x] = shape.spec.stride;
+    let plane = height * width;
+    let input_grad = &mut input_grad[..rows * shape.input_width];
+    input_grad.fill(0.0);
+    let mut rows_of_columns = columns.chunks_exact(rows * shape.positions);
+    for channel in 0..shape.spec.in_channels {
+        let channel = channel * plane;
+        for (vertical, horizontal) in taps(shape) {
+            let row = rows_of_columns.next().expect("columns for every tap");
+            // In the order of `im2col`, for the same reason.
+            for r in 0..vertical.count {
+                let y = vertical.first + r * stride_y;
+                let start = (vertical.before + r) * out_width + horizontal.before;
+                let first = channel + y * width + horizontal.first;
+                let examples = input_grad.chunks_exact_mut(shape.input_width);
+                for (example, positions) in examples.zip(row.chunks_exact(shape.positions)) {
+                    let inside = &positions[start..][..horizontal.count];
+                    let grads = &mut example[first..];
+                    for (grad, &value) in grads.iter_mut().step_by(stride_x).zip(inside) {
+                        *grad += value;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The products' outputs (`C_out × rows·P`) into PyTorch's order, `rows` rows of
+/// `[C_out, H_out, W_out]`, adding `bias[o]` to output channel `o` (if any).
+pub(super) fn write_outputs(
+    shape: &Shape,
+    rows: usize,
+    products: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) {
+    let positions = shape.positions;
+    for (o, channel) in products.chunks_exact(rows * positions).enumerate() {
+        let bias = bias.map_or(0.0, |bias| bias[o]);
+        let examples = output.chunks_exact_mut(shape.output_width);
+        for (example, values) in examples.zip(channel.chunks_exact(positions)) {
+            for (out, &value) in example[o * positions..][..positions].iter_mut().zip(values) {
+                *out = value + bias;
+            }
+        }
+    }
+}
+
+/// The inverse of [`write_outputs`], without bias: `rows` rows of `[C_out, H_out, W_out]`
+/// (the gradient of the output) into the products' order.
+pub(super) fn read_outputs(shape: &Shape, rows: usize, output: &[f32], products: &mut [f32]) {
+    let positions = shape.positions;
+    for (o, channel) in products.chunks_exact_mut(rows * positions).enumerate() {
+        let examples = output.chunks_exact(shape.output_width);
+        for (example, values) in examples.zip(channel.chunks_exact_mut(positions)) {
+            values.copy_from_slice(&example[o * positions..][..positions]);
+        }
+    }
+}
+
+/// `Σ values`, in eight interleaved partial sums: a loop the compiler can vectorise, and
+/// rounding errors that grow with an eighth of the length.
+pub(super) fn sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, &value) in lanes.iter_mut().zip(chunk) {
+            *lane += value;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
