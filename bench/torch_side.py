@@ -87,6 +87,53 @@ def mnist1d_workloads(threads):
     print(json.dumps({"name": "mnist1d_conv_infer_b1", "threads": threads, "us": us}))
 
 
+def lenet():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10),
+    )
+
+
+def block():
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+    )
+
+
+def image_workloads(threads):
+    """LeNet on 28×28 images (training at batch 64, inference at batch 1) and the
+    convolutional `Block` on 3×32×32 (training at batch 64), Adam and CrossEntropyLoss."""
+    for name, build, shape, inner in (
+        ("lenet_train", lenet, (1, 28, 28), 10),
+        ("block_train", block, (3, 32, 32), 2),
+    ):
+        torch.manual_seed(0)
+        model = build()
+        x = torch.rand(64, *shape)
+        y = torch.randint(0, 10, (64,))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step():
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+
+        us = median_us(step, 5, 11 if inner > 2 else 5, inner)
+        print(json.dumps({"name": name, "threads": threads, "us": us}))
+    torch.manual_seed(0)
+    model = lenet().eval()
+    one = torch.rand(1, 1, 28, 28)
+    with torch.no_grad():
+        us = median_us(lambda: model(one), 200, 31, 200)
+    print(json.dumps({"name": "lenet_infer_b1", "threads": threads, "us": us}))
+
+
 def large_train_memory():
     """Trains large_train alone and prints the process's peak memory in KiB."""
     import resource
@@ -129,6 +176,7 @@ def main():
         train_workload("digits_train", [64, 128, 10], 64, nn.CrossEntropyLoss(), 1e-3, None, classes, threads)
         train_workload("large_train", [784, 512, 256, 10], 128, nn.CrossEntropyLoss(), 1e-3, None, classes, threads)
         mnist1d_workloads(threads)
+        image_workloads(threads)
     sys.stdout.flush()
 
 

@@ -33,24 +33,65 @@ network! {
     }
 }
 
-/// ConvBase's products as `(positions per example, patch, output channels)`, first layer first.
-const CONV_BASE: [(usize, usize, usize); 4] =
-    [(19, 5, 25), (10, 75, 25), (5, 75, 25), (1, 125, 10)];
+network! {
+    /// LeNet-5 on 28×28 images.
+    struct LeNet {
+        Input(1, 28, 28)
+            -> Conv2d(1, 6, 5, padding = 2) -> ReLU -> MaxPool2d(2)
+            -> Conv2d(6, 16, 5) -> ReLU -> MaxPool2d(2)
+            -> Flatten -> Linear(400, 120) -> ReLU -> Linear(120, 84) -> ReLU -> Linear(84, 10)
+    }
+}
+network! {
+    /// Convolutions with batch normalisation on 3×32×32 images.
+    struct Block {
+        Input(3, 32, 32)
+            -> Conv2d(3, 32, 3, padding = 1) -> BatchNorm2d(32) -> ReLU
+            -> Conv2d(32, 64, 3, padding = 1) -> BatchNorm2d(64) -> ReLU -> MaxPool2d(2)
+            -> Conv2d(64, 64, 3, padding = 1) -> BatchNorm2d(64) -> ReLU
+            -> AdaptiveAvgPool2d(1) -> Flatten -> Linear(64, 10)
+    }
+}
 
-/// Floating-point operations of ConvBase's forward pass over `batch` examples.
-fn conv_base_infer_flops(batch: usize) -> f64 {
-    CONV_BASE
+/// A network's products as `(positions per example, patch, outputs)`, first layer first: what
+/// its forward pass multiplies.
+type Products = [(usize, usize, usize)];
+
+/// LeNet's: two convolutions (28² and 10² positions), then three `Linear` layers.
+const LENET: [(usize, usize, usize); 5] = [
+    (28 * 28, 25, 6),
+    (10 * 10, 150, 16),
+    (1, 400, 120),
+    (1, 120, 84),
+    (1, 84, 10),
+];
+
+/// Block's: three 3×3 convolutions (32², 32² and 16² positions), then its `Linear`.
+const BLOCK: [(usize, usize, usize); 4] = [
+    (32 * 32, 27, 32),
+    (32 * 32, 288, 64),
+    (16 * 16, 576, 64),
+    (1, 64, 10),
+];
+
+/// Floating-point operations of a forward pass over `batch` examples.
+fn products_infer_flops(products: &Products, batch: usize) -> f64 {
+    products
         .iter()
         .map(|&(positions, patch, out)| 2.0 * (batch * positions * patch * out) as f64)
         .sum()
 }
 
-/// Of a ConvBase training step: each product three times (forward, weight gradient, input
-/// gradient), but the first layer's input gradient.
-fn conv_base_train_flops(batch: usize) -> f64 {
-    let (positions, patch, out) = CONV_BASE[0];
-    3.0 * conv_base_infer_flops(batch) - 2.0 * (batch * positions * patch * out) as f64
+/// Of a training step: each product three times (forward, weight gradient, input gradient),
+/// but the first layer's input gradient.
+fn products_train_flops(products: &Products, batch: usize) -> f64 {
+    let (positions, patch, out) = products[0];
+    3.0 * products_infer_flops(products, batch) - 2.0 * (batch * positions * patch * out) as f64
 }
+
+/// ConvBase's products as `(positions per example, patch, output channels)`, first layer first.
+const CONV_BASE: [(usize, usize, usize); 4] =
+    [(19, 5, 25), (10, 75, 25), (5, 75, 25), (1, 125, 10)];
 
 /// Median microseconds per call of `step`, over `repeats` groups of `inner` calls.
 fn median_us(mut step: impl FnMut(), warmup: usize, repeats: usize, inner: usize) -> f64 {
@@ -200,7 +241,7 @@ fn ours() -> Vec<Row> {
         name: "mnist1d_conv_train",
         batch: 100,
         us,
-        flops: conv_base_train_flops(100),
+        flops: products_train_flops(&CONV_BASE, 100),
     });
     let one = Batch::<40>::random(1, 9);
     let mut out = Batch::zeros(1);
@@ -214,7 +255,7 @@ fn ours() -> Vec<Row> {
         name: "mnist1d_conv_infer_b1",
         batch: 1,
         us,
-        flops: conv_base_infer_flops(1),
+        flops: products_infer_flops(&CONV_BASE, 1),
     });
 
     let mut mlp = MlpBase::seeded(0);
@@ -233,6 +274,57 @@ fn ours() -> Vec<Row> {
         // The residual sum adds no product.
         flops: train_flops(&[40, 100, 100, 10], 100),
         us,
+    });
+
+    let mut lenet = LeNet::seeded(0);
+    let x = Batch::<784>::random(64, 10);
+    let y = Labels::random(64, 10, 11);
+    let mut adam = Adam::new(1e-3);
+    let us = median_us(
+        || {
+            lenet.train_step(&x, &y, &loss, &mut adam).unwrap();
+        },
+        5,
+        11,
+        10,
+    );
+    rows.push(Row {
+        name: "lenet_train",
+        batch: 64,
+        us,
+        flops: products_train_flops(&LENET, 64),
+    });
+    let one = Batch::<784>::random(1, 12);
+    let mut out = Batch::zeros(1);
+    let us = median_us(
+        || lenet.forward_into(black_box(&one), &mut out),
+        200,
+        31,
+        200,
+    );
+    rows.push(Row {
+        name: "lenet_infer_b1",
+        batch: 1,
+        us,
+        flops: products_infer_flops(&LENET, 1),
+    });
+
+    let mut block = Block::seeded(0);
+    let x = Batch::<3072>::random(64, 13);
+    let mut adam = Adam::new(1e-3);
+    let us = median_us(
+        || {
+            block.train_step(&x, &y, &loss, &mut adam).unwrap();
+        },
+        2,
+        5,
+        2,
+    );
+    rows.push(Row {
+        name: "block_train",
+        batch: 64,
+        us,
+        flops: products_train_flops(&BLOCK, 64),
     });
     rows
 }

@@ -30,7 +30,8 @@
 //! (`#[derive(Clone)]`) and a visibility (`pub struct`) pass through to it. The chain:
 //!
 //! * Layers are separated by `->`. The chain starts with a `Linear(in, out)`, which fixes the
-//!   input width, and each later `Linear` takes the width of the layer before it.
+//!   input width, and each later `Linear` takes the width of the layer before it; or with an
+//!   `Input`, for convolutional networks (below).
 //! * Widths are integer literals or `usize` constants: `Linear(20, HIDDEN)`.
 //! * A label before a `Linear` (`hidden:`) names its field and its weights, `hidden.weight`
 //!   (`[out, in]`) and `hidden.bias`: the names PyTorch gives a module's attribute
@@ -49,6 +50,57 @@
 //!
 //! `network!(chain)` is an expression instead: a network of a type declared inside it, which
 //! code outside cannot name, initialised with `seeded(0)`.
+//!
+//! ## Convolutional and residual networks
+//!
+//! `Input(channels, length)` or `Input(channels, height, width)` opens a network that works on
+//! channels. Its rows are still flat, each in PyTorch's contiguous `[C, L]` or `[C, H, W]`
+//! order, so `x.view(n, -1)` of a PyTorch tensor is the same floats. The macro computes every
+//! layer's output shape and checks each layer's input against it as it expands:
+//!
+//! * `Conv1d` and `Conv2d`, with PyTorch's arguments (positional or named) and defaults:
+//!   `in_channels, out_channels, kernel_size, stride = 1, padding = 0, dilation = 1,
+//!   groups = 1, bias = true`; fields [`Conv1d`] and `Conv2d`, weights
+//!   `[out, in/groups, k]` or `[out, in/groups, k, k]`. They take a label as `Linear` does.
+//! * `MaxPool1d` and `MaxPool2d`: `kernel_size, stride = kernel_size, padding = 0`;
+//!   `AdaptiveAvgPool1d(1)` and `AdaptiveAvgPool2d(1)`: each channel's average.
+//! * `BatchNorm1d(features)` (after a `Linear`, or on `(C, L)`) and `BatchNorm2d(channels)`
+//!   (`eps = 1e-5, momentum = 0.1`): batch statistics in training steps, which update the
+//!   running statistics that [`forward`](Network::forward) uses, as PyTorch's `train()` and
+//!   `eval()`; `LayerNorm(features)` (`eps`, `elementwise_affine = true`) normalises each
+//!   row's features. They take a label; their state dict names are PyTorch's
+//!   (`bn.running_mean`, `bn.running_var`, `bn.num_batches_tracked`).
+//! * `Flatten`: the channels as features, in PyTorch's order, for a `Linear` after them.
+//! * `Residual(chain)`: `x + chain(x)`, for a chain that keeps the shape and starts with a layer
+//!   with parameters. Its unlabelled layers are named as a nested `nn.Sequential` names them
+//!   (`2.0.weight`), labelled ones by their label.
+//! * Activations and `Dropout` work after any of them.
+//!
+//! Sizes are integer literals; unlabelled layers after `Input` are numbered from 0, as an
+//! `nn.Sequential` of them would be.
+//!
+//! ```
+//! use nn::prelude::*;
+//!
+//! network! {
+//!     /// A small convolutional classifier with a residual block.
+//!     struct Net {
+//!         Input(2, 16)
+//!             -> conv: Conv1d(2, 8, 3, padding = 1) -> ReLU
+//!             -> Residual(Conv1d(8, 8, 3, padding = 1) -> ReLU)
+//!             -> MaxPool1d(2) -> Flatten -> Linear(64, 3)
+//!     }
+//! }
+//!
+//! let mut model = Net::seeded(0);
+//! assert_eq!((Net::INPUT, Net::OUTPUT), (32, 3));
+//! assert_eq!(model.conv.weight().dim(), (8, 2, 3));
+//! let x = Batch::<32>::random(4, 1);
+//! let y = Labels::new(vec![0, 1, 2, 1], 3)?;
+//! let loss = model.train_step(&x, &y, &CrossEntropyLoss::new(), &mut Adam::new(1e-3))?;
+//! assert!(loss.is_finite());
+//! # Ok::<(), nn::Error>(())
+//! ```
 //!
 //! ## Custom activations
 //!
@@ -85,7 +137,8 @@
 //! For `struct Name { … }` with input width `IN` and output width `OUT`:
 //!
 //! * The struct, with a public field per `Linear` ([`Linear<in, out>`](Linear), whose
-//!   `weight()` is `[out, in]` as in PyTorch) and per [`Dropout`], and the constants
+//!   `weight()` is `[out, in]` as in PyTorch), per convolution and pool, and per [`Dropout`],
+//!   and the constants
 //!   `Name::INPUT`, `Name::OUTPUT` and `Name::PARAMS` (weights and biases).
 //! * `Name::new(&mut rng)`, initialised as PyTorch initialises each layer, and
 //!   `Name::seeded(seed)`: the same seed, the same weights.
@@ -95,7 +148,8 @@
 //! * `train_step(&x, &target, &loss, &mut optimizer)`: forward, loss, backward and the
 //!   optimizer's update, returning the loss before the update. `forward_train`, `backward` and
 //!   `zero_grad` are its parts, for a loop of your own.
-//! * [`Display`](std::fmt::Display): a summary of the layers, their widths and parameters.
+//! * [`Display`](std::fmt::Display): a summary of the layers, their output shapes and
+//!   parameters.
 //! * `save_safetensors(path)` and `load_safetensors(path)`, with the weights' PyTorch names
 //!   and layouts: PyTorch loads the file (`safetensors.torch.load_file`, then
 //!   `load_state_dict`), and a state dict saved with `safetensors.torch.save_file` loads here
@@ -300,6 +354,28 @@
 //! assert_eq!(scores.rows(), 1);
 //! ```
 //!
+//! Shapes are checked the same way: a `Linear` after `Flatten` that does not take what it
+//! yields is ``error: `linear` takes 124 inputs, but `Flatten` yields 125 (25 channels × 5)``,
+//! at the `124`.
+//!
+//! ```compile_fail
+//! use nn::prelude::*;
+//!
+//! network! {
+//!     struct Broken {
+//!         Input(1, 40)
+//!             -> Conv1d(1, 25, 5, stride = 2, padding = 1) -> ReLU
+//!             -> Conv1d(25, 25, 3, stride = 2, padding = 1) -> ReLU
+//!             -> Conv1d(25, 25, 3, stride = 2, padding = 1) -> ReLU
+//!             -> Flatten -> linear: Linear(124, 10)
+//!     }
+//! }
+//! ```
+//!
+//! So are mismatched channels, kernels longer than the padded input, `groups` that do not
+//! divide the channels, pools that leave an empty output, a `Residual` whose chain changes the
+//! shape, and a `Linear` straight after a convolution (``put `Flatten` between them``).
+//!
 //! Unknown names get a suggestion (``unknown layer `Sigmod`; did you mean `Sigmoid`?``), and
 //! the number, types and ranges of arguments (`Dropout(1.5)`), labels and the syntax are
 //! checked too. A custom activation that does not implement [`Activation`] is an error at its
@@ -313,7 +389,9 @@
 //! * `digits`: a classifier of the scikit-learn digits, read with [`data::Csv`] and trained
 //!   with the [`Trainer`];
 //! * `custom_activation`: a Swish with a fixed β, used by name in `network!`;
-//! * `from_pytorch`: a PyTorch state dict loaded and checked against PyTorch's outputs.
+//! * `from_pytorch`: a PyTorch state dict loaded and checked against PyTorch's outputs;
+//! * `mnist1d`: logistic regression, a residual MLP and a convolutional network on MNIST-1D,
+//!   with the data set's training loop, beside the paper's accuracies.
 #![doc(test(attr(deny(warnings))))]
 
 // Lets `::nn::…` in generated code resolve inside this crate's own tests and docs too.
@@ -362,7 +440,9 @@ pub mod __private_0_1 {
     pub use nn_runtime::onnx::{onnx_bytes, save_onnx, ExportOnnx, OnnxGraph};
     pub use nn_runtime::optim::{check_finite, Optimizer, ParameterVisitor, Parameters};
     pub use nn_runtime::private::*;
-    pub use nn_runtime::{Batch, Conv1d, Dropout, Error, Linear, Network};
+    pub use nn_runtime::{
+        Batch, BatchNorm, Conv1d, Dropout, Error, GlobalAvgPool, LayerNorm, Linear, Network,
+    };
     pub use rand::rngs::StdRng;
     pub use rand::{Rng, RngCore, SeedableRng};
 }

@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::bind_slots;
-use crate::model::{BackwardStep, LossGradient, Network, TypeParams};
+use crate::model::{BackwardStep, Head, LossGradient, Network, TypeParams};
 
 pub(crate) fn expand(network: &Network) -> TokenStream {
     let private = crate::runtime::path();
@@ -22,6 +22,15 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let slots = proc_macro2::Literal::usize_unsuffixed(network.slots().len());
     let (input_width, output_width) = (&network.input, &network.output);
     let plan = &network.plan;
+    // Batch statistics need more than one value per channel: a training step on too few rows
+    // is an error before anything changes.
+    let batch_statistics = network.stages.iter().filter_map(|stage| match &stage.head {
+        Head::Norm(norm) if norm.batch_statistics => {
+            let field = &norm.field;
+            Some(quote!(self.#field.check_training_rows(rows)?;))
+        }
+        _ => None,
+    });
     let output = &plan.training_output;
     let backward = statements(&plan.backward);
     let bind_backward = bind_slots(network, quote!(slots), &backward);
@@ -73,6 +82,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             {
                 let rows = x.rows();
                 loss.check_target(target, rows)?;
+                #(#batch_statistics)*
                 let mut buffers = ::core::mem::take(&mut self.#buffers);
                 buffers.resize(rows);
                 record_forward(self, x.as_slice(), &mut buffers);

@@ -571,6 +571,9 @@ const _: () = {
         {
             let rows = x.rows();
             loss.check_target(target, rows)?;
+            self.batch_norm1.check_training_rows(rows)?;
+            self.batch_norm4.check_training_rows(rows)?;
+            self.batch_norm8.check_training_rows(rows)?;
             let mut buffers = ::core::mem::take(&mut self.buffers);
             buffers.resize(rows);
             record_forward(self, x.as_slice(), &mut buffers);

@@ -7,7 +7,6 @@ mod conv;
 mod conv1d;
 mod conv2d;
 mod dropout;
-mod global_average;
 mod linear;
 mod norm;
 mod pool;
@@ -21,8 +20,6 @@ pub use conv2d::{conv2d, conv2d_backward_input, conv2d_backward_params, conv2d_f
 pub use conv2d::{Conv2d, Conv2dSettings};
 pub use dropout::Dropout;
 #[doc(hidden)]
-pub use global_average::global_avg_pool;
-pub use global_average::GlobalAvgPool;
 pub use linear::Linear;
 #[doc(hidden)]
 pub use linear::LinearPasses;
@@ -33,8 +30,8 @@ pub use norm::{
     layer_norm_forward,
 };
 pub use norm::{BatchNorm, LayerNorm};
-pub use pool::{max_pool1d, max_pool2d, pool_backward, pool_forward, PoolPasses};
-pub use pool::{MaxPool1d, MaxPool2d};
+pub use pool::{global_avg_pool, max_pool1d, max_pool2d, pool_backward, pool_forward, PoolPasses};
+pub use pool::{GlobalAvgPool, MaxPool1d, MaxPool2d};
 #[doc(hidden)]
 pub use residual::{add_assign_rows, add_rows};
 

@@ -22,7 +22,7 @@ use prost::Message;
 use crate::activation::RowActivation;
 use crate::error::Result;
 use crate::io::write_atomically;
-use crate::layer::{Conv1d, Linear};
+use crate::layer::{BatchNorm, Conv1d, Conv2d, LayerNorm, Linear};
 use proto::tensor_shape_proto::{dimension::Value as DimensionValue, Dimension};
 use proto::type_proto::{self, Value as TypeValue};
 use proto::{
@@ -253,6 +253,28 @@ impl OnnxGraph {
         );
     }
 
+    /// A `Conv2d` layer called `name`: `Conv(x, W, b)`, `W` in PyTorch's
+    /// `[out, in/groups, kh, kw]`.
+    #[doc(hidden)]
+    pub fn conv2d(&mut self, name: &str, layer: &Conv2d) {
+        let settings = layer.settings();
+        let weight = layer.weight();
+        let (out, group_inputs, kh, kw) = weight.dim();
+        let pair = |(a, b): (usize, usize)| [a, b];
+        self.convolution(
+            name,
+            (&[out, group_inputs, kh, kw], weight.iter().copied()),
+            layer.bias().map(|b| b.to_vec()),
+            Convolution {
+                kernel: &pair(settings.kernel_size),
+                stride: &pair(settings.stride),
+                padding: &pair(settings.padding),
+                dilation: &pair(settings.dilation),
+                groups: settings.groups,
+            },
+        );
+    }
+
     /// A convolution called `name`, as `torch.onnx.export` writes one.
     fn convolution(
         &mut self,
@@ -321,6 +343,67 @@ impl OnnxGraph {
         self.scope = name.to_owned();
         let input = self.last.clone();
         self.last = self.node("GlobalAveragePool", &[&input], &[]);
+    }
+
+    /// A batch normalisation called `name`, in evaluation mode: `BatchNormalization` with its
+    /// running statistics, as `torch.onnx.export` writes it (ONNX's momentum is PyTorch's
+    /// `1 − momentum`).
+    #[doc(hidden)]
+    pub fn batch_norm(&mut self, name: &str, layer: &BatchNorm) {
+        self.scope = name.to_owned();
+        let channels = layer.channels();
+        let tensors = [
+            ("weight", layer.weight()),
+            ("bias", layer.bias()),
+            ("running_mean", layer.running_mean()),
+            ("running_var", layer.running_var()),
+        ];
+        let mut inputs = vec![self.last.clone()];
+        for (tensor, values) in tensors {
+            let tensor_name = format!("{name}.{tensor}");
+            self.initializer(&tensor_name, &[channels], values.iter().copied());
+            inputs.push(tensor_name);
+        }
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        self.last = self.node(
+            "BatchNormalization",
+            &inputs,
+            &[
+                Attribute::float("epsilon", layer.eps()),
+                Attribute::float("momentum", 1.0 - layer.momentum()),
+            ],
+        );
+    }
+
+    /// A layer normalisation called `name`: `LayerNormalization` over the last axis, its scale
+    /// and bias ones and zeros without an affine transform.
+    #[doc(hidden)]
+    pub fn layer_norm(&mut self, name: &str, layer: &LayerNorm) {
+        self.scope = name.to_owned();
+        let width = layer.width();
+        let (scale, bias) = match (layer.weight(), layer.bias()) {
+            (Some(weight), Some(bias)) => {
+                let names = (format!("{name}.weight"), format!("{name}.bias"));
+                self.initializer(&names.0, &[width], weight.iter().copied());
+                self.initializer(&names.1, &[width], bias.iter().copied());
+                names
+            }
+            _ => {
+                let names = (format!("{name}.ones"), format!("{name}.zeros"));
+                self.initializer(&names.0, &[width], std::iter::repeat_n(1.0, width));
+                self.initializer(&names.1, &[width], std::iter::repeat_n(0.0, width));
+                names
+            }
+        };
+        let input = self.last.clone();
+        self.last = self.node(
+            "LayerNormalization",
+            &[&input, &scale, &bias],
+            &[
+                Attribute::int("axis", -1),
+                Attribute::float("epsilon", layer.eps()),
+            ],
+        );
     }
 
     /// The value the layers written so far output: what a residual connection skips with.

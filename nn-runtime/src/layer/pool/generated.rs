@@ -3,7 +3,7 @@
 //! says so if one ever did, instead of carrying on with wrong values.
 
 use super::super::broken;
-use super::{MaxPool1d, MaxPool2d};
+use super::{GlobalAvgPool, MaxPool1d, MaxPool2d};
 use crate::error::Result;
 
 /// The layer `MaxPool1d::new` builds from settings `network!` has checked.
@@ -31,8 +31,8 @@ pub fn max_pool2d(
         .unwrap_or_else(|error| broken(&error))
 }
 
-/// The passes of a max pooling, whatever its number of dimensions, for generated code that
-/// treats them alike.
+/// The passes of a pooling (a max pool of either number of dimensions, or a global average),
+/// for generated code that treats them alike.
 pub trait PoolPasses: sealed::Sealed {
     /// The layer's `forward`.
     ///
@@ -60,6 +60,24 @@ mod sealed {
 
 impl sealed::Sealed for MaxPool1d {}
 impl sealed::Sealed for MaxPool2d {}
+impl sealed::Sealed for GlobalAvgPool {}
+
+impl PoolPasses for GlobalAvgPool {
+    fn forward_rows(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
+        self.forward(rows, input, output)
+    }
+
+    /// The average's gradient does not depend on the values averaged: `input` is not read.
+    fn backward_rows(
+        &self,
+        rows: usize,
+        _input: &[f32],
+        grad_output: &[f32],
+        grad_input: &mut [f32],
+    ) -> Result<()> {
+        self.backward(rows, grad_output, grad_input)
+    }
+}
 
 impl PoolPasses for MaxPool1d {
     fn forward_rows(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {

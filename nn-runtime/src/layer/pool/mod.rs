@@ -4,6 +4,7 @@
 //! (`generated.rs`), and the tests against PyTorch (`tests.rs`).
 
 mod generated;
+mod global_average;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +19,7 @@ use crate::error::Result;
 use crate::size;
 #[doc(hidden)]
 pub use generated::{max_pool1d, max_pool2d, pool_backward, pool_forward, PoolPasses};
+pub use global_average::{global_avg_pool, GlobalAvgPool};
 
 /// A one-dimensional max pooling, PyTorch's `torch.nn.MaxPool1d(kernel_size, stride,
 /// padding)`: output `t` of each channel is the largest of the `kernel_size` samples from

@@ -2,6 +2,7 @@
 //! `AdaptiveAvgPool2d(1)`, the global average pooling that ends many convolutional networks.
 
 use crate::error::{Error, Result};
+use crate::layer::{rows_of, rows_of_mut};
 use crate::size;
 
 /// Each channel's average over its positions: `[C, P]` rows become `[C]` (PyTorch's
@@ -96,25 +97,7 @@ impl GlobalAvgPool {
 /// A global average pool of sizes `network!` has checked.
 #[doc(hidden)]
 pub fn global_avg_pool(channels: usize, positions: usize) -> GlobalAvgPool {
-    GlobalAvgPool::new(channels, positions)
-        .unwrap_or_else(|error| unreachable!("network! checked this pool, yet: {error}"))
-}
-
-fn rows_of(values: &[f32], rows: usize, width: usize) -> Result<&[f32]> {
-    let len = size::checked_values(rows, width)?;
-    values.get(..len).ok_or(Error::Length {
-        rows,
-        width,
-        found: values.len(),
-    })
-}
-
-fn rows_of_mut(values: &mut [f32], rows: usize, width: usize) -> Result<&mut [f32]> {
-    let len = size::checked_values(rows, width)?;
-    let found = values.len();
-    values
-        .get_mut(..len)
-        .ok_or(Error::Length { rows, width, found })
+    GlobalAvgPool::new(channels, positions).unwrap_or_else(|error| crate::layer::broken(&error))
 }
 
 #[cfg(test)]
