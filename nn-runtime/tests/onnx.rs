@@ -147,10 +147,48 @@ network! {
     }
 }
 
+network! {
+    /// LeNet-5: two-dimensional convolutions and max pools.
+    struct LeNet {
+        Input(1, 28, 28)
+            -> Conv2d(1, 6, 5, padding = 2) -> ReLU -> MaxPool2d(2)
+            -> Conv2d(6, 16, 5) -> ReLU -> MaxPool2d(2)
+            -> Flatten -> Linear(400, 120) -> ReLU -> Linear(120, 84) -> ReLU -> Linear(84, 10)
+    }
+}
+
+network! {
+    /// Batch normalisation (trained a little, so its running statistics are not the initial
+    /// ones), a max pool with padding, a global average, and layer normalisation.
+    struct Normalised {
+        Input(2, 6, 6)
+            -> Conv2d(2, 4, 3, padding = 1) -> BatchNorm2d(4) -> ReLU -> MaxPool2d(3, stride = 2, padding = 1)
+            -> Conv2d(4, 6, 1) -> AdaptiveAvgPool2d(1) -> Flatten
+            -> Linear(6, 8) -> BatchNorm1d(8) -> LayerNorm(8) -> Linear(8, 3)
+    }
+}
+
 #[test]
 fn convolutional_and_residual_networks_run_in_tract_as_forward_computes_them() {
     let (conv, residuals) = (ConvBase::seeded(5), Residuals::seeded(6));
+    let lenet = LeNet::seeded(7);
+    let mut normalised = Normalised::seeded(8);
+    let x = Batch::<72>::random(16, 9);
+    let y = Labels::random(16, 3, 10);
+    for _ in 0..3 {
+        normalised
+            .train_step(&x, &y, &CrossEntropyLoss::new(), &mut Adam::new(0.01))
+            .unwrap();
+    }
     for (name, difference) in [
+        (
+            "LeNet",
+            largest_difference(&lenet, &lenet.onnx_bytes().unwrap()),
+        ),
+        (
+            "Normalised",
+            largest_difference(&normalised, &normalised.onnx_bytes().unwrap()),
+        ),
         (
             "ConvBase",
             largest_difference(&conv, &conv.onnx_bytes().unwrap()),
