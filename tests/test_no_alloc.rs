@@ -58,6 +58,26 @@ network! {
     struct Classifier { Linear(64, 32) -> Tanh -> Dropout(0.1) -> Linear(32, 32) -> GELU -> Linear(32, 10) }
 }
 
+network! {
+    struct ConvBase {
+        Input(1, 40)
+            -> conv1: Conv1d(1, 25, 5, stride = 2, padding = 1) -> ReLU
+            -> conv2: Conv1d(25, 25, 3, stride = 2, padding = 1) -> ReLU
+            -> conv3: Conv1d(25, 25, 3, stride = 2, padding = 1) -> ReLU
+            -> Flatten -> linear: Linear(125, 10)
+    }
+}
+
+network! {
+    struct Everything {
+        Input(2, 8, 8)
+            -> Conv2d(2, 4, 3, padding = 1) -> BatchNorm2d(4) -> ReLU -> MaxPool2d(2)
+            -> Residual(Conv2d(4, 4, 3, padding = 1) -> Tanh) -> AdaptiveAvgPool2d(1) -> Flatten
+            -> Linear(4, 16) -> LayerNorm(16) -> Dropout(0.1)
+            -> Residual(Linear(16, 16) -> ReLU) -> BatchNorm1d(16) -> Linear(16, 3)
+    }
+}
+
 #[test]
 fn the_counter_sees_this_threads_allocations_only() {
     assert_eq!(allocations(|| drop(std::hint::black_box(vec![1u8]))), 1);
@@ -117,6 +137,49 @@ fn warm_steps_and_inference_allocate_nothing() {
         }
     });
     assert_eq!(count, 0, "Classifier train_step with dropout and SGD");
+}
+
+#[test]
+fn warm_steps_of_convolutional_and_residual_networks_allocate_nothing() {
+    let mut conv = ConvBase::seeded(0);
+    let x = Batch::<40>::random(100, 1);
+    let y = Labels::random(100, 10, 2);
+    let (loss, mut adam) = (CrossEntropyLoss::new(), Adam::new(1e-2));
+    for _ in 0..2 {
+        conv.train_step(&x, &y, &loss, &mut adam).unwrap();
+    }
+    let count = allocations(|| {
+        for _ in 0..5 {
+            conv.train_step(&x, &y, &loss, &mut adam).unwrap();
+        }
+    });
+    assert_eq!(count, 0, "ConvBase train_step");
+    let mut out = Batch::zeros(0);
+    conv.forward_into(&x, &mut out);
+    assert_eq!(
+        allocations(|| conv.forward_into(&x, &mut out)),
+        0,
+        "forward_into"
+    );
+
+    let mut model = Everything::seeded(3);
+    let x = Batch::<128>::random(16, 4);
+    let y = Labels::random(16, 3, 5);
+    let small = Batch::<128>::random(4, 6);
+    let small_labels = Labels::random(4, 3, 7);
+    let mut adam = Adam::new(1e-3);
+    for _ in 0..2 {
+        model.train_step(&x, &y, &loss, &mut adam).unwrap();
+    }
+    let count = allocations(|| {
+        for _ in 0..5 {
+            model.train_step(&x, &y, &loss, &mut adam).unwrap();
+            model
+                .train_step(&small, &small_labels, &loss, &mut adam)
+                .unwrap();
+        }
+    });
+    assert_eq!(count, 0, "train_step with every kind of layer");
 }
 
 #[test]
