@@ -423,8 +423,9 @@ pub mod prelude {
         Optimizer, Parameters, RMSprop, ReduceLROnPlateau, StepLR, SGD,
     };
     pub use nn_runtime::{
-        evaluate, Batch, Control, Dropout, EarlyStopping, EpochReport, Error, History, Labels,
-        Linear, NamedTensors, Network, Progress, Trainer,
+        evaluate, Batch, BatchNorm, Control, Conv1d, Conv2d, Dropout, EarlyStopping, EpochReport,
+        Error, GlobalAvgPool, History, Labels, LayerNorm, Linear, MaxPool1d, MaxPool2d,
+        NamedTensors, Network, Progress, Trainer,
     };
 }
 
