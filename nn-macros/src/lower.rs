@@ -682,7 +682,6 @@ fn forward_steps(stages: &[Stage], workspace: Option<&Ident>, training: bool) ->
                 });
             }
             Head::Conv(conv) => steps.push(ForwardStep::Conv {
-                passes: conv.passes.clone(),
                 field: conv.field.clone(),
                 input,
                 output: z.clone(),
@@ -798,7 +797,6 @@ fn backward_steps(stages: &[Stage], workspace: Option<&Ident>) -> Vec<BackwardSt
             Head::Conv(conv) => {
                 let workspace = workspace.expect("a convolution has a workspace");
                 steps.push(BackwardStep::ConvParams {
-                    passes: conv.passes.clone(),
                     field: conv.field.clone(),
                     input,
                     grad: grad.clone(),
@@ -806,7 +804,6 @@ fn backward_steps(stages: &[Stage], workspace: Option<&Ident>) -> Vec<BackwardSt
                 });
                 if let Some(before) = before {
                     steps.push(BackwardStep::ConvInput {
-                        passes: conv.passes.clone(),
                         field: conv.field.clone(),
                         grad: grad.clone(),
                         grad_before: before.grad.clone(),

@@ -106,7 +106,6 @@ pub(crate) enum ForwardStep {
     },
     /// A convolution of `input` into `output`, in `workspace`.
     Conv {
-        passes: String,
         field: Ident,
         input: Source,
         output: Ident,
@@ -168,7 +167,6 @@ pub(crate) enum BackwardStep {
     },
     /// A convolution's weight and bias gradients.
     ConvParams {
-        passes: String,
         field: Ident,
         input: Source,
         grad: Ident,
@@ -176,7 +174,6 @@ pub(crate) enum BackwardStep {
     },
     /// A convolution's input gradient, into `grad_before`.
     ConvInput {
-        passes: String,
         field: Ident,
         grad: Ident,
         grad_before: Ident,
@@ -472,8 +469,8 @@ impl Head {
 /// A convolution.
 pub(crate) struct ConvLayer {
     pub field: Ident,
-    /// The runtime's names for it: its type (`Conv1d`), and the prefix of its passes
-    /// (`conv1d` in `conv1d_forward`).
+    /// The runtime's names for it: its type (`Conv1d`), and the function that builds it
+    /// (`conv1d`), which also names its ONNX writer.
     pub runtime: Ident,
     pub passes: String,
     pub weight_key: String,

@@ -61,11 +61,10 @@ pub mod private {
     pub use crate::layer::{
         add_assign_rows, add_rows, batch_norm, batch_norm_backward_input,
         batch_norm_backward_params, batch_norm_forward_eval, batch_norm_forward_train, conv1d,
-        conv1d_backward_input, conv1d_backward_params, conv1d_forward, conv2d,
-        conv2d_backward_input, conv2d_backward_params, conv2d_forward, global_avg_pool, layer_norm,
-        layer_norm_backward_input, layer_norm_backward_params, layer_norm_forward, max_pool1d,
-        max_pool2d, pool_backward, pool_forward, widest, Conv1dSettings, Conv2d, Conv2dSettings,
-        LinearPasses, MaxPool1d, MaxPool2d, PoolPasses,
+        conv2d, conv_backward_input, conv_backward_params, conv_forward, global_avg_pool,
+        layer_norm, layer_norm_backward_input, layer_norm_backward_params, layer_norm_forward,
+        max_pool1d, max_pool2d, pool_backward, pool_forward, widest, Conv1dSettings, Conv2d,
+        Conv2dSettings, ConvPasses, LinearPasses, MaxPool1d, MaxPool2d, PoolPasses,
     };
     pub use crate::summary::write_summary;
 }

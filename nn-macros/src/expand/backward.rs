@@ -175,25 +175,21 @@ fn statements(steps: &[BackwardStep]) -> TokenStream {
             quote!(network.#field.backward_input(rows, #grad, #input, #output, &#value, #grad_before);)
         }
         BackwardStep::ConvParams {
-            passes,
             field,
             input,
             grad,
             workspace,
-        } => {
-            let backward = format_ident!("{passes}_backward_params");
-            quote!(#private::#backward(&mut network.#field, rows, #input, #grad, #workspace, accumulate);)
-        }
+        } => quote! {
+            #private::conv_backward_params(&mut network.#field, rows, #input, #grad, #workspace, accumulate);
+        },
         BackwardStep::ConvInput {
-            passes,
             field,
             grad,
             grad_before,
             workspace,
-        } => {
-            let backward = format_ident!("{passes}_backward_input");
-            quote!(#private::#backward(&network.#field, rows, #grad, #grad_before, #workspace);)
-        }
+        } => quote! {
+            #private::conv_backward_input(&network.#field, rows, #grad, #grad_before, #workspace);
+        },
         BackwardStep::NormParams {
             passes,
             field,

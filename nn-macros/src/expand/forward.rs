@@ -2,7 +2,7 @@
 //! one statement per step of the plan.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 use super::bind_slots;
 use crate::model::{ForwardStep, Network};
@@ -71,15 +71,11 @@ fn statements(steps: &[ForwardStep]) -> TokenStream {
             mask,
         } => quote!(network.#field.forward_train(#input, #output, #mask);),
         ForwardStep::Conv {
-            passes,
             field,
             input,
             output,
             workspace,
-        } => {
-            let forward = format_ident!("{passes}_forward");
-            quote!(#private::#forward(&network.#field, rows, #input, #output, #workspace);)
-        }
+        } => quote!(#private::conv_forward(&network.#field, rows, #input, #output, #workspace);),
         ForwardStep::Norm {
             function,
             field,

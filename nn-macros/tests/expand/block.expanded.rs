@@ -289,7 +289,7 @@ const _: () = {
         let [conv0, _, batch_norm1, relu2, _, conv3, _, batch_norm4, relu5, _, max_pool,
         _, conv7, _, batch_norm8, relu9, _, avg_pool, _, linear12, _, workspace] = buffers
             .slots_mut();
-        ::nn::__private_0_1::conv2d_forward(&network.conv0, rows, x, conv0, workspace);
+        ::nn::__private_0_1::conv_forward(&network.conv0, rows, x, conv0, workspace);
         ::nn::__private_0_1::batch_norm_forward_eval(
             &network.batch_norm1,
             rows,
@@ -302,13 +302,7 @@ const _: () = {
             relu2,
             32768,
         );
-        ::nn::__private_0_1::conv2d_forward(
-            &network.conv3,
-            rows,
-            relu2,
-            conv3,
-            workspace,
-        );
+        ::nn::__private_0_1::conv_forward(&network.conv3, rows, relu2, conv3, workspace);
         ::nn::__private_0_1::batch_norm_forward_eval(
             &network.batch_norm4,
             rows,
@@ -322,7 +316,7 @@ const _: () = {
             65536,
         );
         ::nn::__private_0_1::pool_forward(&network.max_pool6, rows, relu5, max_pool);
-        ::nn::__private_0_1::conv2d_forward(
+        ::nn::__private_0_1::conv_forward(
             &network.conv7,
             rows,
             max_pool,
@@ -355,7 +349,7 @@ const _: () = {
         let [conv0, _, batch_norm1, relu2, _, conv3, _, batch_norm4, relu5, _, max_pool,
         _, conv7, _, batch_norm8, relu9, _, avg_pool, _, linear12, _, workspace] = buffers
             .slots_mut();
-        ::nn::__private_0_1::conv2d_forward(&network.conv0, rows, x, conv0, workspace);
+        ::nn::__private_0_1::conv_forward(&network.conv0, rows, x, conv0, workspace);
         ::nn::__private_0_1::batch_norm_forward_train(
             &mut network.batch_norm1,
             rows,
@@ -368,13 +362,7 @@ const _: () = {
             relu2,
             32768,
         );
-        ::nn::__private_0_1::conv2d_forward(
-            &network.conv3,
-            rows,
-            relu2,
-            conv3,
-            workspace,
-        );
+        ::nn::__private_0_1::conv_forward(&network.conv3, rows, relu2, conv3, workspace);
         ::nn::__private_0_1::batch_norm_forward_train(
             &mut network.batch_norm4,
             rows,
@@ -388,7 +376,7 @@ const _: () = {
             65536,
         );
         ::nn::__private_0_1::pool_forward(&network.max_pool6, rows, relu5, max_pool);
-        ::nn::__private_0_1::conv2d_forward(
+        ::nn::__private_0_1::conv_forward(
             &network.conv7,
             rows,
             max_pool,
@@ -462,7 +450,7 @@ const _: () = {
             d_batch_norm8,
             d_conv7,
         );
-        ::nn::__private_0_1::conv2d_backward_params(
+        ::nn::__private_0_1::conv_backward_params(
             &mut network.conv7,
             rows,
             max_pool,
@@ -470,7 +458,7 @@ const _: () = {
             workspace,
             accumulate,
         );
-        ::nn::__private_0_1::conv2d_backward_input(
+        ::nn::__private_0_1::conv_backward_input(
             &network.conv7,
             rows,
             d_conv7,
@@ -505,7 +493,7 @@ const _: () = {
             d_batch_norm4,
             d_conv3,
         );
-        ::nn::__private_0_1::conv2d_backward_params(
+        ::nn::__private_0_1::conv_backward_params(
             &mut network.conv3,
             rows,
             relu2,
@@ -513,7 +501,7 @@ const _: () = {
             workspace,
             accumulate,
         );
-        ::nn::__private_0_1::conv2d_backward_input(
+        ::nn::__private_0_1::conv_backward_input(
             &network.conv3,
             rows,
             d_conv3,
@@ -541,7 +529,7 @@ const _: () = {
             d_batch_norm1,
             d_conv0,
         );
-        ::nn::__private_0_1::conv2d_backward_params(
+        ::nn::__private_0_1::conv_backward_params(
             &mut network.conv0,
             rows,
             x,

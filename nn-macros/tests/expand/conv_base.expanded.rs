@@ -242,33 +242,21 @@ const _: () = {
         let rows = buffers.rows();
         let [conv1, relu1, _, conv2, relu3, _, conv3, relu5, _, linear, _, workspace] = buffers
             .slots_mut();
-        ::nn::__private_0_1::conv1d_forward(&network.conv1, rows, x, conv1, workspace);
+        ::nn::__private_0_1::conv_forward(&network.conv1, rows, x, conv1, workspace);
         ::nn::__private_0_1::RowActivation::forward_rows(
             &::nn::__private_0_1::ReLU,
             conv1,
             relu1,
             475,
         );
-        ::nn::__private_0_1::conv1d_forward(
-            &network.conv2,
-            rows,
-            relu1,
-            conv2,
-            workspace,
-        );
+        ::nn::__private_0_1::conv_forward(&network.conv2, rows, relu1, conv2, workspace);
         ::nn::__private_0_1::RowActivation::forward_rows(
             &::nn::__private_0_1::ReLU,
             conv2,
             relu3,
             250,
         );
-        ::nn::__private_0_1::conv1d_forward(
-            &network.conv3,
-            rows,
-            relu3,
-            conv3,
-            workspace,
-        );
+        ::nn::__private_0_1::conv_forward(&network.conv3, rows, relu3, conv3, workspace);
         ::nn::__private_0_1::RowActivation::forward_rows(
             &::nn::__private_0_1::ReLU,
             conv3,
@@ -308,7 +296,7 @@ const _: () = {
                 &::nn::__private_0_1::ReLU,
                 d_conv3,
             );
-        ::nn::__private_0_1::conv1d_backward_params(
+        ::nn::__private_0_1::conv_backward_params(
             &mut network.conv3,
             rows,
             relu3,
@@ -316,7 +304,7 @@ const _: () = {
             workspace,
             accumulate,
         );
-        ::nn::__private_0_1::conv1d_backward_input(
+        ::nn::__private_0_1::conv_backward_input(
             &network.conv3,
             rows,
             d_conv3,
@@ -330,7 +318,7 @@ const _: () = {
             d_conv2,
             250,
         );
-        ::nn::__private_0_1::conv1d_backward_params(
+        ::nn::__private_0_1::conv_backward_params(
             &mut network.conv2,
             rows,
             relu1,
@@ -338,7 +326,7 @@ const _: () = {
             workspace,
             accumulate,
         );
-        ::nn::__private_0_1::conv1d_backward_input(
+        ::nn::__private_0_1::conv_backward_input(
             &network.conv2,
             rows,
             d_conv2,
@@ -352,7 +340,7 @@ const _: () = {
             d_conv1,
             475,
         );
-        ::nn::__private_0_1::conv1d_backward_params(
+        ::nn::__private_0_1::conv_backward_params(
             &mut network.conv1,
             rows,
             x,

@@ -248,7 +248,7 @@ const _: () = {
         let rows = buffers.rows();
         let [conv0, relu1, _, max_pool2, _, conv3, relu4, _, max_pool5, _, linear7,
         relu8, _, linear9, relu10, _, linear11, _, workspace] = buffers.slots_mut();
-        ::nn::__private_0_1::conv2d_forward(&network.conv0, rows, x, conv0, workspace);
+        ::nn::__private_0_1::conv_forward(&network.conv0, rows, x, conv0, workspace);
         ::nn::__private_0_1::RowActivation::forward_rows(
             &::nn::__private_0_1::ReLU,
             conv0,
@@ -256,7 +256,7 @@ const _: () = {
             4704,
         );
         ::nn::__private_0_1::pool_forward(&network.max_pool2, rows, relu1, max_pool2);
-        ::nn::__private_0_1::conv2d_forward(
+        ::nn::__private_0_1::conv_forward(
             &network.conv3,
             rows,
             max_pool2,
@@ -352,7 +352,7 @@ const _: () = {
             d_conv3,
             1600,
         );
-        ::nn::__private_0_1::conv2d_backward_params(
+        ::nn::__private_0_1::conv_backward_params(
             &mut network.conv3,
             rows,
             max_pool2,
@@ -360,7 +360,7 @@ const _: () = {
             workspace,
             accumulate,
         );
-        ::nn::__private_0_1::conv2d_backward_input(
+        ::nn::__private_0_1::conv_backward_input(
             &network.conv3,
             rows,
             d_conv3,
@@ -381,7 +381,7 @@ const _: () = {
             d_conv0,
             4704,
         );
-        ::nn::__private_0_1::conv2d_backward_params(
+        ::nn::__private_0_1::conv_backward_params(
             &mut network.conv0,
             rows,
             x,

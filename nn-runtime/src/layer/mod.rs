@@ -13,10 +13,12 @@ mod pool;
 mod residual;
 
 #[doc(hidden)]
-pub use conv1d::{conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, widest};
+pub use conv::{conv_backward_input, conv_backward_params, conv_forward, widest, ConvPasses};
+#[doc(hidden)]
+pub use conv1d::conv1d;
 pub use conv1d::{Conv1d, Conv1dSettings};
 #[doc(hidden)]
-pub use conv2d::{conv2d, conv2d_backward_input, conv2d_backward_params, conv2d_forward};
+pub use conv2d::conv2d;
 pub use conv2d::{Conv2d, Conv2dSettings};
 pub use dropout::Dropout;
 #[doc(hidden)]

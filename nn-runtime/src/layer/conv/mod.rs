@@ -4,6 +4,7 @@
 //! (`columns.rs`), and its passes (here), over the parameters the layers store.
 
 mod columns;
+mod generated;
 mod shape;
 
 use rand::Rng;
@@ -12,6 +13,7 @@ use super::{rows_of, rows_of_mut};
 use crate::activation::Identity;
 use crate::error::{Error, Result};
 use crate::kernel::{self, Dims, WeightLayout};
+pub use generated::{conv_backward_input, conv_backward_params, conv_forward, widest, ConvPasses};
 pub(super) use shape::{invalid, positive, AxisNames, Names, Shape, Spec};
 
 /// PyTorch's default initialisation (`kaiming_uniform_(a=√5)` and its bias rule): `weight`,

@@ -19,9 +19,7 @@ use crate::error::Result;
 use crate::io::{NamedTensors, TensorVisitor, TensorVisitorMut};
 use crate::optim::{ParameterVisitor, Parameters};
 #[doc(hidden)]
-pub use generated::{
-    conv1d, conv1d_backward_input, conv1d_backward_params, conv1d_forward, widest,
-};
+pub use generated::conv1d;
 pub use settings::Conv1dSettings;
 
 /// A one-dimensional convolution, PyTorch's `torch.nn.Conv1d`: output channel `o` at position

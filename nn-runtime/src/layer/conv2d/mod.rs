@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::io::{NamedTensors, TensorVisitor, TensorVisitorMut};
 use crate::optim::{ParameterVisitor, Parameters};
 #[doc(hidden)]
-pub use generated::{conv2d, conv2d_backward_input, conv2d_backward_params, conv2d_forward};
+pub use generated::conv2d;
 pub use settings::Conv2dSettings;
 
 /// A two-dimensional convolution, PyTorch's `torch.nn.Conv2d`: output channel `o` at `(y, x)`
