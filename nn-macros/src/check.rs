@@ -265,6 +265,16 @@ fn check_arguments(layer: &LayerCall, spec: &LayerSpec, errors: &mut Errors) -> 
         .collect()
 }
 
+impl Argument {
+    /// An integer argument's value and where it was written; `None` for any other.
+    pub fn integer(&self) -> Option<(u64, Span)> {
+        match self {
+            Argument::Integer(value, span) => Some((*value, *span)),
+            _ => None,
+        }
+    }
+}
+
 fn default_argument(kind: ArgKind, default: &str) -> Argument {
     match kind {
         ArgKind::Choice(_) => Argument::Choice(default.trim_matches('"').to_owned()),

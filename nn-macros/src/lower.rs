@@ -157,11 +157,11 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                         shape: vec![outputs.to_token_stream()],
                         params: quote!(#inputs * #outputs + #outputs),
                     });
-                    stages.push(Stage {
-                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                    stages.push(stage(
+                        &mut buffers,
                         z,
-                        outputs: outputs.clone(),
-                        head: Head::Linear(Box::new(LinearLayer {
+                        outputs.clone(),
+                        Head::Linear(Box::new(LinearLayer {
                             field,
                             weight_key: format!("{key}.weight"),
                             bias_key: format!("{key}.bias"),
@@ -169,14 +169,10 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                             outputs,
                             display: display(entry, layer.text()).trim_start().to_owned(),
                         })),
-                        ops: Vec::new(),
-                    });
+                    ));
                 }
                 Kind::Conv { dims } => {
-                    let integer = |i: usize| match &args[i] {
-                        Argument::Integer(value, _) => *value,
-                        _ => 1,
-                    };
+                    let integer = |i: usize| args[i].integer().map_or(1, |(value, _)| value);
                     let bias = !matches!(args[7], Argument::Flag(false));
                     // The input's size, which the runtime's settings include.
                     let size = match &flowing {
@@ -227,11 +223,11 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                         passes: format!("conv{dims}d"),
                     });
                     let kernel = vec![k.to_string(); dims].join(", ");
-                    stages.push(Stage {
-                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                    stages.push(stage(
+                        &mut buffers,
                         z,
-                        outputs: shape.width(),
-                        head: Head::Conv(ConvLayer {
+                        shape.width(),
+                        Head::Conv(ConvLayer {
                             field,
                             runtime: format_ident!("Conv{}d", dims),
                             passes: format!("conv{dims}d"),
@@ -242,89 +238,76 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                             bias,
                             display: display(entry, layer.text()).trim_start().to_owned(),
                         }),
-                        ops: Vec::new(),
-                    });
+                    ));
                 }
-                Kind::MaxPool { dims } => {
-                    let integer = |i: usize| match &args[i] {
-                        Argument::Integer(value, _) => *value,
-                        _ => 1,
-                    };
-                    let (kernel, padding) = (integer(0), integer(2));
-                    let stride = match integer(1) {
-                        0 => kernel,
-                        stride => stride,
-                    };
+                Kind::MaxPool { .. } | Kind::GlobalAvgPool { .. } => {
+                    // The input's shape, which the runtime's pools are built with.
                     let input = flowing
                         .as_ref()
                         .map(Shape::spatial_dims)
                         .unwrap_or_default();
-                    let constructor = format_ident!("max_pool{}d", dims);
-                    let values = input
-                        .into_iter()
-                        .chain([kernel, stride, padding])
-                        .map(Literal::u64_unsuffixed);
-                    let field = fields.fresh(&format!("max_pool{}", entry.suffix()));
-                    onnx.push(OnnxStep::MaxPool {
-                        key: entry.key(),
-                        dims,
-                        kernel,
-                        stride,
-                        padding,
-                    });
+                    let (base, runtime, value, step) = match spec.kind {
+                        Kind::MaxPool { dims } => {
+                            let integer =
+                                |i: usize| args[i].integer().map_or(1, |(value, _)| value);
+                            let (kernel, padding) = (integer(0), integer(2));
+                            let stride = match integer(1) {
+                                0 => kernel,
+                                stride => stride,
+                            };
+                            let constructor = format_ident!("max_pool{}d", dims);
+                            let values = input
+                                .into_iter()
+                                .chain([kernel, stride, padding])
+                                .map(Literal::u64_unsuffixed);
+                            (
+                                "max_pool",
+                                format_ident!("MaxPool{}d", dims),
+                                quote!(#private::#constructor(#(#values),*)),
+                                OnnxStep::MaxPool {
+                                    key: entry.key(),
+                                    dims,
+                                    kernel,
+                                    stride,
+                                    padding,
+                                },
+                            )
+                        }
+                        _ => {
+                            let channels = input.first().copied().unwrap_or(1);
+                            let positions: u64 = input.iter().skip(1).product();
+                            let values = [channels, positions].map(Literal::u64_unsuffixed);
+                            (
+                                "avg_pool",
+                                format_ident!("GlobalAvgPool"),
+                                quote!(#private::global_avg_pool(#(#values),*)),
+                                OnnxStep::GlobalAveragePool { key: entry.key() },
+                            )
+                        }
+                    };
+                    let field = fields.fresh(&format!("{base}{}", entry.suffix()));
+                    onnx.push(step);
                     let z = buffer_name(&mut buffers, index);
                     summary.push(SummaryRow {
                         display: display(entry, layer.text()),
                         shape: shape.dims(),
                         params: quote!(0),
                     });
-                    stages.push(Stage {
-                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                    stages.push(stage(
+                        &mut buffers,
                         z,
-                        outputs: shape.width(),
-                        head: Head::Pool(PoolLayer {
+                        shape.width(),
+                        Head::Pool(PoolLayer {
                             field,
-                            runtime: format_ident!("MaxPool{}d", dims),
-                            value: quote!(#private::#constructor(#(#values),*)),
+                            runtime,
+                            value,
                             display: layer.text(),
                         }),
-                        ops: Vec::new(),
-                    });
-                }
-                Kind::GlobalAvgPool { .. } => {
-                    let input = flowing
-                        .as_ref()
-                        .map(Shape::spatial_dims)
-                        .unwrap_or_default();
-                    let channels = input.first().copied().unwrap_or(1);
-                    let positions: u64 = input.iter().skip(1).product();
-                    let values = [channels, positions].map(Literal::u64_unsuffixed);
-                    let field = fields.fresh(&format!("avg_pool{}", entry.suffix()));
-                    let z = buffer_name(&mut buffers, index);
-                    onnx.push(OnnxStep::GlobalAveragePool { key: entry.key() });
-                    summary.push(SummaryRow {
-                        display: display(entry, layer.text()),
-                        shape: shape.dims(),
-                        params: quote!(0),
-                    });
-                    stages.push(Stage {
-                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
-                        z,
-                        outputs: shape.width(),
-                        head: Head::Pool(PoolLayer {
-                            field,
-                            runtime: format_ident!("GlobalAvgPool"),
-                            value: quote!(#private::global_avg_pool(#(#values),*)),
-                            display: layer.text(),
-                        }),
-                        ops: Vec::new(),
-                    });
+                    ));
                 }
                 Kind::BatchNorm { .. } | Kind::LayerNorm => {
-                    let features = match &args[0] {
-                        Argument::Integer(value, _) => Literal::u64_unsuffixed(*value),
-                        _ => Literal::u64_unsuffixed(1),
-                    };
+                    let features =
+                        Literal::u64_unsuffixed(args[0].integer().map_or(1, |(value, _)| value));
                     let number = |i: usize| match &args[i] {
                         Argument::Number(tokens) => tokens.clone(),
                         _ => quote!(0.0f32),
@@ -379,11 +362,11 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                             quote!(0)
                         },
                     });
-                    stages.push(Stage {
-                        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+                    stages.push(stage(
+                        &mut buffers,
                         z,
-                        outputs: shape.width(),
-                        head: Head::Norm(NormLayer {
+                        shape.width(),
+                        Head::Norm(NormLayer {
                             field,
                             runtime: format_ident!("{}", runtime),
                             value,
@@ -394,8 +377,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                             key,
                             display: display(entry, layer.text()).trim_start().to_owned(),
                         }),
-                        ops: Vec::new(),
-                    });
+                    ));
                 }
                 Kind::Input => {}
                 Kind::Flatten => {
@@ -477,16 +459,13 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     skip,
                 });
             }
-            stages.push(Stage {
-                head: Head::Sum {
-                    skip,
-                    branch: stages.len() - 1,
-                },
-                grad: buffers.fresh(&format!("d_{}", z.unraw())),
+            let branch = stages.len() - 1;
+            stages.push(stage(
+                &mut buffers,
                 z,
-                outputs: shapes[residual].width(),
-                ops: Vec::new(),
-            });
+                shapes[residual].width(),
+                Head::Sum { skip, branch },
+            ));
         }
         flowing = Some(shape.clone());
     }
@@ -545,6 +524,18 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         buffers_field: fields.fresh("buffers"),
         type_params,
         plan,
+    }
+}
+
+/// A stage whose head writes the buffer `z`, `outputs` values per row, with the buffer of its
+/// gradient named after it.
+fn stage(buffers: &mut Names, z: Ident, outputs: Width, head: Head) -> Stage {
+    Stage {
+        grad: buffers.fresh(&format!("d_{}", z.unraw())),
+        z,
+        outputs,
+        head,
+        ops: Vec::new(),
     }
 }
 

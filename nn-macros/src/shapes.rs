@@ -320,12 +320,10 @@ fn global_average(
     errors: &mut Errors,
 ) -> Option<Shape> {
     let name = describe(entry.call);
-    let Some(Argument::Integer(size, span)) = args.first() else {
-        return None;
-    };
-    if *size != 1 {
+    let (size, span) = args.first()?.integer()?;
+    if size != 1 {
         errors.push(
-            *span,
+            span,
             format!("{name}: only an output size of 1, each channel's average, is supported"),
         );
         return None;
@@ -535,6 +533,30 @@ fn output_length(length: u64, padding: u64, reach: u64, stride: u64) -> Option<u
     (reach <= padded).then(|| (padded - reach) / stride + 1)
 }
 
+/// The output size along each axis of `size` (the lengths of a `dims`-dimensional input) for a
+/// window reaching `reach` samples, or, for the first axis it does not fit, how to say so:
+/// `height 2 + 2 × padding 0`, and the padded length.
+fn window_outputs(
+    dims: usize,
+    size: &[u64],
+    padding: u64,
+    reach: u64,
+    stride: u64,
+) -> Result<Vec<u64>, (String, u64)> {
+    size.iter()
+        .enumerate()
+        .map(|(axis, &length)| {
+            output_length(length, padding, reach, stride).ok_or_else(|| {
+                let axis = axis_name(dims, axis);
+                (
+                    format!("{axis} {length} + 2 × padding {padding}"),
+                    length + 2 * padding,
+                )
+            })
+        })
+        .collect()
+}
+
 /// A convolution's input channels, groups and kernel against its input; its output's shape.
 ///
 /// Rejects `Conv1d(24, …)` after 25 channels, a kernel longer than the padded input, groups
@@ -547,10 +569,7 @@ fn convolution(
     errors: &mut Errors,
 ) -> Option<Shape> {
     let name = describe(entry.call);
-    let integer = |i: usize| match args.get(i) {
-        Some(Argument::Integer(value, span)) => Some((*value, *span)),
-        _ => None,
-    };
+    let integer = |i: usize| args.get(i)?.integer();
     let (in_channels, in_span) = integer(0)?;
     let (out_channels, _) = integer(1)?;
     let (kernel, kernel_span) = integer(2)?;
@@ -582,28 +601,23 @@ fn convolution(
         );
     }
     let reach = dilation * (kernel - 1) + 1;
-    let mut output = Vec::new();
-    for (axis, &length) in size.iter().enumerate() {
-        let axis = axis_name(dims, axis);
-        match output_length(length, padding, reach, stride) {
-            Some(out) => output.push(out),
-            None => {
-                let spans = if dilation == 1 {
-                    format!("{kernel} samples")
-                } else {
-                    format!("{reach} samples (dilation {dilation} × (kernel {kernel} − 1) + 1)")
-                };
-                let padded = length + 2 * padding;
-                errors.push(
-                    kernel_span,
-                    format!(
-                        "{name}'s kernel spans {spans}, more than its padded input's {padded} ({axis} {length} + 2 × padding {padding}): the output would be empty"
-                    ),
-                );
-                return None;
-            }
+    let output = match window_outputs(dims, size, padding, reach, stride) {
+        Ok(output) => output,
+        Err((padded_input, padded)) => {
+            let spans = if dilation == 1 {
+                format!("{kernel} samples")
+            } else {
+                format!("{reach} samples (dilation {dilation} × (kernel {kernel} − 1) + 1)")
+            };
+            errors.push(
+                kernel_span,
+                format!(
+                    "{name}'s kernel spans {spans}, more than its padded input's {padded} ({padded_input}): the output would be empty"
+                ),
+            );
+            return None;
         }
-    }
+    };
     valid.then_some(Shape::Spatial {
         channels: out_channels,
         size: output,
@@ -622,10 +636,7 @@ fn pool(
     errors: &mut Errors,
 ) -> Option<Shape> {
     let name = describe(entry.call);
-    let integer = |i: usize| match args.get(i) {
-        Some(Argument::Integer(value, span)) => Some((*value, *span)),
-        _ => None,
-    };
+    let integer = |i: usize| args.get(i)?.integer();
     let (kernel, kernel_span) = integer(0)?;
     let (stride, _) = integer(1)?;
     let stride = if stride == 0 { kernel } else { stride };
@@ -638,23 +649,18 @@ fn pool(
         return None;
     }
     let (channels, size) = spatial_input(entry, dims, before?, errors)?;
-    let mut output = Vec::new();
-    for (axis, &length) in size.iter().enumerate() {
-        let axis = axis_name(dims, axis);
-        match output_length(length, padding, kernel, stride) {
-            Some(out) => output.push(out),
-            None => {
-                let padded = length + 2 * padding;
-                errors.push(
-                    kernel_span,
-                    format!(
-                        "{name}'s window of {kernel} is larger than its padded input's {padded} ({axis} {length} + 2 × padding {padding}): the output would be empty"
-                    ),
-                );
-                return None;
-            }
+    let output = match window_outputs(dims, size, padding, kernel, stride) {
+        Ok(output) => output,
+        Err((padded_input, padded)) => {
+            errors.push(
+                kernel_span,
+                format!(
+                    "{name}'s window of {kernel} is larger than its padded input's {padded} ({padded_input}): the output would be empty"
+                ),
+            );
+            return None;
         }
-    }
+    };
     Some(Shape::Spatial {
         channels,
         size: output,
