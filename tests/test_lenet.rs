@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_close, fixture_path, load_fixture};
+use common::{assert_close, fixture_path, load_fixture, tensors};
 use nn::prelude::*;
 
 network! {
@@ -26,14 +26,6 @@ fn model_and_data() -> (LeNet, Batch<784>, Labels) {
     let x = Batch::from_vec(16, data["input"].data.clone()).unwrap();
     let classes = data["target"].data.iter().map(|&c| c as usize).collect();
     (model, x, Labels::new(classes, 10).unwrap())
-}
-
-fn tensors(model: &LeNet) -> Vec<(String, Vec<f32>)> {
-    let mut out = Vec::new();
-    model.visit_tensors(&mut |name: &str, _: &[usize], values: &[f32]| {
-        out.push((name.to_owned(), values.to_vec()))
-    });
-    out
 }
 
 #[test]

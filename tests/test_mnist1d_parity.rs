@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_close, fixture_path, load_fixture};
+use common::{assert_close, fixture_path, load_fixture, tensors};
 use nn::data::Csv;
 use nn::prelude::*;
 
@@ -38,14 +38,6 @@ fn training_data() -> (Batch<40>, Labels) {
         .target("label")
         .read_classes::<40>(path, 10)
         .expect("the MNIST-1D training set reads")
-}
-
-fn tensors<M: NamedTensors>(model: &M) -> Vec<(String, Vec<f32>)> {
-    let mut out = Vec::new();
-    model.visit_tensors(&mut |name: &str, _: &[usize], values: &[f32]| {
-        out.push((name.to_owned(), values.to_vec()))
-    });
-    out
 }
 
 /// The data set's loop: Adam 1e-2, CrossEntropyLoss, batches of 100 in file order. Returns

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_close, fixture_path, load_fixture};
+use common::{assert_close, fixture_path, load_fixture, tensors};
 use nn::prelude::*;
 
 network! {
@@ -21,14 +21,6 @@ fn seed_model_and_data() -> (SimpleNN, Batch<64>, Batch<2>) {
     let x = Batch::from_vec(32, data["input"].data.clone()).unwrap();
     let y = Batch::from_vec(32, data["target"].data.clone()).unwrap();
     (model, x, y)
-}
-
-fn parameters(model: &SimpleNN) -> Vec<(String, Vec<f32>)> {
-    let mut out = Vec::new();
-    model.visit_tensors(&mut |name: &str, _: &[usize], values: &[f32]| {
-        out.push((name.to_owned(), values.to_vec()))
-    });
-    out
 }
 
 /// Each parameter's gradient in PyTorch's layout (the weight views iterate `[out, in]`,
@@ -103,14 +95,14 @@ fn ten_epochs_of_adam_match_losses_and_weights() {
                 .train_step(&x, &y, &BCELoss::new(), &mut optimizer)
                 .unwrap(),
         );
-        for (name, values) in parameters(&model) {
+        for (name, values) in tensors(&model) {
             let key = format!("step{step}.{name}");
             assert_close(&key, &values, &per_step[&key].data, 1e-5, 0.0);
         }
     }
     assert_close("losses", &losses, &expected["losses"].data, 1e-6, 1e-5);
     let final_weights = load_fixture("seed/final.safetensors");
-    for (name, values) in parameters(&model) {
+    for (name, values) in tensors(&model) {
         assert_close(&name, &values, &final_weights[&name].data, 1e-5, 0.0);
     }
     let output = model.forward(&x);

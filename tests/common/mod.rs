@@ -14,6 +14,15 @@ pub fn fixture_path(relative: &str) -> PathBuf {
     testing::fixtures_dir().join(relative)
 }
 
+/// Every tensor of `model` by name, in visiting order: what a state dict holds.
+pub fn tensors<M: nn::prelude::NamedTensors>(model: &M) -> Vec<(String, Vec<f32>)> {
+    let mut out = Vec::new();
+    model.visit_tensors(&mut |name: &str, _: &[usize], values: &[f32]| {
+        out.push((name.to_owned(), values.to_vec()))
+    });
+    out
+}
+
 /// Every parameter's gradient, in visiting order and as stored (a wide layer keeps its weight's
 /// gradient transposed, as its weight).
 pub fn gradients<M: nn::prelude::Parameters>(model: &mut M) -> Vec<f32> {

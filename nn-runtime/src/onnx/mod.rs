@@ -138,29 +138,26 @@ impl OnnxGraph {
 
     /// Adds a `Constant` node holding the scalar `value`, and returns its output's name.
     pub fn constant(&mut self, value: f32) -> String {
-        let tensor = TensorProto {
+        self.constant_tensor(TensorProto {
             data_type: Some(FLOAT),
             raw_data: Some(value.to_le_bytes().to_vec()),
             ..TensorProto::default()
-        };
-        let attribute = Attribute(AttributeProto {
-            name: Some("value".into()),
-            r#type: Some(AttributeType::Tensor as i32),
-            t: Some(tensor),
-            ..AttributeProto::default()
-        });
-        self.node("Constant", &[], &[attribute])
+        })
     }
 
     /// Adds a `Constant` node holding the 64-bit integers `values` (a shape), and returns its
     /// output's name.
     fn int64s(&mut self, values: &[i64]) -> String {
-        let tensor = TensorProto {
+        self.constant_tensor(TensorProto {
             dims: vec![values.len() as i64],
             data_type: Some(INT64),
             raw_data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
             ..TensorProto::default()
-        };
+        })
+    }
+
+    /// Adds a `Constant` node holding `tensor`, and returns its output's name.
+    fn constant_tensor(&mut self, tensor: TensorProto) -> String {
         let attribute = Attribute(AttributeProto {
             name: Some("value".into()),
             r#type: Some(AttributeType::Tensor as i32),
