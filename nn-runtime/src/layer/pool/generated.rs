@@ -58,8 +58,6 @@ mod sealed {
     pub trait Sealed {}
 }
 
-impl sealed::Sealed for MaxPool1d {}
-impl sealed::Sealed for MaxPool2d {}
 impl sealed::Sealed for GlobalAvgPool {}
 
 impl PoolPasses for GlobalAvgPool {
@@ -79,37 +77,30 @@ impl PoolPasses for GlobalAvgPool {
     }
 }
 
-impl PoolPasses for MaxPool1d {
-    fn forward_rows(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
-        self.forward(rows, input, output)
-    }
+/// `PoolPasses` for the max pools, whose inherent passes have these names.
+macro_rules! max_pool_passes {
+    ($($layer:ty),*) => {$(
+        impl sealed::Sealed for $layer {}
 
-    fn backward_rows(
-        &self,
-        rows: usize,
-        input: &[f32],
-        grad_output: &[f32],
-        grad_input: &mut [f32],
-    ) -> Result<()> {
-        self.backward(rows, input, grad_output, grad_input)
-    }
+        impl PoolPasses for $layer {
+            fn forward_rows(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
+                self.forward(rows, input, output)
+            }
+
+            fn backward_rows(
+                &self,
+                rows: usize,
+                input: &[f32],
+                grad_output: &[f32],
+                grad_input: &mut [f32],
+            ) -> Result<()> {
+                self.backward(rows, input, grad_output, grad_input)
+            }
+        }
+    )*};
 }
 
-impl PoolPasses for MaxPool2d {
-    fn forward_rows(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
-        self.forward(rows, input, output)
-    }
-
-    fn backward_rows(
-        &self,
-        rows: usize,
-        input: &[f32],
-        grad_output: &[f32],
-        grad_input: &mut [f32],
-    ) -> Result<()> {
-        self.backward(rows, input, grad_output, grad_input)
-    }
-}
+max_pool_passes!(MaxPool1d, MaxPool2d);
 
 /// The forward pass of `layer` on buffers `network!` sized.
 pub fn pool_forward<P: PoolPasses>(layer: &P, rows: usize, input: &[f32], output: &mut [f32]) {
