@@ -112,7 +112,7 @@ pub(crate) fn check(
                 flow = convolution(entry, dims, args, flow.as_ref(), errors)
                     .map(|shape| Flow::after(entry, shape));
             }
-            Kind::MaxPool { dims } => {
+            Kind::MaxPool { dims } | Kind::AvgPool { dims } => {
                 computed = true;
                 flow = pool(entry, dims, args, flow.as_ref(), errors)
                     .map(|shape| Flow::after(entry, shape));
@@ -624,7 +624,7 @@ fn convolution(
     })
 }
 
-/// A max pool's window against its input; its output's shape.
+/// A max or average pool's window against its input; its output's shape.
 ///
 /// Rejects a window larger than the padded input (an empty output) and padding over half the
 /// window, which PyTorch refuses.

@@ -22,15 +22,17 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             let method = format_ident!("{passes}");
             quote!(graph.#method(#key, &self.#field);)
         }
-        OnnxStep::MaxPool {
+        OnnxStep::Pool {
             key,
+            method,
             dims,
             kernel,
             stride,
             padding,
         } => {
+            let method = format_ident!("{method}");
             let sizes = [*kernel, *stride, *padding].map(Literal::u64_unsuffixed);
-            quote!(graph.max_pool(#key, #dims, #(#sizes),*);)
+            quote!(graph.#method(#key, #dims, #(#sizes),*);)
         }
         OnnxStep::Flatten { key } => quote!(graph.flatten(#key);),
         OnnxStep::GlobalAveragePool { key } => quote!(graph.global_average_pool(#key);),
