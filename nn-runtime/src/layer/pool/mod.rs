@@ -18,7 +18,11 @@ use super::{rows_of, rows_of_mut};
 #[cfg(any(doc, test))]
 use crate::error::Error;
 use crate::error::Result;
+use crate::kernel;
 use crate::size;
+
+/// Input values of a pass from which it is shared with a second thread.
+const PARALLEL_VALUES: usize = 1 << 16;
 pub use average::{AvgPool1d, AvgPool2d};
 #[doc(hidden)]
 pub use generated::{
@@ -397,21 +401,31 @@ impl Windows {
         });
     }
 
-    /// The max pools' forward pass.
+    /// The max pools' forward pass, on two threads when the batch is large.
     fn max_forward(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
         let input = rows_of(input, rows, self.input_width)?;
         let output = rows_of_mut(output, rows, self.output_width)?;
         let (plane, out_plane) = self.planes();
-        for (plane, out) in input
-            .chunks_exact(plane)
-            .zip(output.chunks_exact_mut(out_plane))
-        {
-            self.for_each_largest(plane, |o, i| out[o] = plane[i]);
-        }
+        let (part, tasks, parallel) = self.halves(rows);
+        let pool_rows = &|task: usize, output: &mut [f32], _: &mut [f32]| {
+            let input = &input[task * part * self.input_width..];
+            for (plane, out) in input
+                .chunks_exact(plane)
+                .zip(output.chunks_exact_mut(out_plane))
+            {
+                if self.is_two_by_two() {
+                    self.two_by_two_forward(plane, out);
+                } else {
+                    self.for_each_largest(plane, |o, i| out[o] = plane[i]);
+                }
+            }
+        };
+        let parts = (output, part * self.output_width);
+        kernel::share(tasks, parts, (&mut [], 0), parallel, pool_rows);
         Ok(())
     }
 
-    /// The max pools' backward pass.
+    /// The max pools' backward pass, on two threads when the batch is large.
     fn max_backward(
         &self,
         rows: usize,
@@ -422,18 +436,91 @@ impl Windows {
         let input = rows_of(input, rows, self.input_width)?;
         let grad_output = rows_of(grad_output, rows, self.output_width)?;
         let grad_input = rows_of_mut(grad_input, rows, self.input_width)?;
-        grad_input.fill(0.0);
         let (plane, out_plane) = self.planes();
-        let planes = input
-            .chunks_exact(plane)
-            .zip(grad_output.chunks_exact(out_plane))
-            .zip(grad_input.chunks_exact_mut(plane));
-        for ((plane, grad_out), grad_in) in planes {
-            // Windows overlap when the stride is shorter than the kernel: an input can be
-            // taken by several.
-            self.for_each_largest(plane, |o, i| grad_in[i] += grad_out[o]);
-        }
+        let (part, tasks, parallel) = self.halves(rows);
+        let pool_rows = &|task: usize, grad_input: &mut [f32], _: &mut [f32]| {
+            grad_input.fill(0.0);
+            let planes = input[task * part * self.input_width..]
+                .chunks_exact(plane)
+                .zip(grad_output[task * part * self.output_width..].chunks_exact(out_plane))
+                .zip(grad_input.chunks_exact_mut(plane));
+            for ((plane, grad_out), grad_in) in planes {
+                if self.is_two_by_two() {
+                    self.two_by_two_backward(plane, grad_out, grad_in);
+                } else {
+                    // Windows overlap when the stride is shorter than the kernel: an input
+                    // can be taken by several.
+                    self.for_each_largest(plane, |o, i| grad_in[i] += grad_out[o]);
+                }
+            }
+        };
+        let parts = (grad_input, part * self.input_width);
+        kernel::share(tasks, parts, (&mut [], 0), parallel, pool_rows);
         Ok(())
+    }
+
+    /// Whether the windows are 2 × 2, two apart, without padding: the common pooling, which
+    /// has loops of its own.
+    fn is_two_by_two(&self) -> bool {
+        self.kernel == [2, 2] && self.stride == [2, 2] && self.padding == [0, 0]
+    }
+
+    /// The forward pass of one channel of 2 × 2 windows: the largest of each window's four
+    /// values, or NaN if one is NaN, as [`for_each_largest`](Self::for_each_largest) takes.
+    fn two_by_two_forward(&self, plane: &[f32], out: &mut [f32]) {
+        let width = self.input[1];
+        let out_width = self.output[1];
+        let larger = |largest: f32, value: f32| {
+            if value > largest || value.is_nan() {
+                value
+            } else {
+                largest
+            }
+        };
+        for (y, out) in out.chunks_exact_mut(out_width).enumerate() {
+            let upper = &plane[2 * y * width..][..2 * out_width];
+            let lower = &plane[(2 * y + 1) * width..][..2 * out_width];
+            let windows = upper.chunks_exact(2).zip(lower.chunks_exact(2));
+            for (out, (upper, lower)) in out.iter_mut().zip(windows) {
+                *out = larger(larger(larger(upper[0], upper[1]), lower[0]), lower[1]);
+            }
+        }
+    }
+
+    /// The backward pass of one channel of 2 × 2 windows, onto a zeroed `grad_in`: each
+    /// output's gradient to the value [`for_each_largest`](Self::for_each_largest) takes.
+    fn two_by_two_backward(&self, plane: &[f32], grad_out: &[f32], grad_in: &mut [f32]) {
+        let width = self.input[1];
+        let out_width = self.output[1];
+        // Which of the four values wins, as `(its value, its place)`: the first largest, or
+        // the last NaN.
+        let larger = |(largest, at): (f32, usize), (value, place): (f32, usize)| {
+            if value > largest || value.is_nan() {
+                (value, place)
+            } else {
+                (largest, at)
+            }
+        };
+        for (y, grad_out) in grad_out.chunks_exact(out_width).enumerate() {
+            let (upper, lower) = (2 * y * width, (2 * y + 1) * width);
+            for (x, &grad) in grad_out.iter().enumerate() {
+                let (upper, lower) = (upper + 2 * x, lower + 2 * x);
+                let values = [upper, upper + 1, lower, lower + 1].map(|i| (plane[i], i));
+                let (_, taken) = values.into_iter().fold((f32::NEG_INFINITY, upper), larger);
+                grad_in[taken] += grad;
+            }
+        }
+    }
+
+    /// How a pass over `rows` rows is cut for two threads: `(rows per part, parts, whether to
+    /// share them)`. Halves when the batch has enough values to pay for waking a thread.
+    fn halves(&self, rows: usize) -> (usize, usize, bool) {
+        let parallel = rows >= 2 && rows.saturating_mul(self.input_width) >= PARALLEL_VALUES;
+        if parallel {
+            (rows.div_ceil(2), 2, true)
+        } else {
+            (rows.max(1), usize::from(rows > 0), false)
+        }
     }
 
     /// [`for_each_largest`](Self::for_each_largest) without padding, where every window lies
