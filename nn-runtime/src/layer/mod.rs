@@ -11,6 +11,7 @@ mod linear;
 mod norm;
 mod pool;
 mod residual;
+mod window;
 
 #[doc(hidden)]
 pub use conv::{conv_backward_input, conv_backward_params, conv_forward, widest, ConvPasses};
@@ -36,6 +37,8 @@ pub use pool::{global_avg_pool, max_pool1d, max_pool2d, pool_backward, pool_forw
 pub use pool::{GlobalAvgPool, MaxPool1d, MaxPool2d};
 #[doc(hidden)]
 pub use residual::{add_assign_rows, add_rows};
+#[doc(hidden)]
+pub use window::{per_group, window_output, window_reach};
 
 use crate::error::{Error, Result};
 use crate::size;
