@@ -145,7 +145,7 @@ impl Width {
     /// `self + other`.
     pub fn plus(&self, other: &Width) -> Width {
         match (self.value(), other.value()) {
-            (Some(a), Some(b)) => Width::literal(a + b),
+            (Some(a), Some(b)) => Width::literal(a.saturating_add(b)),
             (_, Some(0)) => self.clone(),
             (Some(0), _) => other.clone(),
             _ => binary(self, "+", other, Precedence::Sum),
@@ -155,7 +155,7 @@ impl Width {
     /// `self * other`.
     pub fn times(&self, other: &Width) -> Width {
         match (self.value(), other.value()) {
-            (Some(a), Some(b)) => Width::literal(a * b),
+            (Some(a), Some(b)) => Width::literal(a.saturating_mul(b)),
             (_, Some(1)) => self.clone(),
             (Some(1), _) => other.clone(),
             _ => binary(self, "*", other, Precedence::Product),
