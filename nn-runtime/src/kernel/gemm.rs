@@ -940,14 +940,14 @@ unsafe fn pack_panel<S: Vector, const NV: usize>(
     }
 }
 
-/// `z = x·Wᵀ + b` as dot products of rows of `x` (`m × k`) and rows of `W` (`n × k`), `R`
-/// rows against `NW` weight rows at a time (`R·NW == LANES`), with the lanes of all `R·NW`
-/// accumulators summed at once into one register. `rows_done` once at the end: this path is
-/// for small products, whose output is still in cache.
+/// `z = x·Wᵀ + b`, or `z += x·Wᵀ` with `accumulate`, as dot products of rows of `x` (`m × k`)
+/// and rows of `W` (`n × k`), `R` rows against `NW` weight rows at a time (`R·NW == LANES`),
+/// with the lanes of all `R·NW` accumulators summed at once into one register. `rows_done`
+/// once at the end: this path is for products with few outputs, which are still in cache.
 ///
 /// # Safety
-/// The CPU supports `S`; `x`, `w`, `b` and `z` are valid for these sizes, `z` for writing;
-/// `R·NW == LANES`.
+/// The CPU supports `S`; `x`, `w`, `b` (unless null: no bias) and `z` are valid for these
+/// sizes, `z` for reading and writing; `R·NW == LANES`.
 #[inline(always)]
 pub(super) unsafe fn dot_forward<S: Vector, const R: usize, const NW: usize>(
     (m, n, k): (usize, usize, usize),
@@ -955,6 +955,7 @@ pub(super) unsafe fn dot_forward<S: Vector, const R: usize, const NW: usize>(
     w: *const f32,
     b: *const f32,
     z: *mut f32,
+    accumulate: bool,
     mut rows_done: impl FnMut(usize, usize),
 ) {
     debug_assert_eq!(R * NW, S::LANES);
@@ -979,8 +980,10 @@ pub(super) unsafe fn dot_forward<S: Vector, const R: usize, const NW: usize>(
         let mut pattern = [0.0f32; 16];
         for r in 0..R {
             for c in 0..cols {
-                // SAFETY: `n0 + c < n`.
-                pattern[r * NW + c] = unsafe { *b.add(n0 + c) };
+                if !b.is_null() {
+                    // SAFETY: `n0 + c < n`.
+                    pattern[r * NW + c] = unsafe { *b.add(n0 + c) };
+                }
             }
         }
         // SAFETY: `pattern` holds a whole register (no `Vector` has more than 16 lanes); the
@@ -1030,7 +1033,19 @@ pub(super) unsafe fn dot_forward<S: Vector, const R: usize, const NW: usize>(
                 }
             }
             // SAFETY: the CPU supports `S`.
-            let sums = unsafe { S::add(S::sums(&acc), bias) };
+            let mut sums = unsafe { S::add(S::sums(&acc), bias) };
+            if accumulate {
+                // The values already there, in the lanes their sums take.
+                let mut old = [0.0f32; 16];
+                for r in 0..rows {
+                    for c in 0..cols {
+                        // SAFETY: row `m0 + r < m`, column `n0 + c < n` of `z`.
+                        old[r * NW + c] = unsafe { *z.add((m0 + r) * n + n0 + c) };
+                    }
+                }
+                // SAFETY: `old` holds a whole register, as `pattern`; the CPU supports `S`.
+                sums = unsafe { S::add(sums, S::load(old.as_ptr())) };
+            }
             // SAFETY: rows `m0..m0 + rows` of `z` (`≤ m`), columns `n0..n0 + cols` (`≤ n`):
             // whole rows when contiguous (`NW == n`), `rows·n ≤ R·NW = LANES` values; else
             // `cols ≤ NW` values of each row, lanes `r·NW..r·NW + cols` of the register.

@@ -67,22 +67,43 @@ macro_rules! instantiate {
             /// As [`gemm::dot_forward`].
             $(#[$attr])*
             unsafe fn dot(d: DotForward, rows_done: RowsDone<'_>) {
-                let DotForward { dims, x, w, b, z, shape } = d;
+                let DotForward { dims, x, w, b, z, accumulate, shape } = d;
                 // SAFETY: this function's contract; each shape has `R·NW == LANES`.
                 unsafe {
                     match shape {
-                        (1, 4) => gemm::dot_forward::<$S, 1, 4>(dims, x, w, b, z, rows_done),
-                        (2, 2) => gemm::dot_forward::<$S, 2, 2>(dims, x, w, b, z, rows_done),
-                        (1, 8) => gemm::dot_forward::<$S, 1, 8>(dims, x, w, b, z, rows_done),
-                        (2, 4) => gemm::dot_forward::<$S, 2, 4>(dims, x, w, b, z, rows_done),
-                        (4, 2) => gemm::dot_forward::<$S, 4, 2>(dims, x, w, b, z, rows_done),
-                        (1, 16) => gemm::dot_forward::<$S, 1, 16>(dims, x, w, b, z, rows_done),
-                        (2, 8) => gemm::dot_forward::<$S, 2, 8>(dims, x, w, b, z, rows_done),
-                        (4, 4) => gemm::dot_forward::<$S, 4, 4>(dims, x, w, b, z, rows_done),
-                        (8, 2) => gemm::dot_forward::<$S, 8, 2>(dims, x, w, b, z, rows_done),
+                        (1, 4) => gemm::dot_forward::<$S, 1, 4>(dims, x, w, b, z, accumulate, rows_done),
+                        (2, 2) => gemm::dot_forward::<$S, 2, 2>(dims, x, w, b, z, accumulate, rows_done),
+                        (1, 8) => gemm::dot_forward::<$S, 1, 8>(dims, x, w, b, z, accumulate, rows_done),
+                        (2, 4) => gemm::dot_forward::<$S, 2, 4>(dims, x, w, b, z, accumulate, rows_done),
+                        (4, 2) => gemm::dot_forward::<$S, 4, 2>(dims, x, w, b, z, accumulate, rows_done),
+                        (1, 16) => gemm::dot_forward::<$S, 1, 16>(dims, x, w, b, z, accumulate, rows_done),
+                        (2, 8) => gemm::dot_forward::<$S, 2, 8>(dims, x, w, b, z, accumulate, rows_done),
+                        (4, 4) => gemm::dot_forward::<$S, 4, 4>(dims, x, w, b, z, accumulate, rows_done),
+                        (8, 2) => gemm::dot_forward::<$S, 8, 2>(dims, x, w, b, z, accumulate, rows_done),
                         _ => unreachable!("no dot-product shape {shape:?}"),
                     }
                 }
+            }
+
+            /// `z (+)= x·Wᵀ` as dot products, with no activation: the convolutions' weight
+            /// gradients.
+            ///
+            /// # Safety
+            /// As [`gemm::dot_forward`].
+            $(#[$attr])*
+            pub(in super::super) unsafe fn dots(d: DotForward, _scratch: &mut Vec<f32>) {
+                // SAFETY: this function's contract.
+                unsafe { dot(d, &mut |_, _| {}) }
+            }
+
+            /// `C (+)= A·B` alone, with no activation: the convolutions' products.
+            ///
+            /// # Safety
+            /// As [`Gemm::run`].
+            $(#[$attr])*
+            pub(in super::super) unsafe fn product(g: Gemm, scratch: &mut Vec<f32>) {
+                // SAFETY: this function's contract.
+                unsafe { wide(&g, scratch, &mut |_, _| {}) }
             }
 
             const PRODUCTS: Products = Products { wide, narrow, dot };

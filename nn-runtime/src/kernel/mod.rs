@@ -43,6 +43,7 @@ use crate::simd::{level, Level};
 use instances::portable;
 #[cfg(target_arch = "x86_64")]
 use instances::{avx2, avx512};
+pub(crate) use threads::share;
 
 /// Dimensions of one linear layer applied to a batch, and how its weight is stored.
 #[derive(Clone, Copy, Debug)]
@@ -322,4 +323,153 @@ fn input_grad_at<A: RowActivation>(
         dx: dx.as_mut_ptr(),
     };
     run_at!(level, input_grad(operands, act))
+}
+
+/// A matrix read from a slice: `A(i, j)` is `values[i·row_stride + j·column_stride]`, for
+/// `i < rows` and `j < columns`, with one of the strides 1. The convolutions multiply parts of
+/// their buffers (a group's filters, their transpose, an example's outputs) in place this way.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Operand<'a> {
+    pub values: &'a [f32],
+    pub rows: usize,
+    pub columns: usize,
+    pub row_stride: usize,
+    pub column_stride: usize,
+}
+
+impl<'a> Operand<'a> {
+    /// `rows × columns` values stored row after row.
+    pub(crate) fn rows(values: &'a [f32], rows: usize, columns: usize) -> Self {
+        Operand {
+            values,
+            rows,
+            columns,
+            row_stride: columns,
+            column_stride: 1,
+        }
+    }
+
+    /// The transpose of `columns × rows` values stored row after row: `rows × columns`, read
+    /// down the columns.
+    pub(crate) fn transposed(values: &'a [f32], rows: usize, columns: usize) -> Self {
+        Operand {
+            values,
+            rows,
+            columns,
+            row_stride: 1,
+            column_stride: rows,
+        }
+    }
+
+    /// Checks that every value the strides reach lies in `values`, and that one stride is 1.
+    ///
+    /// # Panics
+    /// If not: the kernels' pointers would leave the slice.
+    #[track_caller]
+    fn check(&self, name: &str) {
+        assert!(
+            self.row_stride == 1 || self.column_stride == 1,
+            "{name}: one stride must be 1"
+        );
+        if self.rows == 0 || self.columns == 0 {
+            return;
+        }
+        let last = (self.rows - 1)
+            .checked_mul(self.row_stride)
+            .and_then(|r| Some(r + (self.columns - 1).checked_mul(self.column_stride)?));
+        assert!(
+            last.is_some_and(|last| last < self.values.len()),
+            "{name}: {} values, too few for {} × {} with strides {} and {}",
+            self.values.len(),
+            self.rows,
+            self.columns,
+            self.row_stride,
+            self.column_stride
+        );
+    }
+}
+
+/// `C = A·B`, or `C += A·B` with `accumulate`: `C` has `a.rows` rows of `b.columns` values,
+/// `ldc` apart.
+///
+/// # Panics
+/// If the operands' sizes disagree or do not fit their slices.
+#[track_caller]
+pub(crate) fn product(a: Operand<'_>, b: Operand<'_>, c: &mut [f32], ldc: usize, accumulate: bool) {
+    a.check("A");
+    b.check("B");
+    assert_eq!(a.columns, b.rows, "A's columns and B's rows differ");
+    let (m, n, k) = (a.rows, b.columns, a.columns);
+    if m > 0 && n > 0 {
+        assert!(ldc >= n, "C: rows {ldc} apart, narrower than {n}");
+        let needed = (m - 1).checked_mul(ldc).and_then(|r| r.checked_add(n));
+        assert!(
+            needed.is_some_and(|needed| needed <= c.len()),
+            "C: {} values, too few for {m} rows of {n}, {ldc} apart",
+            c.len()
+        );
+    }
+    let mat_a = gemm::MatA {
+        ptr: a.values.as_ptr(),
+        rs: a.row_stride,
+        cs: a.column_stride,
+    };
+    let mat_b = if b.column_stride == 1 {
+        gemm::MatB::Rows {
+            ptr: b.values.as_ptr(),
+            ld: b.row_stride,
+        }
+    } else {
+        gemm::MatB::Cols {
+            ptr: b.values.as_ptr(),
+            ld: b.column_stride,
+        }
+    };
+    let init = if accumulate {
+        gemm::Init::Load
+    } else {
+        gemm::Init::Zero
+    };
+    let g = gemm::Gemm::new((m, n, k), mat_a, mat_b, (c.as_mut_ptr(), ldc), init);
+    run_at!(level(), product(g))
+}
+
+/// `z = x·wᵀ`, or `z += x·wᵀ` with `accumulate`, as dot products of rows: `x` holds `m` rows of
+/// `k` values, `w` `n` rows of `k`, `z` `m` rows of `n`. For long rows and few outputs (a
+/// convolution's weight gradient sums over every position of a batch), it reads both in place
+/// where a product would copy one of them transposed.
+///
+/// # Panics
+/// If a slice is shorter than its rows.
+#[track_caller]
+pub(crate) fn dot_products(
+    (m, n, k): (usize, usize, usize),
+    x: &[f32],
+    w: &[f32],
+    z: &mut [f32],
+    accumulate: bool,
+) {
+    check("x", x.len(), (m, k));
+    check("w", w.len(), (n, k));
+    check("z", z.len(), (m, n));
+    let level = level();
+    let lanes = match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => 16,
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => 8,
+        _ => 4,
+    };
+    let operands = passes::DotForward {
+        dims: (m, n, k),
+        x: x.as_ptr(),
+        w: w.as_ptr(),
+        b: std::ptr::null(),
+        z: z.as_mut_ptr(),
+        accumulate,
+        // Four rows of `w` per step, and as many of `x` as fill a register: each value loaded
+        // feeds two or more multiply-adds.
+        shape: (lanes / 4, 4),
+    };
+    run_at!(level, dots(operands))
 }

@@ -43,7 +43,8 @@ pub(super) struct Products {
     pub dot: unsafe fn(DotForward, RowsDone<'_>),
 }
 
-/// The operands of a [`gemm::dot_forward`]: `(m, n, k)`, `x`, `W`, `b`, `z`, and the shape.
+/// The operands of a [`gemm::dot_forward`]: `(m, n, k)`, `x`, `W`, `b` (or null: no bias), `z`,
+/// and the shape.
 #[derive(Clone, Copy)]
 pub(super) struct DotForward {
     pub dims: (usize, usize, usize),
@@ -51,6 +52,8 @@ pub(super) struct DotForward {
     pub w: *const f32,
     pub b: *const f32,
     pub z: *mut f32,
+    /// Add to `z` rather than overwrite it.
+    pub accumulate: bool,
     pub shape: (usize, usize),
 }
 
@@ -86,6 +89,7 @@ pub(super) unsafe fn forward<S: Vector>(
             w: p.w,
             b: p.bias,
             z: p.z,
+            accumulate: false,
             shape,
         };
         // SAFETY: the CPU supports `S`, and `x`, `w`, `b`, `z` are valid for `(m, n, k)`

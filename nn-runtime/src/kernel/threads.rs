@@ -12,7 +12,7 @@
 //! whole product itself.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -230,6 +230,79 @@ pub(super) fn run_pair<F: Fn() + Sync>(theirs: &F, ours: impl FnOnce()) -> bool 
     true
 }
 
+/// A slice that two threads write in disjoint parts, each part handed out once.
+struct Parts {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// SAFETY: `Parts` is a pointer and a length; [`share`] hands each part of it to one thread
+// only, for the time the slice it was made from is borrowed.
+unsafe impl Sync for Parts {}
+
+impl Parts {
+    /// Values `start..start + len`, clipped to the slice.
+    ///
+    /// # Safety
+    /// No other reference to these values is alive while the result is.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn part(&self, start: usize, len: usize) -> &mut [f32] {
+        let start = start.min(self.len);
+        let len = len.min(self.len - start);
+        // SAFETY: `start..start + len` is within the slice (clipped above), and no other
+        // reference to it is alive (this function's contract).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+}
+
+/// What [`share`] runs per task: `(task, its output part, the thread's scratch)`.
+pub(crate) type Task<'a> = dyn Fn(usize, &mut [f32], &mut [f32]) + Sync + 'a;
+
+/// Runs `work(task, output, scratch)` once for every task in `0..tasks`, on this thread and,
+/// with `parallel`, on the helper thread too, each taking the next task not yet taken. Task
+/// `t` writes `output` part `t`, values `t·part..(t + 1)·part` of `outputs` (the last part
+/// shorter if `outputs` is); `scratch` is the running thread's own part of `scratch`, the
+/// first `per_thread` values on this thread, the next on the helper.
+///
+/// Which thread runs a task changes nothing but the time: a task reads what it is given and
+/// writes only its own part, so results are the same on one thread or two.
+pub(crate) fn share(
+    tasks: usize,
+    (outputs, part): (&mut [f32], usize),
+    (scratch, per_thread): (&mut [f32], usize),
+    parallel: bool,
+    work: &Task<'_>,
+) {
+    let outputs = Parts {
+        ptr: outputs.as_mut_ptr(),
+        len: outputs.len(),
+    };
+    let scratch = Parts {
+        ptr: scratch.as_mut_ptr(),
+        len: scratch.len(),
+    };
+    let next = AtomicUsize::new(0);
+    let run = |worker: usize| {
+        // SAFETY: worker 0 runs on this thread and worker 1 on the helper: each part is used
+        // by one thread.
+        let scratch = unsafe { scratch.part(worker * per_thread, per_thread) };
+        loop {
+            let task = next.fetch_add(1, Ordering::Relaxed);
+            if task >= tasks {
+                break;
+            }
+            // SAFETY: `next` gives out each task once, so each part goes to one thread.
+            let output = unsafe { outputs.part(task * part, part) };
+            work(task, output, scratch);
+        }
+    };
+    if parallel && tasks >= 2 && run_pair(&|| run(1), || run(0)) {
+        return;
+    }
+    // No helper: this thread does every task.
+    run(0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_threads;
@@ -244,7 +317,6 @@ mod tests {
     }
 
     use super::*;
-    use std::sync::atomic::AtomicUsize;
 
     /// Both threads take tasks from one counter, as a shared product does: every task is done
     /// exactly once, by whichever thread got it, and `run_pair` returns after both are done.

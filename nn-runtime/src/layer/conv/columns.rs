@@ -128,8 +128,15 @@ pub(super) fn col2im(shape: &Shape, rows: usize, columns: &[f32], input_grad: &m
                 for (example, positions) in examples.zip(row.chunks_exact(shape.positions)) {
                     let inside = &positions[start..][..horizontal.count];
                     let grads = &mut example[first..];
-                    for (grad, &value) in grads.iter_mut().step_by(stride_x).zip(inside) {
-                        *grad += value;
+                    if stride_x == 1 {
+                        // A loop the compiler vectorises, which a stepped one is not.
+                        for (grad, &value) in grads[..inside.len()].iter_mut().zip(inside) {
+                            *grad += value;
+                        }
+                    } else {
+                        for (grad, &value) in grads.iter_mut().step_by(stride_x).zip(inside) {
+                            *grad += value;
+                        }
                     }
                 }
             }

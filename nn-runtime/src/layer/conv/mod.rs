@@ -10,9 +10,8 @@ mod shape;
 use rand::Rng;
 
 use super::{rows_of, rows_of_mut};
-use crate::activation::Identity;
 use crate::error::{Error, Result};
-use crate::kernel::{self, Dims, WeightLayout};
+use crate::kernel::{self, Operand};
 pub use generated::{conv_backward_input, conv_backward_params, conv_forward, widest, ConvPasses};
 pub(super) use shape::{invalid, positive, AxisNames, Names, Shape, Spec};
 
@@ -38,10 +37,24 @@ pub(super) struct Gradients<'a> {
     pub bias: &'a mut [f32],
 }
 
+/// Values of columns a chunk of examples may take: with the chunk's outputs, they stay in L2
+/// while its products read them, instead of a whole batch's columns going out to memory and
+/// back (an input of one channel has 25 columns per value under a 5 × 5 kernel).
+const CHUNK_COLUMNS: usize = 1 << 15;
+
+/// Output positions per example from which a chunk is one example: its product then writes
+/// the example's outputs in PyTorch's order, `[C_out, P]`, with no rearranging, and is long
+/// enough on its own to fill the kernels' tiles.
+const ONE_EXAMPLE: usize = 128;
+
+/// Multiply-adds of a pass from which its chunks are shared with a second thread: below, waking
+/// it costs more than it saves.
+const PARALLEL_MIN: usize = 1 << 20;
+
 impl Shape {
     /// The output, `rows` rows of `C_out·P` values, of `rows` rows of `input` (`C_in·H·W`
-    /// values): per group, `W·columns` on the kernels' matrix product, then the bias as the
-    /// result is put in PyTorch's order. See [`Conv1d::forward`](super::Conv1d::forward).
+    /// values): chunk by chunk of examples, per group, `W·columns` on the kernels' matrix
+    /// product, with each channel's bias. See [`Conv1d::forward`](super::Conv1d::forward).
     pub(super) fn forward(
         &self,
         weight: &[f32],
@@ -53,41 +66,58 @@ impl Shape {
     ) -> Result<()> {
         let input = rows_of(input, rows, self.input_width)?;
         let output = rows_of_mut(output, rows, self.output_width)?;
-        let Workspace {
-            columns,
-            products,
-            spare,
-        } = self.workspace(rows, workspace)?;
-        if rows == 0 {
-            return Ok(());
-        }
-        columns::im2col(self, rows, input, columns);
-        let (m, patch, go) = self.product_sizes(rows);
-        // The kernels add their bias per column of the product, which here is a position
-        // rather than a channel: a zero one, and each channel's bias added as the outputs are
-        // put in PyTorch's order.
-        let zeros = &mut spare[..m];
-        zeros.fill(0.0);
-        for g in 0..self.spec.groups {
-            // `outputs = W·columns`: the forward product `x·Wᵀ` with the group's filters as
-            // `x` and its columns as a weight stored `[in, out]`, read in place.
-            kernel::forward(
-                dims(go, patch, m, WeightLayout::InOut),
-                &weight[g * go * patch..][..go * patch],
-                &columns[g * patch * m..][..patch * m],
-                zeros,
-                &mut products[g * go * m..][..go * m],
-                None,
-                &Identity,
-            );
-        }
-        columns::write_outputs(self, rows, products, bias, output);
+        let plan = self.plan(rows, workspace)?;
+        let chunk = plan.chunk;
+        kernel::share(
+            plan.tasks,
+            (output, chunk * self.output_width),
+            (plan.workers, plan.per_worker),
+            plan.parallel,
+            &|task, output, workspace| {
+                let input = &input[task * chunk * self.input_width..];
+                self.forward_chunk(weight, bias, input, output, self.parts(chunk, workspace));
+            },
+        );
         Ok(())
     }
 
+    /// [`Shape::forward`] of the examples whose outputs are `output`, with `input` from theirs.
+    fn forward_chunk(
+        &self,
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        input: &[f32],
+        output: &mut [f32],
+        Workspace { columns, products }: Workspace<'_>,
+    ) {
+        let examples = output.len() / self.output_width;
+        columns::im2col(self, examples, input, columns);
+        let m = examples * self.positions;
+        // One example's products are its outputs in PyTorch's order; several examples' are
+        // channel-major, and put in order afterwards.
+        if examples == 1 {
+            self.multiply(weight, columns, output, m);
+            // After the product, as `write_outputs` adds it: an example's outputs do not depend
+            // on how many others share its chunk.
+            if let Some(bias) = bias {
+                for (channel, &b) in output.chunks_exact_mut(m).zip(bias) {
+                    for value in channel {
+                        *value += b;
+                    }
+                }
+            }
+        } else {
+            let products = &mut products[..self.spec.out_channels * m];
+            self.multiply(weight, columns, products, m);
+            columns::write_outputs(self, examples, products, bias, output);
+        }
+    }
+
     /// Writes or adds the gradients of the weight and the bias, given `input`, the rows the
-    /// forward pass read, and `grad_output`: per group, `dW = dz·columnsᵀ`, and `db = Σ dz`
-    /// over every example and position. See
+    /// forward pass read, and `grad_output`: chunk by chunk of examples, per group,
+    /// `dW += dz·columnsᵀ`, and `db += Σ dz` over every example and position. A batch of
+    /// several chunks is summed in two halves, each into a part of the workspace, which are
+    /// then added in order: the same sums on one thread or two. See
     /// [`Conv1d::backward_params`](super::Conv1d::backward_params).
     pub(super) fn backward_params(
         &self,
@@ -100,62 +130,93 @@ impl Shape {
     ) -> Result<()> {
         let input = rows_of(input, rows, self.input_width)?;
         let grad_output = rows_of(grad_output, rows, self.output_width)?;
-        let Workspace {
-            columns,
-            products,
-            spare,
-        } = self.workspace(rows, workspace)?;
-        if rows == 0 {
-            // No examples, no gradient.
-            if !accumulate {
-                gradients.weight.fill(0.0);
-                gradients.bias.fill(0.0);
+        let plan = self.plan(rows, workspace)?;
+        if !accumulate {
+            // Also the gradient of no examples at all.
+            gradients.weight.fill(0.0);
+            gradients.bias.fill(0.0);
+        }
+        let chunk = plan.chunk;
+        let sums_of_chunks = |chunks: std::ops::Range<usize>,
+                              (weight_sums, bias_sums): (&mut [f32], &mut [f32]),
+                              workspace: &mut [f32]| {
+            for task in chunks {
+                let input = &input[task * chunk * self.input_width..];
+                let grad_output = &grad_output[task * chunk * self.output_width..];
+                let examples = chunk.min(rows - task * chunk);
+                let grad_output = &grad_output[..examples * self.output_width];
+                let parts = self.parts(chunk, workspace);
+                self.backward_params_chunk(input, grad_output, weight_sums, bias_sums, parts);
             }
+        };
+        if plan.tasks < 2 {
+            // At most one chunk: its sums go straight into the gradients.
+            let sums = (&mut *gradients.weight, &mut *gradients.bias);
+            sums_of_chunks(0..plan.tasks, sums, plan.workers);
             return Ok(());
         }
-        columns::im2col(self, rows, input, columns);
-        columns::read_outputs(self, rows, grad_output, products);
-        let (m, patch, go) = self.product_sizes(rows);
-        let (zeros, group_grad) = spare.split_at_mut(patch);
-        let group_grad = &mut group_grad[..go * patch];
-        zeros.fill(0.0);
-        for g in 0..self.spec.groups {
-            let weight_grad = &mut gradients.weight[g * go * patch..][..go * patch];
-            // `dW = dz·columnsᵀ`: the forward product `x·Wᵀ` with the group's output gradient
-            // as `x` and its columns as a weight stored `[out, in]`. It overwrites what it
-            // writes, so an accumulated gradient is computed aside and added.
-            let target = if accumulate {
-                &mut *group_grad
-            } else {
-                &mut *weight_grad
-            };
-            kernel::forward(
-                dims(go, m, patch, WeightLayout::OutIn),
-                &products[g * go * m..][..go * m],
-                &columns[g * patch * m..][..patch * m],
-                zeros,
-                target,
-                None,
-                &Identity,
-            );
-            if accumulate {
-                for (sum, &value) in weight_grad.iter_mut().zip(&*group_grad) {
-                    *sum += value;
-                }
-            }
-        }
-        // Each output channel's gradient is a row of the products.
-        for (bias_grad, channel) in gradients.bias.iter_mut().zip(products.chunks_exact(m)) {
-            let sum = columns::sum(channel);
-            *bias_grad = if accumulate { *bias_grad + sum } else { sum };
+        let half = plan.tasks.div_ceil(2);
+        let sums_len = self.weights + self.spec.out_channels;
+        kernel::share(
+            2,
+            (&mut *plan.sums, sums_len),
+            (plan.workers, plan.per_worker),
+            plan.parallel,
+            &|part, sums, workspace| {
+                sums.fill(0.0);
+                let chunks = part * half..plan.tasks.min((part + 1) * half);
+                sums_of_chunks(chunks, sums.split_at_mut(self.weights), workspace);
+            },
+        );
+        let (first, second) = plan.sums.split_at(sums_len);
+        let grads = gradients.weight.iter_mut().chain(gradients.bias.iter_mut());
+        for ((grad, &a), &b) in grads.zip(first).zip(second) {
+            *grad = *grad + a + b;
         }
         Ok(())
     }
 
+    /// Adds to `weight_sums` and `bias_sums` the gradients of the examples whose output
+    /// gradient is `grad_output`, with `input` from theirs.
+    fn backward_params_chunk(
+        &self,
+        input: &[f32],
+        grad_output: &[f32],
+        weight_sums: &mut [f32],
+        bias_sums: &mut [f32],
+        Workspace { columns, products }: Workspace<'_>,
+    ) {
+        let examples = grad_output.len() / self.output_width;
+        columns::im2col(self, examples, input, columns);
+        let m = examples * self.positions;
+        let grad = if examples == 1 {
+            grad_output
+        } else {
+            let products = &mut products[..self.spec.out_channels * m];
+            columns::read_outputs(self, examples, grad_output, products);
+            products
+        };
+        let (go, patch) = (self.group_outputs, self.patch);
+        for g in 0..self.spec.groups {
+            // `dW += dz·columnsᵀ`: dot products of rows of both, each `m` long.
+            kernel::dot_products(
+                (go, patch, m),
+                &grad[g * go * m..][..go * m],
+                &columns[g * patch * m..][..patch * m],
+                &mut weight_sums[g * go * patch..][..go * patch],
+                true,
+            );
+        }
+        // Each output channel's gradient is a row of the products.
+        for (sum, channel) in bias_sums.iter_mut().zip(grad.chunks_exact(m)) {
+            *sum += columns::sum(channel);
+        }
+    }
+
     /// The gradient of the loss with respect to the input, `rows` rows of `C_in·H·W` values,
-    /// written to `grad_input`, from `grad_output`: per group, `dcolumns = Wᵀ·dz`, then each
-    /// column's values added back onto the inputs they were read from (col2im). See
-    /// [`Conv1d::backward_input`](super::Conv1d::backward_input).
+    /// written to `grad_input`, from `grad_output`: chunk by chunk of examples, per group,
+    /// `dcolumns = Wᵀ·dz`, then each column's values added back onto the inputs they were read
+    /// from (col2im). See [`Conv1d::backward_input`](super::Conv1d::backward_input).
     pub(super) fn backward_input(
         &self,
         weight: &[f32],
@@ -166,42 +227,92 @@ impl Shape {
     ) -> Result<()> {
         let grad_output = rows_of(grad_output, rows, self.output_width)?;
         let grad_input = rows_of_mut(grad_input, rows, self.input_width)?;
-        let Workspace {
-            columns,
-            products,
-            spare,
-        } = self.workspace(rows, workspace)?;
-        if rows == 0 {
-            return Ok(());
-        }
-        columns::read_outputs(self, rows, grad_output, products);
-        let (m, patch, go) = self.product_sizes(rows);
-        let discarded = &mut spare[..patch];
-        for g in 0..self.spec.groups {
-            // `dcolumns = Wᵀ·dz` is what the weight-gradient product computes, `dzᵀ·x`, with
-            // the group's filters as `dz` (rows of `[out, in]`) and its output gradient as `x`.
-            // Its column sums, the filters' sums, are not wanted.
-            kernel::weight_grad(
-                dims(go, m, patch, WeightLayout::OutIn),
-                &products[g * go * m..][..go * m],
-                &weight[g * go * patch..][..go * patch],
-                &mut columns[g * patch * m..][..patch * m],
-                discarded,
-                false,
-            );
-        }
-        columns::col2im(self, rows, columns, grad_input);
+        let plan = self.plan(rows, workspace)?;
+        let chunk = plan.chunk;
+        kernel::share(
+            plan.tasks,
+            (grad_input, chunk * self.input_width),
+            (plan.workers, plan.per_worker),
+            plan.parallel,
+            &|task, grad_input, workspace| {
+                let grad_output = &grad_output[task * chunk * self.output_width..];
+                let parts = self.parts(chunk, workspace);
+                self.backward_input_chunk(weight, grad_output, grad_input, parts);
+            },
+        );
         Ok(())
     }
 
-    /// `(rows·P, patch, C_out/groups)`: the columns of each product, the rows of a group's
-    /// columns, and the rows of its outputs.
-    fn product_sizes(&self, rows: usize) -> (usize, usize, usize) {
-        (rows * self.positions, self.patch, self.group_outputs)
+    /// [`Shape::backward_input`] of the examples whose input gradient is `grad_input`, with
+    /// `grad_output` from theirs.
+    fn backward_input_chunk(
+        &self,
+        weight: &[f32],
+        grad_output: &[f32],
+        grad_input: &mut [f32],
+        Workspace { columns, products }: Workspace<'_>,
+    ) {
+        let examples = grad_input.len() / self.input_width;
+        let m = examples * self.positions;
+        let grad_output = &grad_output[..examples * self.output_width];
+        let grad = if examples == 1 {
+            grad_output
+        } else {
+            let products = &mut products[..self.spec.out_channels * m];
+            columns::read_outputs(self, examples, grad_output, products);
+            products
+        };
+        let (go, patch) = (self.group_outputs, self.patch);
+        for g in 0..self.spec.groups {
+            let filters = &weight[g * go * patch..][..go * patch];
+            // `dcolumns = Wᵀ·dz`, the filters read down.
+            kernel::product(
+                Operand::transposed(filters, patch, go),
+                Operand::rows(&grad[g * go * m..][..go * m], go, m),
+                &mut columns[g * patch * m..][..patch * m],
+                m,
+                false,
+            );
+        }
+        columns::col2im(self, examples, columns, grad_input);
     }
 
-    /// `workspace`, checked to be long enough for `rows` rows, in its three parts.
-    fn workspace<'a>(&self, rows: usize, workspace: &'a mut [f32]) -> Result<Workspace<'a>> {
+    /// `outputs = W·columns` for every group: `columns` the chunk's `patch × m` per group,
+    /// `outputs` its `C_out/groups × m` per group.
+    fn multiply(&self, weight: &[f32], columns: &[f32], outputs: &mut [f32], m: usize) {
+        let (go, patch) = (self.group_outputs, self.patch);
+        for g in 0..self.spec.groups {
+            kernel::product(
+                Operand::rows(&weight[g * go * patch..][..go * patch], go, patch),
+                Operand::rows(&columns[g * patch * m..][..patch * m], patch, m),
+                &mut outputs[g * go * m..][..go * m],
+                m,
+                false,
+            );
+        }
+    }
+
+    /// Examples per chunk of a pass over `rows` rows, and the number of chunks. A chunk is one
+    /// example if examples have many positions ([`ONE_EXAMPLE`]); else it has at most as many
+    /// as keep its columns within [`CHUNK_COLUMNS`], the chunks all about the same size, so
+    /// that two threads share them evenly.
+    pub(super) fn chunks(&self, rows: usize) -> (usize, usize) {
+        if rows == 0 {
+            return (1, 0);
+        }
+        let most = if self.positions >= ONE_EXAMPLE {
+            1
+        } else {
+            let per_example = self.positions * self.patch * self.spec.groups;
+            (CHUNK_COLUMNS / per_example.max(1)).max(1)
+        };
+        let count = rows.div_ceil(most);
+        (rows.div_ceil(count), count)
+    }
+
+    /// How a pass over `rows` rows runs, with `workspace` checked to be long enough and cut
+    /// into its parts.
+    fn plan<'a>(&self, rows: usize, workspace: &'a mut [f32]) -> Result<Plan<'a>> {
         let needed = self.workspace_len(rows)?;
         let found = workspace.len();
         let workspace = workspace.get_mut(..needed).ok_or(Error::Workspace {
@@ -209,33 +320,50 @@ impl Shape {
             needed,
             found,
         })?;
-        let m = rows * self.positions;
-        let (columns, rest) = workspace.split_at_mut(m * self.patch * self.spec.groups);
-        let (products, spare) = rest.split_at_mut(m * self.spec.out_channels);
-        Ok(Workspace {
-            columns,
-            products,
-            spare,
+        let (chunk, tasks) = self.chunks(rows);
+        let per_worker = chunk * self.positions * self.per_position;
+        let workers = if tasks >= 2 { 2 } else { 1 };
+        let (workers_part, sums) = workspace.split_at_mut((per_worker * workers).min(needed));
+        let multiply_adds = rows * self.positions * self.patch * self.spec.out_channels;
+        Ok(Plan {
+            chunk,
+            tasks,
+            per_worker,
+            workers: workers_part,
+            sums,
+            parallel: multiply_adds >= PARALLEL_MIN,
         })
     }
-}
 
-/// The parts of a pass's workspace.
-struct Workspace<'a> {
-    /// Every group's columns, `groups × patch × rows·P`, or their gradient.
-    columns: &'a mut [f32],
-    /// Every group's outputs, `C_out × rows·P`, or their gradient.
-    products: &'a mut [f32],
-    /// The rest: `max(rows·P, patch·(C_out/groups + 1))` values.
-    spare: &'a mut [f32],
-}
-
-/// The kernels' dimensions of one group's product.
-fn dims(rows: usize, inputs: usize, outputs: usize, layout: WeightLayout) -> Dims {
-    Dims {
-        rows,
-        inputs,
-        outputs,
-        layout,
+    /// One chunk's parts of a worker's workspace.
+    fn parts<'a>(&self, chunk: usize, workspace: &'a mut [f32]) -> Workspace<'a> {
+        let m = chunk * self.positions;
+        let (columns, products) = workspace.split_at_mut(m * self.patch * self.spec.groups);
+        Workspace { columns, products }
     }
+}
+
+/// How a pass runs: its chunks, and its workspace's parts.
+struct Plan<'a> {
+    /// Examples per chunk (the last may have fewer).
+    chunk: usize,
+    /// Chunks.
+    tasks: usize,
+    /// Values of workspace each thread needs for one chunk.
+    per_worker: usize,
+    /// One `per_worker` part for each thread, two if there are several chunks.
+    workers: &'a mut [f32],
+    /// With several chunks, room for two halves' weight and bias gradients.
+    sums: &'a mut [f32],
+    /// Whether the pass is large enough to share with a second thread.
+    parallel: bool,
+}
+
+/// The parts of a pass's workspace, for one chunk of examples.
+struct Workspace<'a> {
+    /// Every group's columns, `groups × patch × chunk·P`, or their gradient.
+    columns: &'a mut [f32],
+    /// Every group's outputs, `C_out × chunk·P`, or their gradient, when the chunk has several
+    /// examples.
+    products: &'a mut [f32],
 }

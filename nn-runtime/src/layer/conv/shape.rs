@@ -71,13 +71,9 @@ pub(in crate::layer) struct Shape {
     pub input_width: usize,
     /// Values of one output row, `C_out · H_out·W_out`.
     pub output_width: usize,
-    /// Values of the workspace per output position of a batch: every group's columns and
-    /// outputs, `C_in·kh·kw + C_out`.
+    /// Values of the workspace per output position of a chunk of examples: every group's
+    /// columns and outputs, `C_in·kh·kw + C_out`.
     pub per_position: usize,
-    /// Values of the workspace the weight gradient needs besides: a row of zeros for its
-    /// product's bias, and room for one group's gradient while it is added to the stored one,
-    /// `patch·(C_out/groups + 1)`.
-    pub fixed: usize,
 }
 
 /// `a × b`, if a buffer of that many values can exist.
@@ -180,10 +176,9 @@ impl Shape {
                 mul(in_channels, mul(spec.input[0], spec.input[1])?)?,
                 mul(out_channels, positions)?,
                 add(mul(in_channels, taps)?, out_channels)?,
-                mul(patch, add(group_outputs, 1)?)?,
             ))
         };
-        let (positions, patch, weights, input_width, output_width, per_position, fixed) =
+        let (positions, patch, weights, input_width, output_width, per_position) =
             sizes().ok_or_else(overflow)?;
         Ok(Shape {
             spec: *spec,
@@ -196,32 +191,40 @@ impl Shape {
             input_width,
             output_width,
             per_position,
-            fixed,
         })
     }
 
-    /// The values of workspace the passes need for `rows` rows:
-    /// `rows·P·(C_in·kh·kw + C_out) + max(rows·P, patch·(C_out/groups + 1))` with
-    /// `P = H_out·W_out`, and none for no rows.
+    /// The values of workspace the passes need for `rows` rows: for each of the threads that
+    /// may share their chunks of examples ([`Shape::chunks`]; two if there are several chunks,
+    /// each at most `rows / 2` examples, rounded up), `chunk·P·(C_in·kh·kw + C_out)` with
+    /// `P = H_out·W_out`; with several chunks, two sums of the weight's and the bias's
+    /// gradients besides; none for no rows.
     ///
     /// # Errors
     /// [`Error::TooLarge`] when that overflows the address space.
     pub(in crate::layer) fn workspace_len(&self, rows: usize) -> Result<usize> {
-        if rows == 0 {
+        let (chunk, tasks) = self.chunks(rows);
+        if tasks == 0 {
             return Ok(0);
         }
-        let positions = size::checked_values(rows, self.positions)?;
-        let products = size::checked_values(positions, self.per_position)?;
-        add(products, positions.max(self.fixed)).ok_or(Error::TooLarge {
+        let positions = size::checked_values(chunk, self.positions)?;
+        let per_worker = size::checked_values(positions, self.per_position)?;
+        if tasks == 1 {
+            return Ok(per_worker);
+        }
+        let sums = self.weights + self.spec.out_channels;
+        let both = per_worker.checked_add(sums).ok_or(Error::TooLarge {
             rows: positions,
-            width: self.per_position + 1,
-        })
+            width: self.per_position,
+        })?;
+        size::checked_values(2, both)
     }
 
-    /// Values per row of a workspace that serves the layer for any number of rows:
-    /// `rows·P·(C_in·kh·kw + C_out) + max(rows·P, fixed)` is at most
-    /// `rows·(P·(C_in·kh·kw + C_out + 1) + fixed)` for one row or more.
+    /// Values per row of a workspace that serves the layer for any number of rows: with
+    /// several chunks, each has at most `(rows + 1) / 2` examples, so the two threads' parts
+    /// take at most `(rows + 1)·P·(C_in·kh·kw + C_out)`, which
+    /// `2·P·(C_in·kh·kw + C_out) + 2·(weights + C_out)` per row covers with the sums.
     pub(in crate::layer) fn workspace_per_row(&self) -> usize {
-        self.positions * (self.per_position + 1) + self.fixed
+        2 * (self.positions * self.per_position + self.weights + self.spec.out_channels)
     }
 }

@@ -12,9 +12,10 @@ pub fn conv1d<R: Rng + ?Sized>(settings: Conv1dSettings, rng: &mut R) -> Conv1d 
 }
 
 impl Conv1dSettings {
-    /// Values per row of a workspace that serves this layer for any number of rows:
-    /// `rows·L_out·(C_in·k + C_out) + max(rows·L_out, fixed)` is at most
-    /// `rows·(L_out·(C_in·k + C_out + 1) + fixed)` for one row or more.
+    /// Values per row of a workspace that serves this layer for any number of rows,
+    /// `2·(L_out·(C_in·k + C_out) + weights + C_out)`: the passes work through a batch in chunks
+    /// of examples, two threads' chunks together at most one example more than the batch, with
+    /// two sums of the gradients besides.
     #[doc(hidden)]
     pub fn workspace_per_row(&self) -> usize {
         self.shape()

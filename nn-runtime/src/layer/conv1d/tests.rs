@@ -477,8 +477,8 @@ fn short_buffers_are_errors_and_long_ones_are_used_in_part() {
         conv.output_width(),
         conv.workspace_len(rows).unwrap(),
     );
-    // 2 rows × 8 positions × (2·3 + 3) + max(16, 6·(3 + 1)).
-    assert_eq!(needed, 2 * 8 * 9 + 24);
+    // One chunk of both rows: 2 rows × 8 positions × (2·3 columns + 3 outputs).
+    assert_eq!(needed, 2 * 8 * 9);
     let input = vec![1.0; rows * iw];
     let grad = vec![1.0; rows * ow];
     let length = |width: usize, found: usize| Error::Length { rows, width, found };
@@ -505,7 +505,7 @@ fn short_buffers_are_errors_and_long_ones_are_used_in_part() {
     );
     assert_eq!(
         workspace_error.to_string(),
-        "a workspace of 167 values is too short for 2 rows, which need 168"
+        "a workspace of 143 values is too short for 2 rows, which need 144"
     );
     assert!(output.iter().all(|&v| v == 7.0), "nothing written on error");
     assert_eq!(
@@ -534,7 +534,8 @@ fn short_buffers_are_errors_and_long_ones_are_used_in_part() {
             width: iw
         })
     );
-    assert!(conv.workspace_len(too_many).is_err());
+    // The passes work through chunks of examples: the workspace stops growing with one.
+    assert_eq!(conv.workspace_len(too_many), conv.workspace_len(1 << 20));
 
     // Longer buffers: the first rows are read and written, the rest left as they were.
     let mut exact = vec![0.0; rows * ow];

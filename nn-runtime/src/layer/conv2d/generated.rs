@@ -12,9 +12,10 @@ pub fn conv2d<R: Rng + ?Sized>(settings: Conv2dSettings, rng: &mut R) -> Conv2d 
 }
 
 impl Conv2dSettings {
-    /// Values per row of a workspace that serves this layer for any number of rows:
-    /// `rows·P·(C_in·kh·kw + C_out) + max(rows·P, fixed)`, with `P = H_out·W_out`, is at most
-    /// `rows·(P·(C_in·kh·kw + C_out + 1) + fixed)` for one row or more.
+    /// Values per row of a workspace that serves this layer for any number of rows,
+    /// `2·(P·(C_in·kh·kw + C_out) + weights + C_out)`: the passes work through a batch in chunks
+    /// of examples, two threads' chunks together at most one example more than the batch, with
+    /// two sums of the gradients besides.
     #[doc(hidden)]
     pub fn workspace_per_row(&self) -> usize {
         self.shape()

@@ -533,11 +533,12 @@ fn short_buffers_are_errors_and_long_ones_are_used_in_part() {
         conv.output_width(),
         conv.workspace_len(rows).unwrap(),
     );
-    // 2 rows × 20 positions × (2·9 + 3) + max(40, 18·(3 + 1)).
-    assert_eq!(needed, 2 * 20 * 21 + 72);
+    // One chunk of both rows: 2 rows × 20 positions × (2·9 columns + 3 outputs).
+    assert_eq!(needed, 2 * 20 * 21);
+    // Two threads' chunks and two halves' sums of the weight's 54 and the bias's 3 gradients.
     assert_eq!(
         settings.workspace_per_row(),
-        20 * 22 + 72,
+        2 * (20 * 21 + 54 + 3),
         "enough for any number of rows"
     );
     let input = vec![1.0; rows * iw];
@@ -591,7 +592,8 @@ fn short_buffers_are_errors_and_long_ones_are_used_in_part() {
             width: iw
         })
     );
-    assert!(conv.workspace_len(too_many).is_err());
+    // The passes work through chunks of examples: the workspace stops growing with one.
+    assert_eq!(conv.workspace_len(too_many), conv.workspace_len(1 << 20));
 
     // Longer buffers: the first rows are read and written, the rest left as they were.
     let mut exact = vec![0.0; rows * ow];
@@ -679,4 +681,78 @@ fn parameters_and_tensors_carry_pytorch_names_and_shapes() {
         names.push(name.to_owned())
     });
     assert_eq!(names, ["weight"]);
+}
+
+/// A batch is worked through in chunks of examples, shared by two threads when it is large:
+/// each example's outputs and input gradients are those it has alone, bit for bit, the weight
+/// gradients are the sums of the examples', and a pass gives the same bits every time. The
+/// workspace that `workspace_per_row` sizes is enough for every number of rows.
+#[test]
+fn chunks_and_threads_change_no_result() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    for settings in [
+        // Many positions: one example per chunk.
+        Conv2dSettings::new(2, 4, 3, 14, 14).padding(1),
+        // Few positions: several examples per chunk, several chunks.
+        Conv2dSettings::new(24, 8, 3, 5, 5).stride(2).groups(2),
+    ] {
+        let conv = Conv2d::new(settings, &mut rng).unwrap();
+        for rows in 1..300 {
+            let needed = conv.workspace_len(rows).unwrap();
+            assert!(needed <= rows * settings.workspace_per_row(), "{rows} rows");
+        }
+        let rows = 150;
+        let (iw, ow) = (conv.input_width(), conv.output_width());
+        let input = random(&mut rng, rows * iw);
+        let grad = random(&mut rng, rows * ow);
+        let mut workspace = vec![0.0; rows * settings.workspace_per_row()];
+        let mut output = vec![0.0; rows * ow];
+        conv.forward(rows, &input, &mut output, &mut workspace)
+            .unwrap();
+        let mut grad_input = vec![0.0; rows * iw];
+        conv.backward_input(rows, &grad, &mut grad_input, &mut workspace)
+            .unwrap();
+        let mut batch = conv.clone();
+        batch
+            .backward_params(rows, &input, &grad, &mut workspace, false)
+            .unwrap();
+        let mut again = conv.clone();
+        again
+            .backward_params(rows, &input, &grad, &mut workspace, false)
+            .unwrap();
+        assert_eq!(
+            again.weight_grad, batch.weight_grad,
+            "the same bits every time"
+        );
+
+        let mut one = conv.clone();
+        for n in 0..rows {
+            let (x, g) = (&input[n * iw..][..iw], &grad[n * ow..][..ow]);
+            let mut out = vec![0.0; ow];
+            conv.forward(1, x, &mut out, &mut workspace).unwrap();
+            assert_eq!(out[..], output[n * ow..][..ow], "example {n}'s outputs");
+            let mut gi = vec![0.0; iw];
+            conv.backward_input(1, g, &mut gi, &mut workspace).unwrap();
+            assert_eq!(
+                gi[..],
+                grad_input[n * iw..][..iw],
+                "example {n}'s input gradient"
+            );
+            one.backward_params(1, x, g, &mut workspace, n > 0).unwrap();
+        }
+        assert_close(
+            "weight gradient",
+            &batch.weight_grad,
+            &one.weight_grad,
+            1e-4,
+            1e-5,
+        );
+        assert_close(
+            "bias gradient",
+            &batch.bias_grad,
+            &one.bias_grad,
+            1e-4,
+            1e-5,
+        );
+    }
 }
