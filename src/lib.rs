@@ -65,7 +65,9 @@
 //!   groups = 1, bias = true`; fields [`Conv1d`] and `Conv2d`, weights
 //!   `[out, in/groups, k]` or `[out, in/groups, k, k]`. They take a label as `Linear` does.
 //! * `MaxPool1d` and `MaxPool2d`: `kernel_size, stride = kernel_size, padding = 0`;
-//!   `AdaptiveAvgPool1d(1)` and `AdaptiveAvgPool2d(1)`: each channel's average.
+//!   `AvgPool1d` and `AvgPool2d` likewise, each window's mean with the padding counted as
+//!   zeros (PyTorch's `count_include_pad=True`); `AdaptiveAvgPool1d(1)` and
+//!   `AdaptiveAvgPool2d(1)`: each channel's average.
 //! * `BatchNorm1d(features)` (after a `Linear`, or on `(C, L)`) and `BatchNorm2d(channels)`
 //!   (`eps = 1e-5, momentum = 0.1`): batch statistics in training steps, which update the
 //!   running statistics that [`forward`](Network::forward) uses, as PyTorch's `train()` and
@@ -425,9 +427,9 @@ pub mod prelude {
         Optimizer, Parameters, RMSprop, ReduceLROnPlateau, StepLR, SGD,
     };
     pub use nn_runtime::{
-        evaluate, Batch, BatchNorm, Control, Conv1d, Conv2d, Dropout, EarlyStopping, EpochReport,
-        Error, GlobalAvgPool, History, Labels, LayerNorm, Linear, MaxPool1d, MaxPool2d,
-        NamedTensors, Network, Progress, Trainer,
+        evaluate, AvgPool1d, AvgPool2d, Batch, BatchNorm, Control, Conv1d, Conv2d, Dropout,
+        EarlyStopping, EpochReport, Error, GlobalAvgPool, History, Labels, LayerNorm, Linear,
+        MaxPool1d, MaxPool2d, NamedTensors, Network, Progress, Trainer,
     };
 }
 

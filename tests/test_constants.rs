@@ -52,7 +52,7 @@ network! {
         Input(IN, SIDE, SIDE)
             -> conv: Conv2d(IN, WIDE, WINDOW, padding = ONE, dilation = ONE, groups = GROUPS)
             -> bn: BatchNorm2d(WIDE) -> ReLU
-            -> MaxPool2d(POOL, stride = POOL, padding = ONE)
+            -> MaxPool2d(POOL, stride = POOL, padding = ONE) -> AvgPool2d(POOL, stride = ONE)
             -> AdaptiveAvgPool2d(ONE) -> Flatten
             -> norm: LayerNorm(WIDE) -> Linear(WIDE, 3)
     }
@@ -64,7 +64,7 @@ network! {
         Input(2, 6, 6)
             -> conv: Conv2d(2, 8, 3, padding = 1, dilation = 1, groups = 2)
             -> bn: BatchNorm2d(8) -> ReLU
-            -> MaxPool2d(2, stride = 2, padding = 1)
+            -> MaxPool2d(2, stride = 2, padding = 1) -> AvgPool2d(2, stride = 1)
             -> AdaptiveAvgPool2d(1) -> Flatten
             -> norm: LayerNorm(8) -> Linear(8, 3)
     }

@@ -24,7 +24,7 @@ network! { #[derive(Clone)] struct Wide { Linear(33, 33) -> Tanh -> Linear(33, 1
 network! {
     #[derive(Clone)]
     struct ConvResidual {
-        Input(2, 9) -> Conv1d(2, 4, 3, padding = 1) -> Tanh
+        Input(2, 9) -> Conv1d(2, 4, 3, padding = 1) -> Tanh -> AvgPool1d(3, 1, 1)
             -> Residual(Conv1d(4, 4, 3, padding = 2, dilation = 2, groups = 2) -> SiLU)
             -> Conv1d(4, 3, 2, stride = 2, bias = false) -> GELU
             -> Flatten -> Linear(12, 5)

@@ -72,7 +72,8 @@ network! {
     struct Everything {
         Input(2, 8, 8)
             -> Conv2d(2, 4, 3, padding = 1) -> BatchNorm2d(4) -> ReLU -> MaxPool2d(2)
-            -> Residual(Conv2d(4, 4, 3, padding = 1) -> Tanh) -> AdaptiveAvgPool2d(1) -> Flatten
+            -> Residual(Conv2d(4, 4, 3, padding = 1) -> Tanh)
+            -> AvgPool2d(kernel_size = 3, stride = 1, padding = 1) -> AdaptiveAvgPool2d(1) -> Flatten
             -> Linear(4, 16) -> LayerNorm(16) -> Dropout(0.1)
             -> Residual(Linear(16, 16) -> ReLU) -> BatchNorm1d(16) -> Linear(16, 3)
     }

@@ -546,6 +546,35 @@ mod tests {
     }
 
     #[test]
+    fn average_pools_check_their_windows_as_max_pools_do() {
+        // Positional and named arguments, the stride defaulting to the kernel size.
+        assert!(errors(
+            "Input(2, 9) -> AvgPool1d(3, 1, 1) -> AvgPool1d(kernel_size = 3, stride = 2) -> Flatten -> Linear(8, 1)"
+        )
+        .is_empty());
+        assert!(errors("Input(1, 5, 7) -> AvgPool2d(2) -> Flatten -> Linear(6, 1)").is_empty());
+        assert_eq!(
+            errors("Input(1, 4) -> AvgPool1d(5) -> Flatten -> Linear(1, 1)"),
+            ["`AvgPool1d(5)`'s window of 5 is larger than its padded input's 4 (length 4 + 2 × padding 0): the output would be empty"]
+        );
+        assert_eq!(
+            errors("Input(1, 8, 8) -> AvgPool2d(3, padding = 2) -> Flatten -> Linear(1, 1)"),
+            ["`AvgPool2d(3, padding = 2)`'s padding, 2, is more than half its kernel size, 3"]
+        );
+        assert_eq!(
+            errors("Input(1, 8) -> AvgPool1d(0) -> AvgPool1d(2, stride = 0) -> Flatten -> Linear(1, 1)"),
+            [
+                "`AvgPool1d`'s `kernel_size` must be at least 1, found 0",
+                "`AvgPool1d`'s `stride` must be at least 1, found 0"
+            ]
+        );
+        assert_eq!(
+            errors("Linear(4, 8) -> AvgPool1d(2)"),
+            ["`AvgPool1d(2)` takes (channels, length), but `Linear(4, 8)` before it yields 8 features; pools come before `Flatten`"]
+        );
+    }
+
+    #[test]
     fn unknown_names_get_a_suggestion() {
         assert_eq!(
             errors("linear(1, 2) -> Relu -> Linear(2, 1) -> Sigmod"),

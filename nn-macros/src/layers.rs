@@ -22,6 +22,8 @@ pub(crate) enum Kind {
     Conv { dims: usize },
     /// `MaxPool1d(kernel, …)` or `MaxPool2d`: keeps the channels, shrinks the rest.
     MaxPool { dims: usize },
+    /// `AvgPool1d(kernel, …)` or `AvgPool2d`: as `MaxPool`, averaging each window.
+    AvgPool { dims: usize },
     /// `AdaptiveAvgPool1d(1)` or `AdaptiveAvgPool2d(1)`: each channel's average.
     GlobalAvgPool { dims: usize },
     /// `BatchNorm1d(features)` (on features or `(C, L)`, `dims` 1) or `BatchNorm2d(channels)`
@@ -127,7 +129,7 @@ const BATCH_NORM_ARGS: &[Arg] = &[
     arg("momentum", Number, Some("0.1")),
 ];
 
-/// A max pool's: `stride` defaults to the kernel size (written 0 here, which a user cannot
+/// A max or average pool's: `stride` defaults to the kernel size (written 0 here, which a user cannot
 /// write: it is refused).
 const POOL_ARGS: &[Arg] = &[
     arg("kernel_size", Count, None),
@@ -168,6 +170,18 @@ pub(crate) const LAYERS: &[LayerSpec] = &[
         name: "MaxPool2d",
         snake: "max_pool",
         kind: Kind::MaxPool { dims: 2 },
+        args: POOL_ARGS,
+    },
+    LayerSpec {
+        name: "AvgPool1d",
+        snake: "avg_pool",
+        kind: Kind::AvgPool { dims: 1 },
+        args: POOL_ARGS,
+    },
+    LayerSpec {
+        name: "AvgPool2d",
+        snake: "avg_pool",
+        kind: Kind::AvgPool { dims: 2 },
         args: POOL_ARGS,
     },
     LayerSpec {

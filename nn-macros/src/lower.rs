@@ -243,14 +243,14 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                         }),
                     ));
                 }
-                Kind::MaxPool { .. } | Kind::GlobalAvgPool { .. } => {
+                Kind::MaxPool { .. } | Kind::AvgPool { .. } | Kind::GlobalAvgPool { .. } => {
                     // The input's shape, which the runtime's pools are built with.
                     let input = flowing
                         .as_ref()
                         .map(Shape::spatial_dims)
                         .unwrap_or_default();
                     let (base, runtime, value, step) = match spec.kind {
-                        Kind::MaxPool { dims } => {
+                        Kind::MaxPool { dims } | Kind::AvgPool { dims } => {
                             let integer =
                                 |i: usize| args[i].integer().cloned().unwrap_or(Width::literal(1));
                             let (kernel, padding) = (integer(0), integer(2));
@@ -259,14 +259,27 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                                 stride if stride.value() == Some(0) => kernel.clone(),
                                 stride => stride,
                             };
-                            let constructor = format_ident!("max_pool{}d", dims);
+                            // Both kinds are built, named and exported alike but for these names:
+                            // the field and constructor, the type, the ONNX method.
+                            let (base, runtime, method) = match spec.kind {
+                                Kind::MaxPool { .. } => {
+                                    ("max_pool", format_ident!("MaxPool{}d", dims), "max_pool")
+                                }
+                                _ => (
+                                    "avg_pool",
+                                    format_ident!("AvgPool{}d", dims),
+                                    "average_pool",
+                                ),
+                            };
+                            let constructor = format_ident!("{base}{}d", dims);
                             let values = input.iter().chain([&kernel, &stride, &padding]);
                             (
-                                "max_pool",
-                                format_ident!("MaxPool{}d", dims),
+                                base,
+                                runtime,
                                 quote!(#private::#constructor(#(#values),*)),
-                                OnnxStep::MaxPool {
+                                OnnxStep::Pool {
                                     key: entry.key(),
+                                    method,
                                     dims,
                                     kernel,
                                     stride,

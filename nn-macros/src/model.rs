@@ -289,8 +289,10 @@ pub(crate) enum OnnxStep {
         field: Ident,
         passes: String,
     },
-    MaxPool {
+    /// A max or average pool: `method` names the graph's method (`max_pool`).
+    Pool {
         key: String,
+        method: &'static str,
         dims: usize,
         kernel: Width,
         stride: Width,

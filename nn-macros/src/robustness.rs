@@ -52,6 +52,8 @@ const LAYERS: &[&str] = &[
     "Conv2d",
     "MaxPool1d",
     "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
     "Flatten",
     "BatchNorm1d",
     "BatchNorm2d",

@@ -172,7 +172,7 @@ pub(crate) fn check(
                 )
                 .map(|shape| Flow::after(entry, shape));
             }
-            Kind::MaxPool { dims } => {
+            Kind::MaxPool { dims } | Kind::AvgPool { dims } => {
                 computed = true;
                 let mut shapes = Walk {
                     checks: &mut checks,
@@ -874,7 +874,7 @@ fn convolution(
     })
 }
 
-/// A max pool's window against its input; its output's shape.
+/// A max or average pool's window against its input; its output's shape.
 ///
 /// Rejects a window larger than the padded input (an empty output) and padding over half the
 /// window, which PyTorch refuses.

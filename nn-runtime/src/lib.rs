@@ -2,7 +2,8 @@
 //!
 //! * [`Batch`] and [`Labels`]: typed data, with the feature width in the type.
 //! * [`Linear`], [`Conv1d`], [`Conv2d`], [`BatchNorm`], [`LayerNorm`], [`MaxPool1d`],
-//!   [`MaxPool2d`], [`GlobalAvgPool`] and [`Dropout`]: the layers, laid out as in PyTorch.
+//!   [`MaxPool2d`], [`AvgPool1d`], [`AvgPool2d`], [`GlobalAvgPool`] and [`Dropout`]: the
+//!   layers, laid out as in PyTorch.
 //! * [`activation`]: every activation PyTorch's tutorial names and more, and the
 //!   [`Activation`] trait for your own.
 //! * [`loss`]: PyTorch's losses, value and gradient.
@@ -41,8 +42,8 @@ pub use batch::{Batch, Labels};
 pub use error::{Error, Result, SourceError};
 pub use io::NamedTensors;
 pub use layer::{
-    BatchNorm, Conv1d, Conv1dSettings, Conv2d, Conv2dSettings, Dropout, GlobalAvgPool, LayerNorm,
-    Linear, MaxPool1d, MaxPool2d,
+    AvgPool1d, AvgPool2d, BatchNorm, Conv1d, Conv1dSettings, Conv2d, Conv2dSettings, Dropout,
+    GlobalAvgPool, LayerNorm, Linear, MaxPool1d, MaxPool2d,
 };
 pub use loss::*;
 pub use network::Network;
@@ -59,13 +60,13 @@ pub mod private {
     pub use crate::aligned::AlignedVec;
     pub use crate::buffers::Buffers;
     pub use crate::layer::{
-        add_assign_rows, add_rows, batch_norm, batch_norm_backward_input,
+        add_assign_rows, add_rows, avg_pool1d, avg_pool2d, batch_norm, batch_norm_backward_input,
         batch_norm_backward_params, batch_norm_forward_eval, batch_norm_forward_train, conv1d,
         conv2d, conv_backward_input, conv_backward_params, conv_forward, global_avg_pool,
         layer_norm, layer_norm_backward_input, layer_norm_backward_params, layer_norm_forward,
         max_pool1d, max_pool2d, per_group, pool_backward, pool_forward, widest, window_output,
-        window_reach, Conv1dSettings, Conv2d, Conv2dSettings, ConvPasses, LinearPasses, MaxPool1d,
-        MaxPool2d, PoolPasses,
+        window_reach, AvgPool1d, AvgPool2d, Conv1dSettings, Conv2d, Conv2dSettings, ConvPasses,
+        LinearPasses, MaxPool1d, MaxPool2d, PoolPasses,
     };
     pub use crate::summary::write_summary;
 }

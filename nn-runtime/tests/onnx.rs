@@ -138,10 +138,12 @@ network! {
 }
 
 network! {
-    /// Residual sums, one inside another, and a grouped, dilated convolution without a bias.
+    /// Residual sums, one inside another, a grouped, dilated convolution without a bias, and
+    /// an average pool with padding.
     struct Residuals {
         Input(4, 12)
             -> Conv1d(4, 6, 3, padding = 2, dilation = 2, groups = 2, bias = false) -> Tanh
+            -> AvgPool1d(3, 1, 1)
             -> Residual(Conv1d(6, 6, 3, padding = 1) -> ReLU -> Residual(Conv1d(6, 6, 1)))
             -> Flatten -> Linear(72, 16) -> Residual(Linear(16, 16) -> GELU) -> Linear(16, 3)
     }
@@ -159,11 +161,12 @@ network! {
 
 network! {
     /// Batch normalisation (trained a little, so its running statistics are not the initial
-    /// ones), a max pool with padding, a global average, and layer normalisation.
+    /// ones), a max pool and an average pool with padding, a global average, and layer
+    /// normalisation.
     struct Normalised {
         Input(2, 6, 6)
             -> Conv2d(2, 4, 3, padding = 1) -> BatchNorm2d(4) -> ReLU -> MaxPool2d(3, stride = 2, padding = 1)
-            -> Conv2d(4, 6, 1) -> AdaptiveAvgPool2d(1) -> Flatten
+            -> Conv2d(4, 6, 1) -> AvgPool2d(2, padding = 1) -> AdaptiveAvgPool2d(1) -> Flatten
             -> Linear(6, 8) -> BatchNorm1d(8) -> LayerNorm(8) -> Linear(8, 3)
     }
 }

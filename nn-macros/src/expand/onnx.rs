@@ -21,13 +21,17 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             let method = format_ident!("{passes}");
             quote!(graph.#method(#key, &self.#field);)
         }
-        OnnxStep::MaxPool {
+        OnnxStep::Pool {
             key,
+            method,
             dims,
             kernel,
             stride,
             padding,
-        } => quote!(graph.max_pool(#key, #dims, #kernel, #stride, #padding);),
+        } => {
+            let method = format_ident!("{method}");
+            quote!(graph.#method(#key, #dims, #kernel, #stride, #padding);)
+        }
         OnnxStep::Flatten { key } => quote!(graph.flatten(#key);),
         OnnxStep::GlobalAveragePool { key } => quote!(graph.global_average_pool(#key);),
         OnnxStep::Norm { key, field, passes } => {

@@ -155,10 +155,14 @@ impl Gemm {
 
     /// Whether `B` is read in place: packing costs about as much as one pass of `MR` rows over
     /// `B`, so it is skipped when there is only one such pass and `B`'s rows are usable as they
-    /// are.
-    fn direct<const MR: usize>(&self) -> Option<(*const f32, usize)> {
+    /// are. A panel narrower than `nr` (the last, when `nr` does not divide `N`) is packed
+    /// anyway: zero-padded, it is read with whole loads, where in place each `k` would need
+    /// masked ones.
+    fn direct<const MR: usize>(&self, nr: usize, width: usize) -> Option<(*const f32, usize)> {
         match self.b {
-            MatB::Rows { ptr, ld } if self.m <= MR || self.in_cache() => Some((ptr, ld)),
+            MatB::Rows { ptr, ld } if width == nr && (self.m <= MR || self.in_cache()) => {
+                Some((ptr, ld))
+            }
             _ => None,
         }
     }
@@ -203,7 +207,7 @@ impl Gemm {
         let nr = NV * S::LANES;
         let n0 = p * nr;
         let width = nr.min(self.n - n0);
-        let (b, bks) = match self.direct::<MR>() {
+        let (b, bks) = match self.direct::<MR>(nr, width) {
             // Wrapping: with `K = 0`, `B` is empty and this block is never read.
             Some((ptr, ld)) => (ptr.wrapping_add(k0 * ld + n0), ld),
             None => {
@@ -273,11 +277,13 @@ impl Gemm {
             .saturating_add(16)
     }
 
-    /// Floats of a packed `kc × NR` block of `B` (none when `B` is read in place).
+    /// Floats of a packed `kc × NR` block of `B` (none when every panel of `B` is read in
+    /// place).
     fn b_block<S: Vector, const MR: usize, const NV: usize>(&self, kc: usize) -> usize {
-        match self.direct::<MR>() {
-            Some(_) => 0,
-            None => kc.saturating_mul(NV * S::LANES),
+        let nr = NV * S::LANES;
+        match self.direct::<MR>(nr, nr) {
+            Some(_) if self.n.is_multiple_of(nr) => 0,
+            _ => kc.saturating_mul(nr),
         }
     }
 
@@ -609,7 +615,7 @@ impl LayoutA {
 /// What the tiles of one panel share.
 struct Tile {
     k: usize,
-    /// `B` panel: `b[k·bks + j]`, `j < NR`.
+    /// `B` panel: `b[k·bks + j]`, `j < NR`, zero for `j ≥ width`.
     b: *const f32,
     bks: usize,
     /// Valid columns of the panel (`≤ NR`).
@@ -625,8 +631,8 @@ struct Tile {
 ///
 /// # Safety
 /// The CPU supports `S`; `a` holds the `rows` rows of a block of `A` in `layout`, for `t.k`
-/// values of `k`; `t.b` holds `t.k` rows of `t.width` values, `t.bks` apart, and a `Bias`
-/// pointer `t.width` values; `c`, and `t.positive` unless null, hold `rows` rows of `t.width`
+/// values of `k`; `t.b` holds `t.k` rows of `NR` values (zeros past `t.width`), `t.bks` apart,
+/// and a `Bias` pointer `t.width` values; `c`, and `t.positive` unless null, hold `rows` rows of `t.width`
 /// values, `ldc` apart (`c` for writing).
 #[inline(always)]
 unsafe fn row_blocks<S: Vector, const MR: usize, const NV: usize>(
@@ -714,8 +720,9 @@ unsafe fn tile_any<S: Vector, const MR: usize, const R: usize, const NV: usize>(
 }
 
 /// One `R × NR` block of `C`, in registers for the whole `K` loop: `A(i, k)` is
-/// `a[i + k·lda]`, or `a[i·lda + k]` with `ROWS`; `B(k, j)` is `t.b[k·t.bks + j]`. With `EDGE`,
-/// only `t.width` columns are loaded from `B` and stored to `C`.
+/// `a[i + k·lda]`, or `a[i·lda + k]` with `ROWS`; `B(k, j)` is `t.b[k·t.bks + j]`, `NR` values
+/// per `k` (zeros past an edge). With `EDGE`, only `t.width` columns of the bias and of `C` are
+/// loaded and stored.
 /// `positive` is [`Tile::positive`] moved to the tile's first row (null without).
 ///
 /// Pointers to lanes past an edge, of which no value is read or written (`valid(j) == 0`), and
@@ -789,14 +796,9 @@ unsafe fn micro<S: Vector, const R: usize, const NV: usize, const EDGE: bool, co
         // SAFETY: the CPU supports `S`.
         let mut bv = [unsafe { S::zero() }; NV];
         for (j, v) in bv.iter_mut().enumerate() {
-            // SAFETY: as for the bias, in the row of `t.b` at `pb`, one of its `t.k`.
-            *v = unsafe {
-                if EDGE {
-                    S::load_n(pb.wrapping_add(j * lanes), valid(j))
-                } else {
-                    S::load(pb.add(j * lanes))
-                }
-            };
+            // SAFETY: the row of `t.b` at `pb`, one of its `t.k`, holds `NR` values: a whole
+            // panel read in place, or a packed one, zero-padded past an edge.
+            *v = unsafe { S::load(pb.add(j * lanes)) };
         }
         for (i, row) in acc.iter_mut().enumerate() {
             // SAFETY: `pa` is at `A(0, k)` for this `k < t.k`, and `A(i, k)` is valid for

@@ -1,7 +1,7 @@
 //! Layers: [`Linear`], [`Conv1d`] and [`Conv2d`] (with parameters), [`BatchNorm`] (with
 //! parameters and running statistics), [`LayerNorm`] (with parameters, or none),
-//! [`MaxPool1d`], [`MaxPool2d`], [`GlobalAvgPool`] and [`Dropout`] (without), and the sums of
-//! residual connections.
+//! [`MaxPool1d`], [`MaxPool2d`], [`AvgPool1d`], [`AvgPool2d`], [`GlobalAvgPool`] and
+//! [`Dropout`] (without), and the sums of residual connections.
 
 mod conv;
 mod conv1d;
@@ -33,8 +33,11 @@ pub use norm::{
     layer_norm_forward,
 };
 pub use norm::{BatchNorm, LayerNorm};
-pub use pool::{global_avg_pool, max_pool1d, max_pool2d, pool_backward, pool_forward, PoolPasses};
-pub use pool::{GlobalAvgPool, MaxPool1d, MaxPool2d};
+pub use pool::{
+    avg_pool1d, avg_pool2d, global_avg_pool, max_pool1d, max_pool2d, pool_backward, pool_forward,
+    PoolPasses,
+};
+pub use pool::{AvgPool1d, AvgPool2d, GlobalAvgPool, MaxPool1d, MaxPool2d};
 #[doc(hidden)]
 pub use residual::{add_assign_rows, add_rows};
 #[doc(hidden)]

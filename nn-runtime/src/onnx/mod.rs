@@ -333,6 +333,34 @@ impl OnnxGraph {
         );
     }
 
+    /// An average pool called `name`, with the same kernel size, stride and padding on each of
+    /// `dims` axes: `AveragePool` with `count_include_pad=1`, PyTorch's default, and the
+    /// attributes `torch.onnx.export` writes (no `dilations`, which average pools lack).
+    #[doc(hidden)]
+    pub fn average_pool(
+        &mut self,
+        name: &str,
+        dims: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) {
+        self.scope = name.to_owned();
+        let input = self.last.clone();
+        let each = |value: usize| vec![value as i64; dims];
+        self.last = self.node(
+            "AveragePool",
+            &[&input],
+            &[
+                Attribute::int("ceil_mode", 0),
+                Attribute::int("count_include_pad", 1),
+                Attribute::ints("kernel_shape", &each(kernel)),
+                Attribute::ints("pads", &each(padding).repeat(2)),
+                Attribute::ints("strides", &each(stride)),
+            ],
+        );
+    }
+
     /// `AdaptiveAvgPool1d(1)` or `AdaptiveAvgPool2d(1)` called `name`: `GlobalAveragePool`, as
     /// `torch.onnx.export` writes it.
     #[doc(hidden)]

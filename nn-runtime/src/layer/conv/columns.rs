@@ -28,6 +28,25 @@ struct Reads {
     first: usize,
 }
 
+impl Reads {
+    /// Where the first run of a tap's values lies, for `self` its vertical reads and
+    /// `horizontal` its horizontal ones: its first output in an example's part of a row of
+    /// columns, and its first input in the example's row of input, `offset` being where the
+    /// tap's first horizontal read of the channel's row 0 lies.
+    fn start(
+        &self,
+        horizontal: Reads,
+        out_width: usize,
+        offset: usize,
+        width: usize,
+    ) -> (usize, usize) {
+        (
+            self.before * out_width + horizontal.before,
+            offset + self.first * width,
+        )
+    }
+}
+
 /// The outputs `t` along `axis` at which tap `tap` reads the input, `t·stride + tap·dilation −
 /// padding`, inside `0..input`.
 fn reads(shape: &Shape, axis: usize, tap: usize) -> Reads {
@@ -53,13 +72,16 @@ fn reads(shape: &Shape, axis: usize, tap: usize) -> Reads {
     }
 }
 
-/// The taps of every filter, row by row, with the outputs they read along each axis.
-fn taps(shape: &Shape) -> impl Iterator<Item = (Reads, Reads)> + '_ {
+/// Calls `visit(tap, vertical, horizontal)` for every tap of a filter, `tap = i·kw + j`, with
+/// the outputs it reads along each axis: once per pass, as finding them takes divisions.
+fn for_each_tap(shape: &Shape, mut visit: impl FnMut(usize, Reads, Reads)) {
     let [kh, kw] = shape.spec.kernel;
-    (0..kh).flat_map(move |i| {
+    for i in 0..kh {
         let vertical = reads(shape, 0, i);
-        (0..kw).map(move |j| (vertical, reads(shape, 1, j)))
-    })
+        for j in 0..kw {
+            visit(i * kw + j, vertical, reads(shape, 1, j));
+        }
+    }
 }
 
 /// The columns of `rows` rows of `input` (`[C_in, H, W]` each), group after group, into
@@ -69,30 +91,30 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
     let [out_height, out_width] = shape.output;
     let [stride_y, stride_x] = shape.spec.stride;
     let plane = height * width;
-    // One row of columns per input channel and tap, `P` values per example.
-    let mut rows_of_columns = columns.chunks_exact_mut(rows * shape.positions);
-    for channel in 0..shape.spec.in_channels {
-        let channel = channel * plane;
-        for (vertical, horizontal) in taps(shape) {
-            let row = rows_of_columns.next().expect("columns for every tap");
+    // One row of columns per input channel and tap, `P` values per example: row
+    // `c·kh·kw + tap`.
+    let length = rows * shape.positions;
+    let taps = shape.spec.kernel[0] * shape.spec.kernel[1];
+    for_each_tap(shape, |tap, vertical, horizontal| {
+        for channel in 0..shape.spec.in_channels {
+            let row = &mut columns[(channel * taps + tap) * length..][..length];
+            let channel = channel * plane;
             if vertical.count < out_height || horizontal.count < out_width {
                 // Outputs in the padding, at the same places in every example's part of the
                 // row: one fill, rather than short ones per example and output row.
                 row.fill(0.0);
             }
-            // Output row by output row, then example by example: for a one-dimensional
-            // convolution, one output row, the inner loop is as short as it can be, which
-            // matters when each example has only a few outputs.
-            for r in 0..vertical.count {
-                let y = vertical.first + r * stride_y;
-                let start = (vertical.before + r) * out_width + horizontal.before;
-                let first = channel + y * width + horizontal.first;
-                let examples = input.chunks_exact(shape.input_width);
-                for (example, positions) in examples.zip(row.chunks_exact_mut(shape.positions)) {
-                    let inside = &mut positions[start..][..horizontal.count];
-                    let values = &example[first..];
+            // Example by example, then output row by output row, each a run of the input
+            // row it reads.
+            let (start, first) =
+                vertical.start(horizontal, out_width, channel + horizontal.first, width);
+            let examples = input.chunks_exact(shape.input_width);
+            for (example, positions) in examples.zip(row.chunks_exact_mut(shape.positions)) {
+                for r in 0..vertical.count {
+                    let inside = &mut positions[start + r * out_width..][..horizontal.count];
+                    let values = &example[first + r * stride_y * width..];
                     if stride_x == 1 {
-                        inside.copy_from_slice(&values[..horizontal.count]);
+                        copy_short(inside, &values[..horizontal.count]);
                     } else {
                         for (value, &x) in inside.iter_mut().zip(values.iter().step_by(stride_x)) {
                             *value = x;
@@ -101,6 +123,22 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
                 }
             }
         }
+    });
+}
+
+/// `dst.copy_from_slice(src)` for the short runs of an image's row that im2col copies: in
+/// registers, eight values at a time, where `copy_from_slice` calls `memcpy`, which costs more
+/// than the copy for a few dozen values.
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    let mut dst = dst.chunks_exact_mut(8);
+    let mut src = src.chunks_exact(8);
+    for (d, s) in (&mut dst).zip(&mut src) {
+        let d: &mut [f32; 8] = d.try_into().expect("chunks of 8");
+        *d = s.try_into().expect("chunks of 8");
+    }
+    for (d, &s) in dst.into_remainder().iter_mut().zip(src.remainder()) {
+        *d = s;
     }
 }
 
@@ -114,20 +152,20 @@ pub(super) fn col2im(shape: &Shape, rows: usize, columns: &[f32], input_grad: &m
     let plane = height * width;
     let input_grad = &mut input_grad[..rows * shape.input_width];
     input_grad.fill(0.0);
-    let mut rows_of_columns = columns.chunks_exact(rows * shape.positions);
-    for channel in 0..shape.spec.in_channels {
-        let channel = channel * plane;
-        for (vertical, horizontal) in taps(shape) {
-            let row = rows_of_columns.next().expect("columns for every tap");
-            // In the order of `im2col`, for the same reason.
-            for r in 0..vertical.count {
-                let y = vertical.first + r * stride_y;
-                let start = (vertical.before + r) * out_width + horizontal.before;
-                let first = channel + y * width + horizontal.first;
-                let examples = input_grad.chunks_exact_mut(shape.input_width);
-                for (example, positions) in examples.zip(row.chunks_exact(shape.positions)) {
-                    let inside = &positions[start..][..horizontal.count];
-                    let grads = &mut example[first..];
+    let length = rows * shape.positions;
+    let taps = shape.spec.kernel[0] * shape.spec.kernel[1];
+    for_each_tap(shape, |tap, vertical, horizontal| {
+        for channel in 0..shape.spec.in_channels {
+            let row = &columns[(channel * taps + tap) * length..][..length];
+            let channel = channel * plane;
+            // In the order of `im2col`.
+            let (start, first) =
+                vertical.start(horizontal, out_width, channel + horizontal.first, width);
+            let examples = input_grad.chunks_exact_mut(shape.input_width);
+            for (example, positions) in examples.zip(row.chunks_exact(shape.positions)) {
+                for r in 0..vertical.count {
+                    let inside = &positions[start + r * out_width..][..horizontal.count];
+                    let grads = &mut example[first + r * stride_y * width..];
                     if stride_x == 1 {
                         // A loop the compiler vectorises, which a stepped one is not.
                         for (grad, &value) in grads[..inside.len()].iter_mut().zip(inside) {
@@ -141,7 +179,7 @@ pub(super) fn col2im(shape: &Shape, rows: usize, columns: &[f32], input_grad: &m
                 }
             }
         }
-    }
+    });
 }
 
 /// The products' outputs (`C_out × rows·P`) into PyTorch's order, `rows` rows of

@@ -47,6 +47,10 @@ const CHUNK_COLUMNS: usize = 1 << 15;
 /// enough on its own to fill the kernels' tiles.
 const ONE_EXAMPLE: usize = 128;
 
+/// Positions of a chunk from which its weight gradient is dot products of rows, `m` long: a
+/// few registers each, at least.
+const DOT_PRODUCTS: usize = 32;
+
 /// Multiply-adds of a pass from which its chunks are shared with a second thread: below, waking
 /// it costs more than it saves.
 const PARALLEL_MIN: usize = 1 << 20;
@@ -198,14 +202,17 @@ impl Shape {
         };
         let (go, patch) = (self.group_outputs, self.patch);
         for g in 0..self.spec.groups {
-            // `dW += dz·columnsᵀ`: dot products of rows of both, each `m` long.
-            kernel::dot_products(
-                (go, patch, m),
-                &grad[g * go * m..][..go * m],
-                &columns[g * patch * m..][..patch * m],
-                &mut weight_sums[g * go * patch..][..go * patch],
-                true,
-            );
+            let grad = &grad[g * go * m..][..go * m];
+            let columns = &columns[g * patch * m..][..patch * m];
+            let sums = &mut weight_sums[g * go * patch..][..go * patch];
+            // `dW += dz·columnsᵀ`: dot products of rows of both, each `m` long, unless they
+            // are too short to fill registers; then the product, the columns read down.
+            if m >= DOT_PRODUCTS {
+                kernel::dot_products((go, patch, m), grad, columns, sums, true);
+            } else {
+                let columns = Operand::transposed(columns, m, patch);
+                kernel::product(Operand::rows(grad, go, m), columns, sums, patch, true);
+            }
         }
         // Each output channel's gradient is a row of the products.
         for (sum, channel) in bias_sums.iter_mut().zip(grad.chunks_exact(m)) {

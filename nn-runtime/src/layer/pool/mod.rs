@@ -1,8 +1,10 @@
-//! Max pooling, PyTorch's `torch.nn.MaxPool1d` and `MaxPool2d` (`ceil_mode=False`, no
-//! dilation): the windows, in two dimensions (a one-dimensional pooling is the case of an
-//! input one row high), and the layers (here), the entry points of generated code
-//! (`generated.rs`), and the tests against PyTorch (`tests.rs`).
+//! Pooling over windows, PyTorch's `torch.nn.MaxPool1d`, `MaxPool2d`, `AvgPool1d` and
+//! `AvgPool2d` (`ceil_mode=False`, no dilation): the windows, in two dimensions (a
+//! one-dimensional pooling is the case of an input one row high), and the max pools (here),
+//! the average pools (`average.rs`), the entry points of generated code (`generated.rs`), and
+//! the tests against PyTorch (`tests.rs`).
 
+mod average;
 mod generated;
 mod global_average;
 #[cfg(test)]
@@ -17,8 +19,11 @@ use super::{rows_of, rows_of_mut};
 use crate::error::Error;
 use crate::error::Result;
 use crate::size;
+pub use average::{AvgPool1d, AvgPool2d};
 #[doc(hidden)]
-pub use generated::{max_pool1d, max_pool2d, pool_backward, pool_forward, PoolPasses};
+pub use generated::{
+    avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pool_backward, pool_forward, PoolPasses,
+};
 pub use global_average::{global_avg_pool, GlobalAvgPool};
 
 /// A one-dimensional max pooling, PyTorch's `torch.nn.MaxPool1d(kernel_size, stride,
@@ -104,7 +109,7 @@ impl MaxPool1d {
     /// [`Error::TooLarge`] when so many rows overflow the address space. Nothing is written
     /// then.
     pub fn forward(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
-        self.windows.forward(rows, input, output)
+        self.windows.max_forward(rows, input, output)
     }
 
     /// The gradient of the loss with respect to the input, written whole to `grad_input`
@@ -122,7 +127,8 @@ impl MaxPool1d {
         grad_output: &[f32],
         grad_input: &mut [f32],
     ) -> Result<()> {
-        self.windows.backward(rows, input, grad_output, grad_input)
+        self.windows
+            .max_backward(rows, input, grad_output, grad_input)
     }
 }
 
@@ -195,7 +201,7 @@ impl MaxPool2d {
     /// # Errors
     /// As [`MaxPool1d::forward`].
     pub fn forward(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
-        self.windows.forward(rows, input, output)
+        self.windows.max_forward(rows, input, output)
     }
 
     /// The gradient of the loss with respect to the input, written whole to `grad_input`;
@@ -210,7 +216,8 @@ impl MaxPool2d {
         grad_output: &[f32],
         grad_input: &mut [f32],
     ) -> Result<()> {
-        self.windows.backward(rows, input, grad_output, grad_input)
+        self.windows
+            .max_backward(rows, input, grad_output, grad_input)
     }
 }
 
@@ -225,27 +232,42 @@ struct Names {
     input: [(&'static str, &'static str); 2],
 }
 
-/// The height is always 1, so its name never shows.
-const NAMES_1D: Names = Names {
-    channels: "MaxPool1d channels",
-    kernel_size: "MaxPool1d kernel_size",
-    stride: "MaxPool1d stride",
-    padding: "MaxPool1d padding",
-    settings: "MaxPool1d settings",
-    input: [("MaxPool1d input length", "length"); 2],
-};
+/// The names of a one-dimensional pooling's settings, `layer` its PyTorch name. The height is
+/// always 1, so its name never shows.
+macro_rules! names_1d {
+    ($layer:literal) => {
+        Names {
+            channels: concat!($layer, " channels"),
+            kernel_size: concat!($layer, " kernel_size"),
+            stride: concat!($layer, " stride"),
+            padding: concat!($layer, " padding"),
+            settings: concat!($layer, " settings"),
+            input: [(concat!($layer, " input length"), "length"); 2],
+        }
+    };
+}
 
-const NAMES_2D: Names = Names {
-    channels: "MaxPool2d channels",
-    kernel_size: "MaxPool2d kernel_size",
-    stride: "MaxPool2d stride",
-    padding: "MaxPool2d padding",
-    settings: "MaxPool2d settings",
-    input: [
-        ("MaxPool2d input height", "height"),
-        ("MaxPool2d input width", "width"),
-    ],
-};
+/// The names of a two-dimensional pooling's settings.
+macro_rules! names_2d {
+    ($layer:literal) => {
+        Names {
+            channels: concat!($layer, " channels"),
+            kernel_size: concat!($layer, " kernel_size"),
+            stride: concat!($layer, " stride"),
+            padding: concat!($layer, " padding"),
+            settings: concat!($layer, " settings"),
+            input: [
+                (concat!($layer, " input height"), "height"),
+                (concat!($layer, " input width"), "width"),
+            ],
+        }
+    };
+}
+
+const NAMES_1D: Names = names_1d!("MaxPool1d");
+const NAMES_2D: Names = names_2d!("MaxPool2d");
+const AVG_NAMES_1D: Names = names_1d!("AvgPool1d");
+const AVG_NAMES_2D: Names = names_2d!("AvgPool2d");
 
 /// The windows of a pooling in two dimensions, axis 0 the height and axis 1 the width, with
 /// the sizes that follow, checked when built.
@@ -338,37 +360,45 @@ impl Windows {
         start.saturating_sub(self.padding[axis])..end
     }
 
-    /// Calls `take(output, input)` with the position of every output of one channel and that
-    /// of the input its window takes, both within the channel: the first largest value in
-    /// scan order, or the last NaN, as PyTorch's CPU kernel chooses.
-    fn for_each_window(&self, plane: &[f32], mut take: impl FnMut(usize, usize)) {
-        if self.padding == [0, 0] {
-            return self.for_each_unpadded_window(plane, take);
-        }
+    /// Calls `visit(output, rows, columns)` with the position of every output of one channel
+    /// and the rows and columns of the input its window covers, without the padding.
+    fn for_each_span(&self, mut visit: impl FnMut(usize, Range<usize>, Range<usize>)) {
         let [out_height, out_width] = self.output;
-        let width = self.input[1];
         for y in 0..out_height {
             let rows = self.span(0, y);
             for x in 0..out_width {
-                let columns = self.span(1, x);
-                let mut taken = rows.start * width + columns.start;
-                let mut largest = f32::NEG_INFINITY;
-                for row in rows.clone() {
-                    let line = row * width + columns.start;
-                    for (i, &value) in plane[line..line + columns.len()].iter().enumerate() {
-                        // Selects rather than branches: which value wins is data, and a
-                        // mispredicted branch per comparison costs more than the comparison.
-                        let wins = value > largest || value.is_nan();
-                        largest = if wins { value } else { largest };
-                        taken = if wins { line + i } else { taken };
-                    }
-                }
-                take(y * out_width + x, taken);
+                visit(y * out_width + x, rows.clone(), self.span(1, x));
             }
         }
     }
 
-    fn forward(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
+    /// Calls `take(output, input)` with the position of every output of one channel and that
+    /// of the input its window takes, both within the channel: the first largest value in
+    /// scan order, or the last NaN, as PyTorch's CPU kernel chooses.
+    fn for_each_largest(&self, plane: &[f32], mut take: impl FnMut(usize, usize)) {
+        if self.padding == [0, 0] {
+            return self.for_each_unpadded_largest(plane, take);
+        }
+        let width = self.input[1];
+        self.for_each_span(|output, rows, columns| {
+            let mut taken = rows.start * width + columns.start;
+            let mut largest = f32::NEG_INFINITY;
+            for row in rows {
+                let line = row * width + columns.start;
+                for (i, &value) in plane[line..line + columns.len()].iter().enumerate() {
+                    // Selects rather than branches: which value wins is data, and a
+                    // mispredicted branch per comparison costs more than the comparison.
+                    let wins = value > largest || value.is_nan();
+                    largest = if wins { value } else { largest };
+                    taken = if wins { line + i } else { taken };
+                }
+            }
+            take(output, taken);
+        });
+    }
+
+    /// The max pools' forward pass.
+    fn max_forward(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
         let input = rows_of(input, rows, self.input_width)?;
         let output = rows_of_mut(output, rows, self.output_width)?;
         let (plane, out_plane) = self.planes();
@@ -376,12 +406,13 @@ impl Windows {
             .chunks_exact(plane)
             .zip(output.chunks_exact_mut(out_plane))
         {
-            self.for_each_window(plane, |o, i| out[o] = plane[i]);
+            self.for_each_largest(plane, |o, i| out[o] = plane[i]);
         }
         Ok(())
     }
 
-    fn backward(
+    /// The max pools' backward pass.
+    fn max_backward(
         &self,
         rows: usize,
         input: &[f32],
@@ -400,16 +431,16 @@ impl Windows {
         for ((plane, grad_out), grad_in) in planes {
             // Windows overlap when the stride is shorter than the kernel: an input can be
             // taken by several.
-            self.for_each_window(plane, |o, i| grad_in[i] += grad_out[o]);
+            self.for_each_largest(plane, |o, i| grad_in[i] += grad_out[o]);
         }
         Ok(())
     }
 
-    /// [`for_each_window`](Self::for_each_window) without padding, where every window lies
+    /// [`for_each_largest`](Self::for_each_largest) without padding, where every window lies
     /// inside the input: no clipping to compute, and a 2 × 2 window (the common one) read as
     /// four values.
     #[inline(always)]
-    fn for_each_unpadded_window(&self, plane: &[f32], mut take: impl FnMut(usize, usize)) {
+    fn for_each_unpadded_largest(&self, plane: &[f32], mut take: impl FnMut(usize, usize)) {
         let [out_height, out_width] = self.output;
         let [kernel_height, kernel_width] = self.kernel;
         let [stride_y, stride_x] = self.stride;

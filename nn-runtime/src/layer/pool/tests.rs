@@ -3,11 +3,13 @@ use rand::{Rng, SeedableRng};
 use super::*;
 use crate::testing::{assert_close, load_fixture, Tensor};
 
-/// A layer of either kind, as the tests drive it.
+/// A layer of any of the four kinds, as the tests drive it.
 #[derive(Debug, Clone, Copy)]
 enum Pool {
     One(MaxPool1d),
     Two(MaxPool2d),
+    AvgOne(AvgPool1d),
+    AvgTwo(AvgPool2d),
 }
 
 impl Pool {
@@ -15,13 +17,22 @@ impl Pool {
         match self {
             Pool::One(pool) => &pool.windows,
             Pool::Two(pool) => &pool.windows,
+            Pool::AvgOne(pool) => &pool.windows,
+            Pool::AvgTwo(pool) => &pool.windows,
         }
+    }
+
+    /// Whether PyTorch's tensors have a height.
+    fn two_dimensional(&self) -> bool {
+        matches!(self, Pool::Two(_) | Pool::AvgTwo(_))
     }
 
     fn forward(&self, rows: usize, input: &[f32], output: &mut [f32]) -> Result<()> {
         match self {
             Pool::One(pool) => pool.forward(rows, input, output),
             Pool::Two(pool) => pool.forward(rows, input, output),
+            Pool::AvgOne(pool) => pool.forward(rows, input, output),
+            Pool::AvgTwo(pool) => pool.forward(rows, input, output),
         }
     }
 
@@ -35,6 +46,8 @@ impl Pool {
         match self {
             Pool::One(pool) => pool.backward(rows, input, grad_output, grad_input),
             Pool::Two(pool) => pool.backward(rows, input, grad_output, grad_input),
+            Pool::AvgOne(pool) => pool.backward(rows, grad_output, grad_input),
+            Pool::AvgTwo(pool) => pool.backward(rows, grad_output, grad_input),
         }
     }
 }
@@ -48,6 +61,12 @@ fn cases() -> Vec<(&'static str, Pool)> {
     let two = |channels, height, width, kernel, stride, padding| {
         Pool::Two(MaxPool2d::new(channels, height, width, kernel, stride, padding).unwrap())
     };
+    let avg_one = |channels, length, kernel, stride, padding| {
+        Pool::AvgOne(AvgPool1d::new(channels, length, kernel, stride, padding).unwrap())
+    };
+    let avg_two = |channels, height, width, kernel, stride, padding| {
+        Pool::AvgTwo(AvgPool2d::new(channels, height, width, kernel, stride, padding).unwrap())
+    };
     vec![
         ("max1d_k2s2", one(3, 10, 2, 2, 0)),
         ("max1d_k3s2p1", one(2, 11, 3, 2, 1)),
@@ -59,6 +78,14 @@ fn cases() -> Vec<(&'static str, Pool)> {
         ("max2d_odd", two(2, 7, 9, 2, 2, 0)),
         ("max2d_ties", two(3, 6, 7, 3, 1, 1)),
         ("max2d_nan", two(2, 5, 6, 2, 1, 0)),
+        ("avg1d_k3", avg_one(3, 10, 3, 3, 0)),
+        ("avg1d_k3s2p1", avg_one(2, 11, 3, 2, 1)),
+        ("avg1d_k4s1p2", avg_one(3, 12, 4, 1, 2)),
+        ("avg2d_k2", avg_two(3, 8, 8, 2, 2, 0)),
+        ("avg2d_k3s2p1", avg_two(3, 9, 11, 3, 2, 1)),
+        ("avg2d_k3s1", avg_two(2, 7, 8, 3, 1, 0)),
+        ("avg2d_odd", avg_two(2, 7, 9, 2, 2, 0)),
+        ("avg2d_k2s1p1", avg_two(2, 5, 6, 2, 1, 1)),
     ]
 }
 
@@ -92,7 +119,7 @@ fn passes_match_pytorch() {
         let rows = tensor("input").shape[0];
         let mut shape = vec![rows, windows.channels];
         let mut output_shape = shape.clone();
-        if let Pool::Two(_) = pool {
+        if pool.two_dimensional() {
             shape.push(windows.input[0]);
             output_shape.push(windows.output[0]);
         }
@@ -161,32 +188,46 @@ fn gradients_agree_with_finite_differences() {
         Pool::One(MaxPool1d::new(2, 9, 4, 1, 2).unwrap()),
         Pool::Two(MaxPool2d::new(2, 7, 6, 3, 2, 1).unwrap()),
         Pool::Two(MaxPool2d::new(3, 5, 5, 2, 1, 1).unwrap()),
+        Pool::AvgOne(AvgPool1d::new(3, 13, 3, 2, 1).unwrap()),
+        Pool::AvgOne(AvgPool1d::new(2, 9, 4, 1, 2).unwrap()),
+        Pool::AvgTwo(AvgPool2d::new(2, 7, 6, 3, 2, 1).unwrap()),
+        Pool::AvgTwo(AvgPool2d::new(3, 5, 5, 2, 1, 1).unwrap()),
     ];
     for pool in pools {
         let rows = 2;
         let windows = *pool.windows();
-        // Values far apart, so that a small step changes no window's largest value.
-        let mut input: Vec<f32> = (0..rows * windows.input_width)
-            .map(|i| i as f32 * 0.25)
-            .collect();
-        for i in (1..input.len()).rev() {
-            input.swap(i, rng.gen_range(0..=i));
-        }
+        let average = matches!(pool, Pool::AvgOne(_) | Pool::AvgTwo(_));
+        // Max pools: values far apart, so that a small step changes no window's largest
+        // value. Averages are linear, so any step will do; a long one on small values keeps
+        // the outputs' rounding far below the differences.
+        let (mut input, step): (Vec<f32>, f32) = if average {
+            let input = (0..rows * windows.input_width)
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect();
+            (input, 0.5)
+        } else {
+            let mut input: Vec<f32> = (0..rows * windows.input_width)
+                .map(|i| i as f32 * 0.25)
+                .collect();
+            for i in (1..input.len()).rev() {
+                input.swap(i, rng.gen_range(0..=i));
+            }
+            (input, 0.0625)
+        };
         let grad_output: Vec<f32> = (0..rows * windows.output_width)
             .map(|_| rng.gen_range(-1.0..1.0))
             .collect();
         let mut grad_input = vec![f32::NAN; input.len()];
         pool.backward(rows, &input, &grad_output, &mut grad_input)
             .unwrap();
-        const STEP: f32 = 0.0625;
         let mut numeric = Vec::new();
         for i in 0..input.len() {
-            input[i] += STEP;
+            input[i] += step;
             let plus = loss(&pool, rows, &input, &grad_output);
-            input[i] -= 2.0 * STEP;
+            input[i] -= 2.0 * step;
             let minus = loss(&pool, rows, &input, &grad_output);
-            input[i] += STEP;
-            numeric.push(((plus - minus) / (2.0 * STEP as f64)) as f32);
+            input[i] += step;
+            numeric.push(((plus - minus) / (2.0 * step as f64)) as f32);
         }
         assert_close(&format!("{pool:?}"), &grad_input, &numeric, 1e-5, 1e-5);
     }
@@ -217,6 +258,19 @@ fn settings_pytorch_rejects_are_errors() {
     assert_eq!(two(2, 8, 3, 4, 1, 0), "MaxPool2d input width");
     assert_eq!(two(2, 1, 8, 4, 1, 1), "MaxPool2d input height");
     assert_eq!(two(1, 1 << 32, 1 << 32, 1, 1, 0), "MaxPool2d settings");
+    // The average pools check the same windows, under their own names.
+    let avg_one = |c, l, k, s, p| name(AvgPool1d::new(c, l, k, s, p).map(|pool| pool.windows));
+    let avg_two =
+        |c, h, w, k, s, p| name(AvgPool2d::new(c, h, w, k, s, p).map(|pool| pool.windows));
+    assert_eq!(avg_one(2, 8, 0, 1, 0), "AvgPool1d kernel_size");
+    assert_eq!(avg_one(2, 8, 2, 0, 0), "AvgPool1d stride");
+    assert_eq!(avg_one(2, 8, 3, 1, 2), "AvgPool1d padding");
+    assert_eq!(avg_one(0, 8, 2, 2, 0), "AvgPool1d channels");
+    assert_eq!(avg_one(2, 3, 6, 1, 1), "AvgPool1d input length");
+    assert_eq!(avg_two(2, 8, 8, 2, 2, 2), "AvgPool2d padding");
+    assert_eq!(avg_two(2, 8, 3, 4, 1, 0), "AvgPool2d input width");
+    assert_eq!(avg_two(2, 1, 8, 4, 1, 1), "AvgPool2d input height");
+    assert_eq!(avg_two(1, 1 << 32, 1 << 32, 1, 1, 0), "AvgPool2d settings");
 
     assert_eq!(
         MaxPool1d::new(2, 8, 3, 1, 2).unwrap_err().to_string(),
@@ -322,4 +376,68 @@ fn generated_code_runs_either_pooling_through_one_trait() {
     let mut grad_input = [f32::NAN; 6];
     pool_backward(&two, 1, &input, &[1.0, 2.0], &mut grad_input);
     assert_eq!(grad_input, [0.0, 3.0, 0.0, 0.0, 0.0, 0.0]);
+
+    let one = avg_pool1d(1, 6, 2, 2, 0);
+    let two = avg_pool2d(1, 2, 3, 2, 1, 0);
+    let mut output = [0.0; 3];
+    pool_forward(&one, 1, &input, &mut output);
+    assert_eq!(output, [3.0, 1.0, 3.5]);
+    let mut output = [0.0; 2];
+    pool_forward(&two, 1, &input, &mut output);
+    assert_eq!(output, [2.25, 3.5]);
+    // The input is not read: the gradient is the same whatever it holds.
+    pool_backward(&two, 1, &[f32::NAN; 6], &[4.0, 8.0], &mut grad_input);
+    assert_eq!(grad_input, [1.0, 3.0, 2.0, 1.0, 3.0, 2.0]);
+}
+
+#[test]
+fn averages_count_the_padding_and_ignore_the_input_in_backward() {
+    // One sample, windows of 2 with padding 1: [0 x] and [x 0], each divided by 2.
+    let pool = AvgPool1d::new(1, 1, 2, 1, 1).unwrap();
+    let mut output = [f32::NAN; 2];
+    pool.forward(1, &[6.0], &mut output).unwrap();
+    assert_eq!(output, [3.0, 3.0]);
+    let mut grad_input = [f32::NAN];
+    pool.backward(1, &[1.0, 3.0], &mut grad_input).unwrap();
+    assert_eq!(grad_input, [2.0]);
+
+    // A 3 × 3 window at each corner of 2 × 2, padding 1: four inputs over nine.
+    let pool = AvgPool2d::new(1, 2, 2, 3, 1, 1).unwrap();
+    assert_eq!(pool.output_size(), (2, 2));
+    let mut output = [f32::NAN; 4];
+    pool.forward(1, &[1.0, 2.0, 3.0, 3.0], &mut output).unwrap();
+    assert_eq!(output, [1.0; 4]);
+    // NaN and infinities are summed as they are, as PyTorch does.
+    pool.forward(1, &[f32::NAN, 0.0, f32::INFINITY, 0.0], &mut output)
+        .unwrap();
+    assert!(output.iter().all(|v| v.is_nan()), "{output:?}");
+
+    // Short buffers are errors, and nothing is written then.
+    let pool = AvgPool2d::new(2, 4, 5, 2, 2, 1).unwrap();
+    let (iw, ow) = (pool.input_width(), pool.output_width());
+    let mut grad_input = vec![7.0; 2 * iw];
+    let length = |width: usize, found: usize| Error::Length {
+        rows: 2,
+        width,
+        found,
+    };
+    assert_eq!(
+        pool.backward(2, &vec![1.0; ow], &mut grad_input),
+        Err(length(ow, ow))
+    );
+    assert_eq!(
+        pool.backward(2, &vec![1.0; 2 * ow], &mut grad_input[..iw]),
+        Err(length(iw, iw))
+    );
+    let mut output = vec![7.0; 2 * ow];
+    assert_eq!(
+        pool.forward(2, &vec![1.0; iw], &mut output),
+        Err(length(iw, iw))
+    );
+    assert!(grad_input.iter().chain(&output).all(|&v| v == 7.0));
+    // Each window passes on its whole gradient, one kernel_size² share to each of its places;
+    // the shares in the padding are dropped.
+    pool.backward(2, &vec![4.0; 2 * ow], &mut grad_input)
+        .unwrap();
+    assert!(grad_input.iter().all(|&v| v == 1.0), "{grad_input:?}");
 }
