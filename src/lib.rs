@@ -32,7 +32,9 @@
 //! * Layers are separated by `->`. The chain starts with a `Linear(in, out)`, which fixes the
 //!   input width, and each later `Linear` takes the width of the layer before it; or with an
 //!   `Input`, for convolutional networks (below).
-//! * Widths are integer literals or `usize` constants: `Linear(20, HIDDEN)`.
+//! * Widths are integer literals or `usize` constants: `Linear(20, HIDDEN)`; so is every
+//!   other size (channels, kernel sizes, strides, padding).
+//!   The macro checks literals, the compiler constants, in the same words.
 //! * A label before a `Linear` (`hidden:`) names its field and its weights, `hidden.weight`
 //!   (`[out, in]`) and `hidden.bias`: the names PyTorch gives a module's attribute
 //!   `self.hidden = nn.Linear(2, 16)`. An unlabelled `Linear` at position `i` of the chain,
@@ -78,8 +80,8 @@
 //!   (`2.0.weight`), labelled ones by their label.
 //! * Activations and `Dropout` work after any of them.
 //!
-//! Sizes are integer literals; unlabelled layers after `Input` are numbered from 0, as an
-//! `nn.Sequential` of them would be.
+//! Sizes are integer literals or `usize` constants; unlabelled layers after `Input` are
+//! numbered from 0, as an `nn.Sequential` of them would be.
 //!
 //! ```
 //! use nn::prelude::*;

@@ -28,6 +28,8 @@ mod runtime;
 mod shapes;
 #[path = "../../nn-macros/src/suggest.rs"]
 mod suggest;
+#[path = "../../nn-macros/src/width.rs"]
+mod width;
 
 use libfuzzer_sys::fuzz_target;
 

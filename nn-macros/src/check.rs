@@ -10,7 +10,7 @@ use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp};
 use crate::errors::Errors;
 use crate::flat::{self, Entry};
 use crate::layers::{self, ArgKind, Kind, LayerSpec};
-use crate::model::{ConstCheck, Shape, Width};
+use crate::model::{ConstCheck, Shape, SizeConst, Width};
 use crate::names;
 use crate::parse::{LayerCall, NetworkInput};
 use crate::{shapes, suggest};
@@ -25,6 +25,8 @@ pub(crate) struct Checked {
     /// The shape of each entry's output (a `Residual`'s is its input's, which it keeps).
     pub shapes: Vec<Shape>,
     pub const_checks: Vec<ConstCheck>,
+    /// Sizes computed from constants, which generated code holds in constants of its own.
+    pub sizes: Vec<SizeConst>,
 }
 
 /// Checks `input`, or returns every error found.
@@ -53,14 +55,22 @@ pub(crate) fn network(input: &NetworkInput) -> syn::Result<Checked> {
             _ => Vec::new(),
         })
         .collect();
-    let (shapes, mut const_checks) = shapes::check(&entries, &resolved, &arguments, &mut errors);
-    const_checks.extend(check_const_widths_positive(&arguments));
+    // Sizes computed from constants are named apart from every name the call uses.
+    let mut taken = names::identifiers(&input.chain);
+    if let Some(item) = &input.item {
+        taken.insert(item.name.to_string());
+    }
+    let mut sizes = shapes::Sizes::new(taken);
+    let (shapes, mut const_checks) =
+        shapes::check(&entries, &resolved, &arguments, &mut sizes, &mut errors);
+    const_checks.extend(check_const_sizes_positive(&resolved, &arguments));
     errors.finish()?;
     Ok(Checked {
         resolved,
         arguments,
         shapes,
         const_checks,
+        sizes: sizes.defined,
     })
 }
 
@@ -173,8 +183,8 @@ fn start_message(found: &str) -> String {
 #[derive(Clone)]
 pub(crate) enum Argument {
     Width(Width),
-    /// An integer literal (`Count` or `Size`), and where it was written.
-    Integer(u64, Span),
+    /// A `Count` or a `Size`: an integer literal or a `usize` constant.
+    Integer(Width),
     Flag(bool),
     /// An `f32` expression.
     Number(TokenStream),
@@ -266,10 +276,10 @@ fn check_arguments(layer: &LayerCall, spec: &LayerSpec, errors: &mut Errors) -> 
 }
 
 impl Argument {
-    /// An integer argument's value and where it was written; `None` for any other.
-    pub fn integer(&self) -> Option<(u64, Span)> {
+    /// An integer argument, literal or constant; `None` for any other.
+    pub fn integer(&self) -> Option<&Width> {
         match self {
-            Argument::Integer(value, span) => Some((*value, *span)),
+            Argument::Integer(width) => Some(width),
             _ => None,
         }
     }
@@ -279,7 +289,7 @@ fn default_argument(kind: ArgKind, default: &str) -> Argument {
     match kind {
         ArgKind::Choice(_) => Argument::Choice(default.trim_matches('"').to_owned()),
         ArgKind::Count | ArgKind::Size => {
-            Argument::Integer(default.parse().unwrap_or(0), Span::call_site())
+            Argument::Integer(Width::literal(default.parse().unwrap_or(0)))
         }
         ArgKind::Flag => Argument::Flag(default == "true"),
         _ => Argument::Number(float_literal(
@@ -315,7 +325,7 @@ fn check_argument(
                     Argument::Invalid
                 }
             },
-            _ if is_constant(expr) => Argument::Width(Width::Const(expr.clone())),
+            _ if is_constant(expr) => Argument::Width(Width::constant(expr)),
             _ => {
                 errors.push_spanned(
                     expr,
@@ -364,16 +374,23 @@ fn check_argument(
                     );
                     Argument::Invalid
                 }
-                Ok(value) if value <= u64::from(u32::MAX) => Argument::Integer(value, int.span()),
+                Ok(value) if value <= u64::from(u32::MAX) => {
+                    Argument::Integer(Width::Literal(value, int.span()))
+                }
                 _ => {
                     errors.push_spanned(expr, format!("`{written}` is too large for `{name}`"));
                     Argument::Invalid
                 }
             },
+            _ if is_constant(expr) => Argument::Integer(Width::constant(expr)),
             _ => {
+                let expected = match kind {
+                    ArgKind::Count => "a positive integer",
+                    _ => "an integer",
+                };
                 errors.push_spanned(
                     expr,
-                    format!("`{layer}` expects an integer literal for `{name}`, found `{written}`"),
+                    format!("`{layer}` expects {expected} or a `usize` constant for `{name}`, found `{written}`"),
                 );
                 Argument::Invalid
             }
@@ -446,26 +463,46 @@ fn float_literal(value: f64, span: Span) -> TokenStream {
     }
 }
 
-/// A width given as a constant must be at least 1, as a literal must; the compiler checks it.
+/// A width given as a constant must be at least 1, as a literal must, and so must a count (a
+/// channel count, a kernel size, a stride); the compiler checks it.
 ///
-/// Rejects `const Z: usize = 0;` with `Linear(Z, 4)`.
-fn check_const_widths_positive(arguments: &[Vec<Argument>]) -> Vec<ConstCheck> {
-    let mut seen = Vec::new();
-    let mut checks = Vec::new();
-    for width in arguments.iter().flatten() {
-        let Argument::Width(width @ Width::Const(_)) = width else {
+/// Rejects `const Z: usize = 0;` with `Linear(Z, 4)` or `Conv1d(1, 8, Z)`.
+fn check_const_sizes_positive(
+    resolved: &[Resolved],
+    arguments: &[Vec<Argument>],
+) -> Vec<ConstCheck> {
+    let mut checks: Vec<ConstCheck> = Vec::new();
+    for (kind, args) in resolved.iter().zip(arguments) {
+        let Resolved::Builtin(spec) = kind else {
             continue;
         };
-        let text = width.text();
-        if seen.contains(&text) {
-            continue;
+        for (arg, argument) in spec.args.iter().zip(args) {
+            let (width, message) = match (arg.kind, argument) {
+                (ArgKind::Width, Argument::Width(width @ Width::Const(_))) => (
+                    width,
+                    format!("a width must be at least 1, but `{}` is 0", width.text()),
+                ),
+                (ArgKind::Count, Argument::Integer(width @ Width::Const(_))) => (
+                    width,
+                    format!(
+                        "`{}`'s `{}` must be at least 1, but `{}` is 0",
+                        spec.name,
+                        arg.name,
+                        width.text()
+                    ),
+                ),
+                _ => continue,
+            };
+            if checks.iter().any(|check| check.message == message) {
+                continue;
+            }
+            checks.push(ConstCheck {
+                condition: quote!(#width >= 1),
+                message,
+                span: width.span(),
+                requires: Vec::new(),
+            });
         }
-        checks.push(ConstCheck {
-            condition: quote!(#width >= 1),
-            message: format!("a width must be at least 1, but `{text}` is 0"),
-            span: width.span(),
-        });
-        seen.push(text);
     }
     checks
 }
@@ -641,6 +678,97 @@ mod tests {
                 "`Linear(OTHER, 3)` takes `OTHER` inputs, but `Linear(20, HIDDEN)` before it yields `HIDDEN`, a different width",
                 "a width must be at least 1, but `HIDDEN` is 0",
                 "a width must be at least 1, but `OTHER` is 0",
+            ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod constant_sizes {
+    use super::*;
+
+    /// The checks left to the compiler, each with how many conditions guard it.
+    fn const_checks(src: &str) -> Vec<(String, usize)> {
+        let input: NetworkInput = syn::parse_str(src).expect("parses");
+        let checked = network(&input).unwrap_or_else(|e| panic!("{e}"));
+        checked
+            .const_checks
+            .iter()
+            .map(|c| (c.message.clone(), c.requires.len()))
+            .collect()
+    }
+
+    #[test]
+    fn convolution_checks_on_constants_keep_the_macros_words() {
+        let checks = const_checks(
+            "Input(1, 40) -> Conv1d(1, CHANNELS, KERNEL, stride = S) -> Conv1d(OTHER, 8, 3, groups = G) -> Flatten -> Linear(HIDDEN, 2)",
+        );
+        let (first, second) = (
+            "`Conv1d(1, CHANNELS, KERNEL, stride = S)`",
+            "`Conv1d(OTHER, 8, 3, groups = G)`",
+        );
+        let length = "`(40 - KERNEL) / S + 1`";
+        let expected = [
+            (format!("{first}'s kernel spans `KERNEL` samples, more than its padded input's 40 (length 40 + 2 × padding 0): the output would be empty"), 0),
+            (format!("{second} has `groups = G`, which does not divide its in_channels, `OTHER`"), 0),
+            (format!("{second} has `groups = G`, which does not divide its out_channels, 8"), 0),
+            (format!("{second} takes `OTHER` input channels, but {first} before it yields `CHANNELS`, a different number: its output is (`CHANNELS`, {length})"), 0),
+            // Only where the first kernel fits: the length after it means nothing otherwise.
+            (format!("{second}'s kernel spans 3 samples, more than its padded input (length {length} + 2 × padding 0): the output would be empty"), 1),
+            ("`Linear(HIDDEN, 2)` takes `HIDDEN` inputs, but `Flatten` yields `8 * ((40 - KERNEL) / S + 1 - 3 + 1)` (8 channels × `(40 - KERNEL) / S + 1 - 3 + 1`), a different width".to_owned(), 1),
+            ("`Conv1d`'s `out_channels` must be at least 1, but `CHANNELS` is 0".to_owned(), 0),
+            ("`Conv1d`'s `kernel_size` must be at least 1, but `KERNEL` is 0".to_owned(), 0),
+            ("`Conv1d`'s `stride` must be at least 1, but `S` is 0".to_owned(), 0),
+            ("`Conv1d`'s `in_channels` must be at least 1, but `OTHER` is 0".to_owned(), 0),
+            ("`Conv1d`'s `groups` must be at least 1, but `G` is 0".to_owned(), 0),
+            ("a width must be at least 1, but `HIDDEN` is 0".to_owned(), 0),
+        ];
+        assert_eq!(checks, expected);
+    }
+
+    #[test]
+    fn pools_and_normalisations_take_constants() {
+        let checks = const_checks(
+            "Input(C, H, H) -> Conv2d(C, C, 3, padding = P) -> BatchNorm2d(B) -> MaxPool2d(K, padding = P) -> AdaptiveAvgPool2d(ONE) -> Flatten -> LayerNorm(N) -> Linear(N, 2)",
+        );
+        let messages: Vec<&str> = checks.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`Conv2d(C, C, 3, padding = P)`'s kernel spans 3 samples, more than its padded input (height `H` + 2 × padding `P`): the output would be empty",
+                "`BatchNorm2d(B)` normalises `B` channels, but `Conv2d(C, C, 3, padding = P)` before it yields `C`, a different number",
+                "`MaxPool2d(K, padding = P)`'s padding, `P`, is more than half its kernel size, `K`",
+                "`MaxPool2d(K, padding = P)`'s window of `K` is larger than its padded input (height `H + 2 * P - 3 + 1` + 2 × padding `P`): the output would be empty",
+                "`AdaptiveAvgPool2d(ONE)`: only an output size of 1, each channel's average, is supported",
+                "`LayerNorm(N)` normalises `N` features, but `Flatten` yields `C`, a different width",
+                "`Linear(N, 2)` takes `N` inputs, but `LayerNorm(N)` before it yields `C`, a different width",
+                "`Input`'s `channels` must be at least 1, but `C` is 0",
+                "`Input`'s `length` must be at least 1, but `H` is 0",
+                "`Input`'s `width` must be at least 1, but `H` is 0",
+                "`Conv2d`'s `in_channels` must be at least 1, but `C` is 0",
+                "`Conv2d`'s `out_channels` must be at least 1, but `C` is 0",
+                "`BatchNorm2d`'s `num_features` must be at least 1, but `B` is 0",
+                "`MaxPool2d`'s `kernel_size` must be at least 1, but `K` is 0",
+                "`AdaptiveAvgPool2d`'s `output_size` must be at least 1, but `ONE` is 0",
+                "`LayerNorm`'s `normalized_shape` must be at least 1, but `N` is 0",
+                "a width must be at least 1, but `N` is 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_are_still_checked_beside_constants() {
+        let input: NetworkInput =
+            syn::parse_str("Input(2, 40) -> Conv1d(1, 8, KERNEL) -> Conv1d(8, 8, K + 1)").unwrap();
+        let errors: Vec<String> = match network(&input) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        assert_eq!(
+            errors,
+            [
+                "`Conv1d` expects a positive integer or a `usize` constant for `kernel_size`, found `K+1`",
+                "`Conv1d(1, 8, KERNEL)` takes 1 input channels, but `Input(2, 40)` before it yields 2: its output is (2, 40)",
             ]
         );
     }

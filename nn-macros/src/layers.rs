@@ -73,9 +73,10 @@ pub(crate) enum ArgKind {
     Probability,
     /// One of a few strings.
     Choice(&'static [&'static str]),
-    /// A positive integer literal: a channel count, a length, a kernel size, a stride.
+    /// A positive integer literal or a `usize` constant: a channel count, a length, a kernel
+    /// size, a stride.
     Count,
-    /// An integer literal, zero allowed: a padding.
+    /// An integer literal or a `usize` constant, zero allowed: a padding.
     Size,
     /// `true` or `false`.
     Flag,

@@ -22,6 +22,7 @@ mod shapes;
 #[cfg(test)]
 mod snapshots;
 mod suggest;
+mod width;
 
 use proc_macro::TokenStream;
 use syn::parse_macro_input;

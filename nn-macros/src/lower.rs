@@ -2,7 +2,7 @@
 //! the generated code is made here: names that cannot collide with the user's, which buffer
 //! each layer reads and writes, and which activations run inside a matrix product.
 
-use proc_macro2::{Literal, Span, TokenStream};
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::{Ident, Visibility};
@@ -50,6 +50,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         arguments,
         shapes,
         const_checks,
+        sizes,
     } = checked;
     let private = crate::runtime::path();
     let entries = flat::entries(&input.chain);
@@ -139,7 +140,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                 Kind::Linear => {
                     let width = |i: usize| match &args[i] {
                         Argument::Width(w) => w.clone(),
-                        _ => Width::Literal(1, Span::call_site()),
+                        _ => Width::literal(1),
                     };
                     let field = match &layer.label {
                         Some(label) => label.clone(),
@@ -172,29 +173,27 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     ));
                 }
                 Kind::Conv { dims } => {
-                    let integer = |i: usize| args[i].integer().map_or(1, |(value, _)| value);
+                    let integer =
+                        |i: usize| args[i].integer().cloned().unwrap_or(Width::literal(1));
                     let bias = !matches!(args[7], Argument::Flag(false));
                     // The input's size, which the runtime's settings include.
                     let size = match &flowing {
                         Some(Shape::Spatial { size, .. }) if size.len() == dims => size.clone(),
-                        _ => vec![1; dims],
+                        _ => vec![Width::literal(1); dims],
                     };
                     let (cin, cout, k) = (integer(0), integer(1), integer(2));
-                    let literals = [cin, cout, k]
-                        .into_iter()
-                        .chain(size)
-                        .map(Literal::u64_unsuffixed);
+                    let sizes = [&cin, &cout, &k].into_iter().chain(&size);
                     let settings_type = format_ident!("Conv{}dSettings", dims);
-                    let mut settings = quote!(#private::#settings_type::new(#(#literals),*));
+                    let mut settings = quote!(#private::#settings_type::new(#(#sizes),*));
                     for (i, method) in ["stride", "padding", "dilation", "groups"]
                         .iter()
                         .enumerate()
                     {
                         let value = integer(3 + i);
                         let default = u64::from(*method != "padding");
-                        if value != default {
+                        // A constant may be the default, or not: it is always passed.
+                        if value.value() != Some(default) {
                             let method = format_ident!("{}", method);
-                            let value = Literal::u64_unsuffixed(value);
                             settings.extend(quote!(.#method(#value)));
                         }
                     }
@@ -207,14 +206,14 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     };
                     let key = entry.key();
                     let z = buffers.fresh(&field.unraw().to_string());
-                    let groups = integer(6).max(1);
-                    let taps = k.pow(dims as u32);
-                    let parameters = cout * (cin / groups) * taps + if bias { cout } else { 0 };
-                    let count = Literal::u64_unsuffixed(parameters);
+                    let per_group = Width::per_group(&cin, &integer(6));
+                    let taps = Width::product(vec![&k; dims]);
+                    let weights = Width::product([&cout, &per_group, &taps]);
+                    let parameters = if bias { weights.plus(&cout) } else { weights };
                     summary.push(SummaryRow {
                         display: display(entry, layer.text()),
                         shape: shape.dims(),
-                        params: quote!(#count),
+                        params: parameters.to_token_stream(),
                     });
                     convolutions.push(settings.clone());
                     onnx.push(OnnxStep::Conv {
@@ -222,7 +221,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                         field: field.clone(),
                         passes: format!("conv{dims}d"),
                     });
-                    let kernel = vec![k.to_string(); dims].join(", ");
+                    let kernel = vec![k.text(); dims].join(", ");
                     stages.push(stage(
                         &mut buffers,
                         z,
@@ -234,7 +233,11 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                             weight_key: format!("{key}.weight"),
                             bias_key: format!("{key}.bias"),
                             settings,
-                            weight_shape: format!("[{cout}, {}, {kernel}]", cin / groups),
+                            weight_shape: format!(
+                                "[{}, {}, {kernel}]",
+                                cout.text(),
+                                per_group.text()
+                            ),
                             bias,
                             display: display(entry, layer.text()).trim_start().to_owned(),
                         }),
@@ -249,10 +252,11 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     let (base, runtime, value, step) = match spec.kind {
                         Kind::MaxPool { dims } | Kind::AvgPool { dims } => {
                             let integer =
-                                |i: usize| args[i].integer().map_or(1, |(value, _)| value);
+                                |i: usize| args[i].integer().cloned().unwrap_or(Width::literal(1));
                             let (kernel, padding) = (integer(0), integer(2));
+                            // PyTorch's default stride, the kernel size, is written 0.
                             let stride = match integer(1) {
-                                0 => kernel,
+                                stride if stride.value() == Some(0) => kernel.clone(),
                                 stride => stride,
                             };
                             // Both kinds are built, named and exported alike but for these names:
@@ -268,10 +272,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                                 ),
                             };
                             let constructor = format_ident!("{base}{}d", dims);
-                            let values = input
-                                .into_iter()
-                                .chain([kernel, stride, padding])
-                                .map(Literal::u64_unsuffixed);
+                            let values = input.iter().chain([&kernel, &stride, &padding]);
                             (
                                 base,
                                 runtime,
@@ -287,13 +288,12 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                             )
                         }
                         _ => {
-                            let channels = input.first().copied().unwrap_or(1);
-                            let positions: u64 = input.iter().skip(1).product();
-                            let values = [channels, positions].map(Literal::u64_unsuffixed);
+                            let channels = input.first().cloned().unwrap_or(Width::literal(1));
+                            let positions = Width::product(input.iter().skip(1));
                             (
                                 "avg_pool",
                                 format_ident!("GlobalAvgPool"),
-                                quote!(#private::global_avg_pool(#(#values),*)),
+                                quote!(#private::global_avg_pool(#channels, #positions)),
                                 OnnxStep::GlobalAveragePool { key: entry.key() },
                             )
                         }
@@ -319,8 +319,7 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     ));
                 }
                 Kind::BatchNorm { .. } | Kind::LayerNorm => {
-                    let features =
-                        Literal::u64_unsuffixed(args[0].integer().map_or(1, |(value, _)| value));
+                    let features = args[0].integer().cloned().unwrap_or(Width::literal(1));
                     let number = |i: usize| match &args[i] {
                         Argument::Number(tokens) => tokens.clone(),
                         _ => quote!(0.0f32),
@@ -328,10 +327,10 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
                     let (passes, runtime, value, batch_statistics) = match spec.kind {
                         Kind::BatchNorm { .. } => {
                             // Values per channel: 1 for features, else the spatial size.
-                            let positions = Literal::u64_unsuffixed(match &flowing {
-                                Some(Shape::Spatial { size, .. }) => size.iter().product(),
-                                _ => 1,
-                            });
+                            let positions = match &flowing {
+                                Some(Shape::Spatial { size, .. }) => Width::product(size),
+                                _ => Width::literal(1),
+                            };
                             let (eps, momentum) = (number(1), number(2));
                             (
                                 "batch_norm",
@@ -525,14 +524,15 @@ pub(crate) fn network(input: &NetworkInput, checked: Checked) -> Network {
         vis,
         name,
         anonymous,
-        input: input_width.unwrap_or(Width::Literal(1, Span::call_site())),
-        output: output_width.unwrap_or(Width::Literal(1, Span::call_site())),
+        input: input_width.unwrap_or(Width::literal(1)),
+        output: output_width.unwrap_or(Width::literal(1)),
         stages,
         workspace,
         summary,
         onnx,
         spec,
         const_checks,
+        sizes,
         custom_activations,
         buffers_field: fields.fresh("buffers"),
         type_params,

@@ -3,7 +3,9 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
-use syn::{Attribute, Expr, Ident, Path, Visibility};
+use syn::{Attribute, Ident, Path, Visibility};
+
+pub(crate) use crate::width::{Condition, Width};
 
 /// A network that passed every check.
 pub(crate) struct Network {
@@ -25,6 +27,8 @@ pub(crate) struct Network {
     pub spec: String,
     /// Facts about constant widths, left to the compiler.
     pub const_checks: Vec<ConstCheck>,
+    /// Sizes computed from constants, which the generated code names.
+    pub sizes: Vec<SizeConst>,
     /// Custom activations, each built by a function of its own.
     pub custom_activations: Vec<CustomActivation>,
     /// The struct field holding the buffers, `buffers` unless a label took that name.
@@ -273,7 +277,7 @@ pub(crate) struct Workspace {
 pub(crate) enum OnnxStep {
     /// The flat input rows as `[batch, C, …]`, for a convolutional network.
     ReshapeInput {
-        dims: Vec<u64>,
+        dims: Vec<Width>,
     },
     Linear {
         key: String,
@@ -290,9 +294,9 @@ pub(crate) enum OnnxStep {
         key: String,
         method: &'static str,
         dims: usize,
-        kernel: u64,
-        stride: u64,
-        padding: u64,
+        kernel: Width,
+        stride: Width,
+        padding: Width,
     },
     Flatten {
         key: String,
@@ -336,7 +340,7 @@ pub(crate) enum Shape {
     Features(Width),
     /// `channels` planes of `size` (`[L]` or `[H, W]`), channel-major, as PyTorch's contiguous
     /// `[C, L]` or `[C, H, W]`.
-    Spatial { channels: u64, size: Vec<u64> },
+    Spatial { channels: Width, size: Vec<Width> },
 }
 
 impl Shape {
@@ -345,29 +349,29 @@ impl Shape {
         match self {
             Shape::Features(width) => width.clone(),
             Shape::Spatial { channels, size } => {
-                Width::Literal(channels * size.iter().product::<u64>(), Span::call_site())
+                Width::product(std::iter::once(channels).chain(size))
             }
         }
     }
 
-    /// `100`, `(25, 19)`, `(6, 28, 28)`.
+    /// How a message shows it: `100`, `(25, 19)`, `(6, 28, 28)`, `` (`CHANNELS`, 19) ``.
     pub fn text(&self) -> String {
         match self {
-            Shape::Features(width) => width.text(),
+            Shape::Features(width) => width.show(),
             Shape::Spatial { .. } => {
-                let dims: Vec<String> = self.spatial_dims().iter().map(u64::to_string).collect();
+                let dims: Vec<String> = self.spatial_dims().iter().map(Width::show).collect();
                 format!("({})", dims.join(", "))
             }
         }
     }
 
     /// The dimensions of a spatial shape, channels first; none for features.
-    pub fn spatial_dims(&self) -> Vec<u64> {
+    pub fn spatial_dims(&self) -> Vec<Width> {
         match self {
             Shape::Features(_) => Vec::new(),
-            Shape::Spatial { channels, size } => std::iter::once(*channels)
-                .chain(size.iter().copied())
-                .collect(),
+            Shape::Spatial { channels, size } => {
+                std::iter::once(channels).chain(size).cloned().collect()
+            }
         }
     }
 
@@ -377,52 +381,9 @@ impl Shape {
             Shape::Features(width) => vec![width.to_token_stream()],
             Shape::Spatial { .. } => self
                 .spatial_dims()
-                .into_iter()
-                .map(|d| proc_macro2::Literal::u64_unsuffixed(d).to_token_stream())
+                .iter()
+                .map(ToTokens::to_token_stream)
                 .collect(),
-        }
-    }
-}
-
-/// A width: an integer the macro knows, or a constant only the compiler can evaluate.
-#[derive(Clone)]
-pub(crate) enum Width {
-    Literal(u64, Span),
-    Const(Expr),
-}
-
-impl ToTokens for Width {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        match self {
-            Width::Literal(value, span) => {
-                syn::LitInt::new(&value.to_string(), *span).to_tokens(tokens);
-            }
-            Width::Const(expr) => expr.to_tokens(tokens),
-        }
-    }
-}
-
-/// Widths are equal when written alike: the same number, or the same constant.
-impl PartialEq for Width {
-    fn eq(&self, other: &Self) -> bool {
-        self.text() == other.text()
-    }
-}
-
-impl Width {
-    /// Where the width was written.
-    pub fn span(&self) -> Span {
-        match self {
-            Width::Literal(_, span) => *span,
-            Width::Const(expr) => syn::spanned::Spanned::span(expr),
-        }
-    }
-
-    /// The width as written: `128` or `HIDDEN`.
-    pub fn text(&self) -> String {
-        match self {
-            Width::Literal(value, _) => value.to_string(),
-            Width::Const(expr) => quote!(#expr).to_string(),
         }
     }
 }
@@ -553,10 +514,22 @@ pub(crate) struct CustomActivation {
     pub path: Path,
 }
 
-/// `assert!(condition, message)` at compile time, for widths given as constants: the compiler
+/// `assert!(condition, message)` at compile time, for sizes given as constants: the compiler
 /// reports the message at `span`, the constant the user wrote.
 pub(crate) struct ConstCheck {
     pub condition: TokenStream,
     pub message: String,
     pub span: Span,
+    /// What must hold for the check to mean anything: that the windows of the convolutions and
+    /// pools before it fit, which checks of their own report.
+    pub requires: Vec<Condition>,
+}
+
+/// A size computed from constants, such as a convolution's output length, held by a constant of
+/// the generated code: `const CONV1_LENGTH: usize = window_output(40, KERNEL, 2, 1, 1);`.
+pub(crate) struct SizeConst {
+    pub name: Ident,
+    pub value: TokenStream,
+    /// What it is, for its documentation: `` `conv1`'s output length ``.
+    pub doc: String,
 }

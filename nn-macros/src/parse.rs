@@ -81,7 +81,7 @@ impl LayerCall {
                 let args: Vec<String> = self
                     .arg_list()
                     .iter()
-                    .map(|a| a.to_token_stream().to_string())
+                    .map(|a| a.to_token_stream().to_string().replace(" :: ", "::"))
                     .collect();
                 format!("{name}({})", args.join(", "))
             }

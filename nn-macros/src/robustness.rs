@@ -55,6 +55,11 @@ const LAYERS: &[&str] = &[
     "AvgPool1d",
     "AvgPool2d",
     "Flatten",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
     "Residual",
     "Residual",
     "Sigmod",
@@ -118,6 +123,17 @@ const ARGUMENTS: &[&str] = &[
     "(fc1: Linear(8, 8) -> Dropout)",
     "(ReLU)",
     "(Input(1, 8))",
+    // Sizes given as constants, alone and beside numbers.
+    "(C, 8)",
+    "(C, L)",
+    "(C, H, W)",
+    "(1, C, K)",
+    "(C, C, K, stride = S, padding = P, dilation = D, groups = G)",
+    "(8, C, 3, groups = G)",
+    "(K)",
+    "(K, stride = S, padding = P)",
+    "(sizes::K, padding = 1)",
+    "(ONE)",
 ];
 
 const SEPARATORS: &[&str] = &["->", "->", "->", "->", "- >", ",", "", "=>", "->->"];

@@ -1,16 +1,20 @@
 //! The shapes along the chain: each layer's input is checked against what the layer before it
 //! yields, and its output computed, as PyTorch would find at run time. Every rule reports at
-//! the token that is wrong, with the numbers that disagree; widths given as constants become
-//! checks for the compiler.
+//! the token that is wrong, with the numbers that disagree. Sizes given as constants flow on as
+//! expressions, and what the macro cannot decide becomes a check for the compiler, in the same
+//! words.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 
 use crate::check::{describe, Argument, Resolved};
 use crate::errors::Errors;
 use crate::flat::Entry;
 use crate::layers::Kind;
-use crate::model::{ConstCheck, Shape, Width};
+use crate::model::{Condition, ConstCheck, Shape, SizeConst, Width};
+use crate::names::Names;
 
 /// What flows out of the layers so far: its shape, how a message names where it comes from
 /// (`` `fc1` before it ``, `` `Flatten` ``) and how it says what that yields (`128`,
@@ -32,12 +36,50 @@ impl Flow {
     }
 }
 
+/// The sizes computed from constants so far, each held by a constant of the generated code, and
+/// names for them that no identifier of the call uses.
+pub(crate) struct Sizes {
+    names: Names,
+    pub defined: Vec<SizeConst>,
+}
+
+impl Sizes {
+    /// Sizes named apart from every identifier in `taken`.
+    pub fn new(taken: impl IntoIterator<Item = String>) -> Sizes {
+        Sizes {
+            names: Names::new(taken),
+            defined: Vec::new(),
+        }
+    }
+
+    /// The constant holding `value`, the output `axis` of the layer `layer` (its label, or its
+    /// kind and position: `conv2`), written `text` in messages.
+    fn define(
+        &mut self,
+        entry: &Entry,
+        layer: &str,
+        axis: &str,
+        value: (TokenStream, String),
+    ) -> Width {
+        let (value, text) = value;
+        let name = self.names.fresh(&format!("{layer}_{axis}").to_uppercase());
+        let width = Width::named(&name, text.clone(), entry.call.name.span());
+        self.defined.push(SizeConst {
+            doc: format!("{}'s output {axis}, `{text}`.", describe(entry.call)),
+            name,
+            value,
+        });
+        width
+    }
+}
+
 /// Checks every layer's input and returns each entry's output shape (unknown ones, after an
-/// error, as one feature), with the checks left to the compiler.
+/// error, as one feature), with the checks left to the compiler and the sizes they need.
 pub(crate) fn check(
     entries: &[Entry],
     resolved: &[Resolved],
     arguments: &[Vec<Argument>],
+    sizes: &mut Sizes,
     errors: &mut Errors,
 ) -> (Vec<Shape>, Vec<ConstCheck>) {
     let mut checks = Vec::new();
@@ -53,6 +95,11 @@ pub(crate) fn check(
     let mut parameters = computed;
     for (index, ((entry, kind), args)) in entries.iter().zip(resolved).zip(arguments).enumerate() {
         let call = entry.call;
+        // What names the layer's sizes: `conv1`, or `conv2` for an unlabelled one at 2.
+        let layer = |snake: &str| match &call.label {
+            Some(label) => label.unraw().to_string(),
+            None => format!("{snake}{}", entry.suffix()),
+        };
         let Resolved::Builtin(spec) = kind else {
             if !computed {
                 before_parameters(entry, errors);
@@ -73,15 +120,16 @@ pub(crate) fn check(
             Kind::Input => {
                 flow = match (&args[..], index) {
                     (
-                        [Argument::Integer(channels, _), Argument::Integer(length, _), Argument::Integer(width, _)],
+                        [Argument::Integer(channels), Argument::Integer(length), Argument::Integer(width)],
                         0,
                     ) => {
-                        let size = match width {
-                            0 => vec![*length],
-                            _ => vec![*length, *width],
+                        // `Input(C, L)`: its width is the default, 0, which no one can write.
+                        let size = match width.value() {
+                            Some(0) => vec![length.clone()],
+                            _ => vec![length.clone(), width.clone()],
                         };
                         let shape = Shape::Spatial {
-                            channels: *channels,
+                            channels: channels.clone(),
                             size,
                         };
                         Some(Flow {
@@ -109,36 +157,56 @@ pub(crate) fn check(
             Kind::Conv { dims } => {
                 computed = true;
                 parameters = true;
-                flow = convolution(entry, dims, args, flow.as_ref(), errors)
-                    .map(|shape| Flow::after(entry, shape));
+                let mut shapes = Walk {
+                    checks: &mut checks,
+                    sizes,
+                    errors,
+                };
+                flow = convolution(
+                    entry,
+                    &layer(spec.snake),
+                    dims,
+                    args,
+                    flow.as_ref(),
+                    &mut shapes,
+                )
+                .map(|shape| Flow::after(entry, shape));
             }
             Kind::MaxPool { dims } | Kind::AvgPool { dims } => {
                 computed = true;
-                flow = pool(entry, dims, args, flow.as_ref(), errors)
-                    .map(|shape| Flow::after(entry, shape));
+                let mut shapes = Walk {
+                    checks: &mut checks,
+                    sizes,
+                    errors,
+                };
+                flow = pool(
+                    entry,
+                    &layer(spec.snake),
+                    dims,
+                    args,
+                    flow.as_ref(),
+                    &mut shapes,
+                )
+                .map(|shape| Flow::after(entry, shape));
             }
             Kind::GlobalAvgPool { dims } => {
                 computed = true;
-                flow = global_average(entry, dims, args, flow.as_ref(), errors)
+                flow = global_average(entry, dims, args, flow.as_ref(), &mut checks, errors)
                     .map(|shape| Flow::after(entry, shape));
             }
             Kind::BatchNorm { dims } => {
                 computed = true;
                 parameters = true;
-                if let (Some(before), Some(Argument::Integer(features, span))) =
-                    (&flow, args.first())
-                {
-                    batch_norm(entry, dims, *features, *span, before, errors);
+                if let (Some(before), Some(Argument::Integer(features))) = (&flow, args.first()) {
+                    batch_norm(entry, dims, features, before, &mut checks, errors);
                 }
                 flow = flow.map(|before| Flow::after(entry, before.shape));
             }
             Kind::LayerNorm => {
                 computed = true;
                 parameters = true;
-                if let (Some(before), Some(Argument::Integer(features, span))) =
-                    (&flow, args.first())
-                {
-                    layer_norm(entry, *features, *span, before, &mut checks, errors);
+                if let (Some(before), Some(Argument::Integer(features))) = (&flow, args.first()) {
+                    layer_norm(entry, features, before, &mut checks, errors);
                 }
                 flow = flow.map(|before| Flow::after(entry, before.shape));
             }
@@ -149,12 +217,13 @@ pub(crate) fn check(
                 }) = &flow
                 {
                     let width = shape.width();
-                    let sizes: Vec<String> = size.iter().map(u64::to_string).collect();
+                    let sizes: Vec<String> = size.iter().map(Width::show).collect();
                     flow = Some(Flow {
                         yields: format!(
-                            "{} ({channels} channel{} × {})",
-                            width.text(),
-                            if *channels == 1 { "" } else { "s" },
+                            "{} ({} channel{} × {})",
+                            width.show(),
+                            channels.show(),
+                            if channels.value() == Some(1) { "" } else { "s" },
                             sizes.join(" × ")
                         ),
                         shape: Shape::Features(width),
@@ -195,7 +264,7 @@ pub(crate) fn check(
 /// The shape of `flow`, or one feature where it is unknown (the network has errors then).
 fn known(flow: &Option<Flow>) -> Shape {
     flow.as_ref().map_or_else(
-        || Shape::Features(Width::Literal(1, Span::call_site())),
+        || Shape::Features(Width::literal(1)),
         |flow| flow.shape.clone(),
     )
 }
@@ -276,6 +345,43 @@ fn close(
     }
 }
 
+/// How two sizes compare, as far as the macro can tell.
+enum Comparison {
+    Same,
+    Differ,
+    /// A constant is involved: the compiler decides.
+    Unknown,
+}
+
+fn compare(a: &Width, b: &Width) -> Comparison {
+    match (a.value(), b.value()) {
+        (Some(a), Some(b)) if a != b => Comparison::Differ,
+        _ if a == b => Comparison::Same,
+        _ => Comparison::Unknown,
+    }
+}
+
+/// A check for the compiler on `widths`, which only means anything where they do.
+fn const_check(
+    condition: TokenStream,
+    message: String,
+    span: Span,
+    widths: &[&Width],
+) -> ConstCheck {
+    let mut requires: Vec<Condition> = Vec::new();
+    for condition in widths.iter().flat_map(|width| width.requires()) {
+        if !requires.contains(condition) {
+            requires.push(condition.clone());
+        }
+    }
+    ConstCheck {
+        condition,
+        message,
+        span,
+        requires,
+    }
+}
+
 /// `x + chain(x)` needs the chain to keep the shape.
 fn same_shape(
     residual: &crate::parse::LayerCall,
@@ -285,7 +391,7 @@ fn same_shape(
     errors: &mut Errors,
 ) {
     let describe = |shape: &Shape| match shape {
-        Shape::Features(width) => format!("{} features", width.text()),
+        Shape::Features(width) => format!("{} features", width.show()),
         Shape::Spatial { .. } => format!("shape {}", shape.text()),
     };
     let message = format!(
@@ -293,22 +399,39 @@ fn same_shape(
         describe(&input.shape),
         describe(&output.shape)
     );
-    match (&input.shape, &output.shape) {
-        (Shape::Features(a), Shape::Features(b)) => match (a, b) {
-            (Width::Literal(a, _), Width::Literal(b, _)) if a == b => {}
-            (Width::Literal(..), Width::Literal(..)) => {
-                errors.push_spanned(&residual.name, message)
+    let (before, after) = (input.shape.spatial_dims(), output.shape.spatial_dims());
+    let pairs: Vec<(Width, Width)> = match (&input.shape, &output.shape) {
+        (Shape::Features(a), Shape::Features(b)) => vec![(a.clone(), b.clone())],
+        (Shape::Spatial { .. }, Shape::Spatial { .. }) if before.len() == after.len() => {
+            before.into_iter().zip(after).collect()
+        }
+        _ => {
+            errors.push_spanned(&residual.name, message);
+            return;
+        }
+    };
+    let mut unknown = Vec::new();
+    for (a, b) in &pairs {
+        match compare(a, b) {
+            Comparison::Same => {}
+            Comparison::Differ => {
+                errors.push_spanned(&residual.name, message);
+                return;
             }
-            _ if a.text() == b.text() => {}
-            _ => checks.push(ConstCheck {
-                condition: quote!(#a == #b),
-                message,
-                span: residual.name.segments[0].ident.span(),
-            }),
-        },
-        (Shape::Spatial { .. }, Shape::Spatial { .. }) if input.shape == output.shape => {}
-        _ => errors.push_spanned(&residual.name, message),
+            Comparison::Unknown => unknown.push((a, b)),
+        }
     }
+    if unknown.is_empty() {
+        return;
+    }
+    let conditions = unknown.iter().map(|(a, b)| quote!(#a == #b));
+    let widths: Vec<&Width> = unknown.iter().flat_map(|(a, b)| [*a, *b]).collect();
+    checks.push(const_check(
+        quote!(#(#conditions)&&*),
+        message,
+        residual.name.segments[0].ident.span(),
+        &widths,
+    ));
 }
 
 /// `AdaptiveAvgPool1d(1)` / `AdaptiveAvgPool2d(1)`: one value per channel.
@@ -317,21 +440,24 @@ fn global_average(
     dims: usize,
     args: &[Argument],
     before: Option<&Flow>,
+    checks: &mut Vec<ConstCheck>,
     errors: &mut Errors,
 ) -> Option<Shape> {
     let name = describe(entry.call);
-    let (size, span) = args.first()?.integer()?;
-    if size != 1 {
-        errors.push(
-            span,
-            format!("{name}: only an output size of 1, each channel's average, is supported"),
-        );
-        return None;
+    let size = args.first()?.integer()?;
+    let message = format!("{name}: only an output size of 1, each channel's average, is supported");
+    match size.value() {
+        Some(1) => {}
+        Some(_) => {
+            errors.push(size.span(), message);
+            return None;
+        }
+        None => checks.push(const_check(quote!(#size == 1), message, size.span(), &[])),
     }
     let (channels, _) = spatial_input(entry, dims, before?, errors)?;
     Some(Shape::Spatial {
-        channels,
-        size: vec![1; dims],
+        channels: channels.clone(),
+        size: vec![Width::literal(1); dims],
     })
 }
 
@@ -340,17 +466,15 @@ fn global_average(
 fn batch_norm(
     entry: &Entry,
     dims: usize,
-    features: u64,
-    span: Span,
+    features: &Width,
     before: &Flow,
+    checks: &mut Vec<ConstCheck>,
     errors: &mut Errors,
 ) {
     let name = describe(entry.call);
-    let found = match (&before.shape, dims) {
-        (Shape::Spatial { channels, size }, _) if size.len() == dims => Some(*channels),
-        (Shape::Features(Width::Literal(width, _)), 1) => Some(*width),
-        // A constant width: left alone, it is the `Linear`'s to check.
-        (Shape::Features(Width::Const(_)), 1) => None,
+    let (found, what) = match (&before.shape, dims) {
+        (Shape::Spatial { channels, size }, _) if size.len() == dims => (channels, "channels"),
+        (Shape::Features(width), 1) => (width, "features"),
         _ => {
             let wanted = match dims {
                 1 => "features or (channels, length)",
@@ -364,63 +488,76 @@ fn batch_norm(
                     before.shape.text()
                 ),
             );
-            None
+            return;
         }
     };
-    if let Some(found) = found.filter(|&found| found != features) {
-        let what = match before.shape {
-            Shape::Features(_) => "features",
-            Shape::Spatial { .. } => "channels",
-        };
-        errors.push(
-            span,
+    let source = &before.source;
+    match compare(features, found) {
+        Comparison::Same => {}
+        Comparison::Differ => errors.push(
+            features.span(),
             format!(
-                "{name} normalises {features} {what}, but {} yields {found}",
-                before.source
+                "{name} normalises {} {what}, but {source} yields {}",
+                features.show(),
+                found.show()
             ),
-        );
+        ),
+        Comparison::Unknown => checks.push(const_check(
+            quote!(#features == #found),
+            format!(
+                "{name} normalises {} {what}, but {source} yields {}, a different number",
+                features.show(),
+                found.show()
+            ),
+            features.span(),
+            &[features, found],
+        )),
     }
 }
 
 /// `LayerNorm` normalises each row's features, so it takes the width before it.
 fn layer_norm(
     entry: &Entry,
-    features: u64,
-    span: Span,
+    features: &Width,
     before: &Flow,
     checks: &mut Vec<ConstCheck>,
     errors: &mut Errors,
 ) {
     let name = describe(entry.call);
-    match &before.shape {
-        Shape::Features(Width::Literal(width, _)) if *width != features => errors.push(
-            span,
+    let source = &before.source;
+    let width = match &before.shape {
+        Shape::Features(width) => width,
+        Shape::Spatial { .. } => {
+            errors.push_spanned(
+                &entry.call.name,
+                format!(
+                    "{name} normalises features, but {source} yields shape {}; put `Flatten` before it",
+                    before.shape.text()
+                ),
+            );
+            return;
+        }
+    };
+    match compare(features, width) {
+        Comparison::Same => {}
+        Comparison::Differ => errors.push(
+            features.span(),
             format!(
-                "{name} normalises {features} features, but {} yields {width}",
-                before.source
+                "{name} normalises {} features, but {source} yields {}",
+                features.show(),
+                width.show()
             ),
         ),
-        Shape::Features(Width::Literal(..)) => {}
-        Shape::Features(width) => checks.push(ConstCheck {
-            condition: {
-                let features = proc_macro2::Literal::u64_unsuffixed(features);
-                quote!(#width == #features)
-            },
-            message: format!(
-                "{name} normalises {features} features, but {} yields `{}`, a different width",
-                before.source,
-                width.text()
-            ),
-            span,
-        }),
-        Shape::Spatial { .. } => errors.push_spanned(
-            &entry.call.name,
+        Comparison::Unknown => checks.push(const_check(
+            quote!(#width == #features),
             format!(
-                "{name} normalises features, but {} yields shape {}; put `Flatten` before it",
-                before.source,
-                before.shape.text()
+                "{name} normalises {} features, but {source} yields {}, a different width",
+                features.show(),
+                width.show()
             ),
-        ),
+            features.span(),
+            &[features, width],
+        )),
     }
 }
 
@@ -452,41 +589,43 @@ fn linear_inputs(
             return;
         }
     };
-    match (inputs, previous) {
-        (Width::Literal(a, span), Width::Literal(b, _)) if a != b => errors.push(
-            *span,
-            format!("{name} takes {a} inputs, but {source} yields {yields}"),
-        ),
-        (Width::Literal(..), Width::Literal(..)) => {}
+    match compare(inputs, previous) {
         // Linear(20, HIDDEN) -> Linear(HIDDEN, 3): the same constant, nothing to check.
-        (Width::Const(..), Width::Const(..)) if inputs.text() == previous.text() => {}
-        _ => checks.push(ConstCheck {
-            condition: quote!(#inputs == #previous),
-            message: format!(
-                "{name} takes `{}` inputs, but {source} yields `{}`, a different width",
-                inputs.text(),
-                previous.text()
+        Comparison::Same => {}
+        Comparison::Differ => errors.push(
+            inputs.span(),
+            format!(
+                "{name} takes {} inputs, but {source} yields {yields}",
+                inputs.show()
             ),
-            span: inputs.span(),
-        }),
+        ),
+        Comparison::Unknown => checks.push(const_check(
+            quote!(#inputs == #previous),
+            format!(
+                "{name} takes {} inputs, but {source} yields {yields}, a different width",
+                inputs.show()
+            ),
+            inputs.span(),
+            &[inputs, previous],
+        )),
     }
 }
 
-/// The spatial size of the input of a layer of `dims` dimensions, or an error at its name if
-/// the layer before yields features or another number of dimensions.
+/// The channels and spatial size of the input of a layer of `dims` dimensions, or an error at
+/// its name if the layer before yields features or another number of dimensions.
 fn spatial_input<'a>(
     entry: &Entry,
     dims: usize,
     before: &'a Flow,
     errors: &mut Errors,
-) -> Option<(u64, &'a [u64])> {
+) -> Option<(&'a Width, &'a [Width])> {
     let name = describe(entry.call);
     let wanted = match dims {
         1 => "(channels, length)",
         _ => "(channels, height, width)",
     };
     match &before.shape {
-        Shape::Spatial { channels, size } if size.len() == dims => Some((*channels, size)),
+        Shape::Spatial { channels, size } if size.len() == dims => Some((channels, size)),
         Shape::Spatial { .. } => {
             errors.push_spanned(
                 &entry.call.name,
@@ -526,35 +665,102 @@ fn axis_name(dims: usize, axis: usize) -> &'static str {
     }
 }
 
-/// The output size along one axis of `length` samples: `⌊(length + 2·padding − reach) /
-/// stride⌋ + 1` for a window reaching `reach` samples, or `None` when the window does not fit.
-fn output_length(length: u64, padding: u64, reach: u64, stride: u64) -> Option<u64> {
-    let padded = length + 2 * padding;
-    (reach <= padded).then(|| (padded - reach) / stride + 1)
+/// What a window's checks write to: the checks left to the compiler, the sizes they need, and
+/// the errors.
+struct Walk<'a> {
+    checks: &'a mut Vec<ConstCheck>,
+    sizes: &'a mut Sizes,
+    errors: &'a mut Errors,
 }
 
-/// The output size along each axis of `size` (the lengths of a `dims`-dimensional input) for a
-/// window reaching `reach` samples, or, for the first axis it does not fit, how to say so:
-/// `height 2 + 2 × padding 0`, and the padded length.
-fn window_outputs(
-    dims: usize,
-    size: &[u64],
-    padding: u64,
-    reach: u64,
-    stride: u64,
-) -> Result<Vec<u64>, (String, u64)> {
-    size.iter()
-        .enumerate()
-        .map(|(axis, &length)| {
-            output_length(length, padding, reach, stride).ok_or_else(|| {
-                let axis = axis_name(dims, axis);
-                (
-                    format!("{axis} {length} + 2 × padding {padding}"),
-                    length + 2 * padding,
-                )
-            })
-        })
-        .collect()
+/// A window's settings: its taps, how far it moves, the zeros added at each end, and the
+/// spacing of its taps.
+struct Window<'a> {
+    kernel: &'a Width,
+    stride: &'a Width,
+    padding: &'a Width,
+    dilation: &'a Width,
+}
+
+impl Window<'_> {
+    /// The output size along each axis of `size` (the lengths of a `dims`-dimensional input) of
+    /// the layer `layer`. A window that does not fit an axis is reported at its kernel, by the
+    /// macro where the sizes are numbers and by the compiler where they are not, in the words
+    /// `overflow` gives for the input it exceeds (`padded input's 4 (length 2 + 2 × padding 1)`).
+    fn outputs(
+        &self,
+        (entry, layer): (&Entry, &str),
+        dims: usize,
+        size: &[Width],
+        overflow: impl Fn(&str) -> String,
+        walk: &mut Walk,
+    ) -> Option<Vec<Width>> {
+        let reach = Width::window_reach(self.kernel, self.dilation);
+        for (axis, length) in size.iter().enumerate() {
+            let padded = length.plus(&Width::literal(2).times(self.padding));
+            let axis = axis_name(dims, axis);
+            let (length_text, padding_text) = (length.show(), self.padding.show());
+            match (reach.value(), padded.value()) {
+                (Some(reach), Some(padded)) if reach > padded => {
+                    walk.errors.push(
+                        self.kernel.span(),
+                        overflow(&format!(
+                            "padded input's {padded} ({axis} {length_text} + 2 × padding {padding_text})"
+                        )),
+                    );
+                    return None;
+                }
+                (Some(_), Some(_)) => {}
+                (_, padded_value) => {
+                    let condition = quote!(#reach <= #padded);
+                    let padded = match padded_value {
+                        Some(padded) => format!(
+                            "padded input's {padded} ({axis} {length_text} + 2 × padding {padding_text})"
+                        ),
+                        None => format!(
+                            "padded input ({axis} {length_text} + 2 × padding {padding_text})"
+                        ),
+                    };
+                    // A square input has one check for both axes.
+                    if !walk
+                        .checks
+                        .iter()
+                        .any(|c| c.condition.to_string() == condition.to_string())
+                    {
+                        walk.checks.push(const_check(
+                            condition,
+                            overflow(&padded),
+                            self.kernel.span(),
+                            &[length, self.kernel, self.padding, self.dilation],
+                        ));
+                    }
+                }
+            }
+        }
+        let settings = [self.kernel, self.stride, self.padding, self.dilation];
+        let mut outputs: Vec<Width> = Vec::new();
+        for (axis, length) in size.iter().enumerate() {
+            let numbers: Option<Vec<u64>> = std::iter::once(length)
+                .chain(settings)
+                .map(Width::value)
+                .collect();
+            outputs.push(match numbers.as_deref() {
+                Some(&[length, kernel, stride, padding, dilation]) => {
+                    let reach = dilation * (kernel - 1) + 1;
+                    Width::literal((length + 2 * padding - reach) / stride + 1)
+                }
+                // A square input's axes have the same size, held once.
+                _ if axis > 0 && size[0] == *length => outputs[0].clone(),
+                _ => walk.sizes.define(
+                    entry,
+                    layer,
+                    axis_name(dims, axis),
+                    Width::window_output(length, settings),
+                ),
+            });
+        }
+        Some(outputs)
+    }
 }
 
 /// A convolution's input channels, groups and kernel against its input; its output's shape.
@@ -563,63 +769,107 @@ fn window_outputs(
 /// that do not divide the channels, and a convolution after `Flatten` or a `Linear`.
 fn convolution(
     entry: &Entry,
+    layer: &str,
     dims: usize,
     args: &[Argument],
     before: Option<&Flow>,
-    errors: &mut Errors,
+    walk: &mut Walk,
 ) -> Option<Shape> {
     let name = describe(entry.call);
     let integer = |i: usize| args.get(i)?.integer();
-    let (in_channels, in_span) = integer(0)?;
-    let (out_channels, _) = integer(1)?;
-    let (kernel, kernel_span) = integer(2)?;
-    let (stride, _) = integer(3)?;
-    let (padding, _) = integer(4)?;
-    let (dilation, _) = integer(5)?;
-    let (groups, groups_span) = integer(6)?;
+    let in_channels = integer(0)?;
+    let out_channels = integer(1)?;
+    let window = Window {
+        kernel: integer(2)?,
+        stride: integer(3)?,
+        padding: integer(4)?,
+        dilation: integer(5)?,
+    };
+    let groups = integer(6)?;
     let mut valid = true;
     for (channels, what) in [(in_channels, "in_channels"), (out_channels, "out_channels")] {
-        if channels % groups != 0 {
-            errors.push(
-                groups_span,
-                format!(
-                    "{name} has `groups = {groups}`, which does not divide its {what}, {channels}"
-                ),
-            );
-            valid = false;
+        let message = format!(
+            "{name} has `groups = {}`, which does not divide its {what}, {}",
+            groups.text(),
+            channels.show()
+        );
+        match (channels.value(), groups.value()) {
+            (_, Some(1)) => {}
+            (Some(count), Some(divisor)) => {
+                if count % divisor != 0 {
+                    walk.errors.push(groups.span(), message);
+                    valid = false;
+                }
+            }
+            // No groups at all is the message of a check of its own.
+            (_, None) => walk.checks.push(const_check(
+                quote!(#groups == 0 || #channels % #groups == 0),
+                message,
+                groups.span(),
+                &[],
+            )),
+            (None, Some(_)) => walk.checks.push(const_check(
+                quote!(#channels % #groups == 0),
+                message,
+                groups.span(),
+                &[],
+            )),
         }
     }
     let before = before?;
-    let (channels, size) = spatial_input(entry, dims, before, errors)?;
-    if channels != in_channels {
-        errors.push(
-            in_span,
+    let (channels, size) = spatial_input(entry, dims, before, walk.errors)?;
+    let (source, yields) = (&before.source, &before.yields);
+    match compare(in_channels, channels) {
+        Comparison::Same => {}
+        Comparison::Differ => walk.errors.push(
+            in_channels.span(),
             format!(
-                "{name} takes {in_channels} input channels, but {} yields {channels}: its output is {}",
-                before.source, before.yields
+                "{name} takes {} input channels, but {source} yields {}: its output is {yields}",
+                in_channels.show(),
+                channels.show()
             ),
-        );
+        ),
+        Comparison::Unknown => walk.checks.push(const_check(
+            quote!(#in_channels == #channels),
+            format!(
+                "{name} takes {} input channels, but {source} yields {}, a different number: its output is {yields}",
+                in_channels.show(),
+                channels.show()
+            ),
+            in_channels.span(),
+            &[in_channels, channels],
+        )),
     }
-    let reach = dilation * (kernel - 1) + 1;
-    let output = match window_outputs(dims, size, padding, reach, stride) {
-        Ok(output) => output,
-        Err((padded_input, padded)) => {
-            let spans = if dilation == 1 {
-                format!("{kernel} samples")
-            } else {
-                format!("{reach} samples (dilation {dilation} × (kernel {kernel} − 1) + 1)")
-            };
-            errors.push(
-                kernel_span,
-                format!(
-                    "{name}'s kernel spans {spans}, more than its padded input's {padded} ({padded_input}): the output would be empty"
-                ),
-            );
-            return None;
-        }
+    let (kernel, dilation) = (window.kernel, window.dilation);
+    let spans = match (
+        dilation.value(),
+        Width::window_reach(kernel, dilation).value(),
+    ) {
+        (Some(1), _) => format!("{} samples", kernel.show()),
+        (_, Some(reach)) => format!(
+            "{reach} samples (dilation {} × (kernel {} − 1) + 1)",
+            dilation.show(),
+            kernel.show()
+        ),
+        _ => format!(
+            "dilation {} × (kernel {} − 1) + 1 samples",
+            dilation.show(),
+            kernel.show()
+        ),
     };
+    let output = window.outputs(
+        (entry, layer),
+        dims,
+        size,
+        |padded| {
+            format!(
+                "{name}'s kernel spans {spans}, more than its {padded}: the output would be empty"
+            )
+        },
+        walk,
+    )?;
     valid.then_some(Shape::Spatial {
-        channels: out_channels,
+        channels: out_channels.clone(),
         size: output,
     })
 }
@@ -630,39 +880,62 @@ fn convolution(
 /// window, which PyTorch refuses.
 fn pool(
     entry: &Entry,
+    layer: &str,
     dims: usize,
     args: &[Argument],
     before: Option<&Flow>,
-    errors: &mut Errors,
+    walk: &mut Walk,
 ) -> Option<Shape> {
     let name = describe(entry.call);
     let integer = |i: usize| args.get(i)?.integer();
-    let (kernel, kernel_span) = integer(0)?;
-    let (stride, _) = integer(1)?;
-    let stride = if stride == 0 { kernel } else { stride };
-    let (padding, padding_span) = integer(2)?;
-    if 2 * padding > kernel {
-        errors.push(
-            padding_span,
-            format!("{name}'s padding, {padding}, is more than half its kernel size, {kernel}"),
-        );
-        return None;
-    }
-    let (channels, size) = spatial_input(entry, dims, before?, errors)?;
-    let output = match window_outputs(dims, size, padding, kernel, stride) {
-        Ok(output) => output,
-        Err((padded_input, padded)) => {
-            errors.push(
-                kernel_span,
-                format!(
-                    "{name}'s window of {kernel} is larger than its padded input's {padded} ({padded_input}): the output would be empty"
-                ),
-            );
-            return None;
-        }
+    let kernel = integer(0)?;
+    // PyTorch's default stride is the kernel size, written 0 in the catalogue.
+    let stride = match integer(1)? {
+        stride if stride.value() == Some(0) => kernel,
+        stride => stride,
     };
+    let padding = integer(2)?;
+    let message = format!(
+        "{name}'s padding, {}, is more than half its kernel size, {}",
+        padding.show(),
+        kernel.show()
+    );
+    match (padding.value(), kernel.value()) {
+        (Some(0), _) => {}
+        (Some(padding_value), Some(kernel_value)) => {
+            if 2 * padding_value > kernel_value {
+                walk.errors.push(padding.span(), message);
+                return None;
+            }
+        }
+        _ => walk.checks.push(const_check(
+            quote!(2 * #padding <= #kernel),
+            message,
+            padding.span(),
+            &[],
+        )),
+    }
+    let (channels, size) = spatial_input(entry, dims, before?, walk.errors)?;
+    let window = Window {
+        kernel,
+        stride,
+        padding,
+        dilation: &Width::literal(1),
+    };
+    let output = window.outputs(
+        (entry, layer),
+        dims,
+        size,
+        |padded| {
+            format!(
+                "{name}'s window of {} is larger than its {padded}: the output would be empty",
+                kernel.show()
+            )
+        },
+        walk,
+    )?;
     Some(Shape::Spatial {
-        channels,
+        channels: channels.clone(),
         size: output,
     })
 }

@@ -64,9 +64,9 @@ pub mod private {
         batch_norm_backward_params, batch_norm_forward_eval, batch_norm_forward_train, conv1d,
         conv2d, conv_backward_input, conv_backward_params, conv_forward, global_avg_pool,
         layer_norm, layer_norm_backward_input, layer_norm_backward_params, layer_norm_forward,
-        max_pool1d, max_pool2d, pool_backward, pool_forward, widest, AvgPool1d, AvgPool2d,
-        Conv1dSettings, Conv2d, Conv2dSettings, ConvPasses, LinearPasses, MaxPool1d, MaxPool2d,
-        PoolPasses,
+        max_pool1d, max_pool2d, per_group, pool_backward, pool_forward, widest, window_output,
+        window_reach, AvgPool1d, AvgPool2d, Conv1dSettings, Conv2d, Conv2dSettings, ConvPasses,
+        LinearPasses, MaxPool1d, MaxPool2d, PoolPasses,
     };
     pub use crate::summary::write_summary;
 }

@@ -21,6 +21,10 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let buffers = &network.buffers_field;
     let slots = proc_macro2::Literal::usize_unsuffixed(network.slots().len());
     let (input_width, output_width) = (&network.input, &network.output);
+    let (input_type, output_type) = (
+        input_width.generic_argument(),
+        output_width.generic_argument(),
+    );
     let plan = &network.plan;
     // Batch statistics need more than one value per channel: a training step on too few rows
     // is an error before anything changes.
@@ -71,13 +75,13 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             /// parameters and the optimizer's state are left unchanged then.
             pub fn train_step<#l, #o>(
                 &mut self,
-                x: &#private::Batch<#input_width>,
+                x: &#private::Batch<#input_type>,
                 target: &#l::Target,
                 loss: &#l,
                 optimizer: &mut #o,
             ) -> ::core::result::Result<f32, #private::Error>
             where
-                #l: #private::Loss<#output_width>,
+                #l: #private::Loss<#output_type>,
                 #o: #private::Optimizer,
             {
                 let rows = x.rows();
@@ -105,8 +109,8 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             /// needs, like calling a PyTorch model in `train()` mode.
             pub fn forward_train(
                 &mut self,
-                x: &#private::Batch<#input_width>,
-            ) -> #private::Batch<#output_width> {
+                x: &#private::Batch<#input_type>,
+            ) -> #private::Batch<#output_type> {
                 let mut buffers = ::core::mem::take(&mut self.#buffers);
                 buffers.resize(x.rows());
                 buffers.record_input(x.as_slice());
@@ -127,7 +131,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             /// does not have the rows of the recorded pass.
             pub fn backward(
                 &mut self,
-                grad_output: &#private::Batch<#output_width>,
+                grad_output: &#private::Batch<#output_type>,
             ) -> ::core::result::Result<(), #private::Error> {
                 let rows = grad_output.rows();
                 if self.#buffers.recorded_rows(#input_width) != ::core::option::Option::Some(rows) {

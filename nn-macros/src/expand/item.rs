@@ -76,12 +76,17 @@ pub(crate) fn declaration(network: &Network) -> TokenStream {
     let buffers = &network.buffers_field;
     let slots = proc_macro2::Literal::usize_unsuffixed(network.slots().len());
     // Widths given as constants are checked by the compiler, the error on the user's token.
-    let const_checks = network.const_checks.iter().map(|check| {
-        let (condition, message) = (&check.condition, &check.message);
-        quote_spanned! {check.span=>
-            const _: () = ::core::assert!(#condition, #message);
-        }
-    });
+    // Checks on sizes computed from them go with those sizes, in `sizes`.
+    let const_checks = network
+        .const_checks
+        .iter()
+        .filter(|check| check.requires.is_empty())
+        .map(|check| {
+            let (condition, message) = (&check.condition, &check.message);
+            quote_spanned! {check.span=>
+                const _: () = ::core::assert!(#condition, #message);
+            }
+        });
     quote! {
         #(#const_checks)*
 
@@ -108,7 +113,12 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
         path: p,
         visitor: v,
     } = &network.type_params;
-    let (input, output) = (&network.input, &network.output);
+    let (input_width, output_width) = (&network.input, &network.output);
+    // As const generic arguments, arithmetic over constants in braces.
+    let (input, output) = (
+        input_width.generic_argument(),
+        output_width.generic_argument(),
+    );
     let buffers = &network.buffers_field;
     let visit_dropouts = visit_dropouts(network);
 
@@ -202,9 +212,9 @@ pub(crate) fn methods(network: &Network) -> TokenStream {
 
         impl #name {
             /// Features per input row.
-            pub const INPUT: usize = #input;
+            pub const INPUT: usize = #input_width;
             /// Features per output row.
-            pub const OUTPUT: usize = #output;
+            pub const OUTPUT: usize = #output_width;
             /// Trainable parameters, weights and biases.
             pub const PARAMS: usize = #(#params)+*;
 
@@ -360,5 +370,35 @@ fn visit_dropouts(network: &Network) -> TokenStream {
         fn visit_dropouts(&mut self, visitor: &mut dyn ::core::ops::FnMut(&str, &mut #private::Dropout)) {
             #(visitor(#names, &mut self.#fields);)*
         }
+    }
+}
+
+/// The sizes computed from constants, as constants, and the checks on them: each only where the
+/// sizes it reads mean something (a window that does not fit has a size of 0, and its own
+/// error).
+pub(crate) fn sizes(network: &Network) -> TokenStream {
+    let sizes = network.sizes.iter().map(|size| {
+        let (doc, name, value) = (&size.doc, &size.name, &size.value);
+        quote! {
+            #[doc = #doc]
+            const #name: usize = #value;
+        }
+    });
+    let checks = network
+        .const_checks
+        .iter()
+        .filter(|check| !check.requires.is_empty())
+        .map(|check| {
+            let (condition, message, requires) =
+                (&check.condition, &check.message, &check.requires);
+            quote_spanned! {check.span=>
+                const _: () = if #(#requires)&&* {
+                    ::core::assert!(#condition, #message)
+                };
+            }
+        });
+    quote! {
+        #(#sizes)*
+        #(#checks)*
     }
 }

@@ -26,6 +26,7 @@ pub(crate) fn network(input: &NetworkInput) -> TokenStream {
         Err(errors) => return fallback::expand(input, &errors),
     };
     let declaration = item::declaration(&network);
+    let sizes = item::sizes(&network);
     let methods = item::methods(&network);
     let forward = forward::expand(&network);
     let backward = backward::expand(&network);
@@ -38,6 +39,7 @@ pub(crate) fn network(input: &NetworkInput) -> TokenStream {
         const _: () = {
             use #private::LinearPasses as _;
 
+            #sizes
             #methods
             #forward
             #backward

@@ -1,7 +1,7 @@
 //! Export to ONNX: the layers in order, each under PyTorch's name for it, for the runtime's
 //! graph writer. The order and the names were decided in `lower` (`Network::onnx`).
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::model::{Network, OnnxStep};
@@ -14,7 +14,6 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
     let (input, output) = (&network.input, &network.output);
     let steps = network.onnx.iter().map(|step| match step {
         OnnxStep::ReshapeInput { dims } => {
-            let dims = dims.iter().map(|&d| Literal::u64_unsuffixed(d));
             quote!(graph.reshape_input(&[#(#dims),*]);)
         }
         OnnxStep::Linear { key, field } => quote!(graph.linear(#key, &self.#field);),
@@ -31,8 +30,7 @@ pub(crate) fn expand(network: &Network) -> TokenStream {
             padding,
         } => {
             let method = format_ident!("{method}");
-            let sizes = [*kernel, *stride, *padding].map(Literal::u64_unsuffixed);
-            quote!(graph.#method(#key, #dims, #(#sizes),*);)
+            quote!(graph.#method(#key, #dims, #kernel, #stride, #padding);)
         }
         OnnxStep::Flatten { key } => quote!(graph.flatten(#key);),
         OnnxStep::GlobalAveragePool { key } => quote!(graph.global_average_pool(#key);),

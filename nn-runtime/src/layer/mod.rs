@@ -11,6 +11,7 @@ mod linear;
 mod norm;
 mod pool;
 mod residual;
+mod window;
 
 #[doc(hidden)]
 pub use conv::{conv_backward_input, conv_backward_params, conv_forward, widest, ConvPasses};
@@ -39,6 +40,8 @@ pub use pool::{
 pub use pool::{AvgPool1d, AvgPool2d, GlobalAvgPool, MaxPool1d, MaxPool2d};
 #[doc(hidden)]
 pub use residual::{add_assign_rows, add_rows};
+#[doc(hidden)]
+pub use window::{per_group, window_output, window_reach};
 
 use crate::error::{Error, Result};
 use crate::size;
