@@ -115,9 +115,12 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
                     let values = &example[first + r * stride_y * width..];
                     if stride_x == 1 {
                         copy_short(inside, &values[..horizontal.count]);
-                    } else {
-                        for (value, &x) in inside.iter_mut().zip(values.iter().step_by(stride_x)) {
-                            *value = x;
+                    } else if let Some(last) = horizontal.count.checked_sub(1) {
+                        // Indexed within a slice cut to the last value read: no bounds checks
+                        // left in the loop, which a stepped iterator's bookkeeping would cost.
+                        let values = &values[..=last * stride_x];
+                        for (k, value) in inside.iter_mut().enumerate() {
+                            *value = values[k * stride_x];
                         }
                     }
                 }
@@ -171,9 +174,11 @@ pub(super) fn col2im(shape: &Shape, rows: usize, columns: &[f32], input_grad: &m
                         for (grad, &value) in grads[..inside.len()].iter_mut().zip(inside) {
                             *grad += value;
                         }
-                    } else {
-                        for (grad, &value) in grads.iter_mut().step_by(stride_x).zip(inside) {
-                            *grad += value;
+                    } else if let Some(last) = inside.len().checked_sub(1) {
+                        // As in `im2col`.
+                        let grads = &mut grads[..=last * stride_x];
+                        for (k, &value) in inside.iter().enumerate() {
+                            grads[k * stride_x] += value;
                         }
                     }
                 }
