@@ -401,12 +401,23 @@ impl BatchNorm {
         };
         let runs =
             channel(input, width, positions, c).zip(channel(grad_output, width, positions, c));
+        // Four interleaved partial sums of each, as `sum_by` keeps.
+        let (mut grad, mut dot) = ([0.0f64; 4], [0.0f64; 4]);
         for (x, dy) in runs {
-            for (&x, &dy) in x.iter().zip(dy) {
+            let (xs, dys) = (x.chunks_exact(4), dy.chunks_exact(4));
+            for (&x, &dy) in xs.remainder().iter().zip(dys.remainder()) {
                 sums.grad += f64::from(dy);
                 sums.dot += f64::from(dy) * (f64::from(x) - mean);
             }
+            for (x, dy) in xs.zip(dys) {
+                for lane in 0..4 {
+                    grad[lane] += f64::from(dy[lane]);
+                    dot[lane] += f64::from(dy[lane]) * (f64::from(x[lane]) - mean);
+                }
+            }
         }
+        sums.grad += (grad[0] + grad[1]) + (grad[2] + grad[3]);
+        sums.dot += (dot[0] + dot[1]) + (dot[2] + dot[3]);
         sums
     }
 

@@ -74,16 +74,27 @@ where
 {
     let (mut sum, mut count) = (0.0f64, 0usize);
     for run in values() {
-        sum += run.iter().map(|&x| f64::from(x)).sum::<f64>();
+        sum += sum_by(run, |x| x);
         count += run.len();
     }
     let mean = sum / count as f64;
     let squares = values()
-        .map(|run| {
-            run.iter()
-                .map(|&x| (f64::from(x) - mean).powi(2))
-                .sum::<f64>()
-        })
+        .map(|run| sum_by(run, |x| (x - mean).powi(2)))
         .sum();
     (mean, squares)
+}
+
+/// `Σ term(x)` over `run` in `f64`, in four interleaved partial sums: one `f64` sum is a chain
+/// of additions each waiting for the last, four keep the adder busy (and vectorise).
+#[inline(always)]
+fn sum_by(run: &[f32], term: impl Fn(f64) -> f64) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    let chunks = run.chunks_exact(4);
+    let rest: f64 = chunks.remainder().iter().map(|&x| term(f64::from(x))).sum();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += term(f64::from(x));
+        }
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + rest
 }
