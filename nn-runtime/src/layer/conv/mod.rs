@@ -53,7 +53,7 @@ const DOT_PRODUCTS: usize = 32;
 
 /// Multiply-adds of a pass from which its chunks are shared with a second thread: below, waking
 /// it costs more than it saves.
-const PARALLEL_MIN: usize = 1 << 20;
+const PARALLEL_MIN: usize = 1 << 18;
 
 impl Shape {
     /// The output, `rows` rows of `C_out·P` values, of `rows` rows of `input` (`C_in·H·W`
@@ -313,8 +313,21 @@ impl Shape {
             let per_example = self.positions * self.patch * self.spec.groups;
             (CHUNK_COLUMNS / per_example.max(1)).max(1)
         };
-        let count = rows.div_ceil(most);
+        // A pass large enough to share has at least two chunks, one for each thread.
+        let count = rows
+            .div_ceil(most)
+            .max(if self.is_parallel(rows) { 2 } else { 1 });
+        let count = count.min(rows);
         (rows.div_ceil(count), count)
+    }
+
+    /// Whether a pass over `rows` rows is large enough to share with a second thread.
+    fn is_parallel(&self, rows: usize) -> bool {
+        let multiply_adds = rows
+            .saturating_mul(self.positions)
+            .saturating_mul(self.patch)
+            .saturating_mul(self.spec.out_channels);
+        multiply_adds >= PARALLEL_MIN
     }
 
     /// How a pass over `rows` rows runs, with `workspace` checked to be long enough and cut
@@ -331,14 +344,13 @@ impl Shape {
         let per_worker = chunk * self.positions * self.per_position;
         let workers = if tasks >= 2 { 2 } else { 1 };
         let (workers_part, sums) = workspace.split_at_mut((per_worker * workers).min(needed));
-        let multiply_adds = rows * self.positions * self.patch * self.spec.out_channels;
         Ok(Plan {
             chunk,
             tasks,
             per_worker,
             workers: workers_part,
             sums,
-            parallel: multiply_adds >= PARALLEL_MIN,
+            parallel: self.is_parallel(rows),
         })
     }
 
