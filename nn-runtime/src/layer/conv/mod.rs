@@ -72,16 +72,10 @@ impl Shape {
         let output = rows_of_mut(output, rows, self.output_width)?;
         let plan = self.plan(rows, workspace)?;
         let chunk = plan.chunk;
-        kernel::share(
-            plan.tasks,
-            (output, chunk * self.output_width),
-            (plan.workers, plan.per_worker),
-            plan.parallel,
-            &|task, output, workspace| {
-                let input = &input[task * chunk * self.input_width..];
-                self.forward_chunk(weight, bias, input, output, self.parts(chunk, workspace));
-            },
-        );
+        plan.for_each_chunk(self, (output, self.output_width), &|task, output, parts| {
+            let input = &input[task * chunk * self.input_width..];
+            self.forward_chunk(weight, bias, input, output, parts);
+        });
         Ok(())
     }
 
@@ -236,14 +230,11 @@ impl Shape {
         let grad_input = rows_of_mut(grad_input, rows, self.input_width)?;
         let plan = self.plan(rows, workspace)?;
         let chunk = plan.chunk;
-        kernel::share(
-            plan.tasks,
-            (grad_input, chunk * self.input_width),
-            (plan.workers, plan.per_worker),
-            plan.parallel,
-            &|task, grad_input, workspace| {
+        plan.for_each_chunk(
+            self,
+            (grad_input, self.input_width),
+            &|task, grad_input, parts| {
                 let grad_output = &grad_output[task * chunk * self.output_width..];
-                let parts = self.parts(chunk, workspace);
                 self.backward_input_chunk(weight, grad_output, grad_input, parts);
             },
         );
@@ -359,6 +350,27 @@ impl Shape {
         let m = chunk * self.positions;
         let (columns, products) = workspace.split_at_mut(m * self.patch * self.spec.groups);
         Workspace { columns, products }
+    }
+}
+
+impl Plan<'_> {
+    /// Runs `work(chunk, written, parts)` for every chunk, on both threads if the pass is large:
+    /// `written` is the chunk's rows of `rows` (`width` values each), the rows the chunk writes,
+    /// and `parts` the running thread's workspace for it.
+    fn for_each_chunk(
+        self,
+        shape: &Shape,
+        (rows, width): (&mut [f32], usize),
+        work: &(dyn Fn(usize, &mut [f32], Workspace<'_>) + Sync),
+    ) {
+        let chunk = self.chunk;
+        kernel::share(
+            self.tasks,
+            (rows, chunk * width),
+            (self.workers, self.per_worker),
+            self.parallel,
+            &|task, written, workspace| work(task, written, shape.parts(chunk, workspace)),
+        );
     }
 }
 
