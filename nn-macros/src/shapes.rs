@@ -382,6 +382,30 @@ fn const_check(
     }
 }
 
+/// Requires `written == found`, `written` being the argument that is wrong if they differ: an
+/// error at it when both are numbers that differ, else, when a constant leaves it open, a check
+/// for the compiler. `message(difference)` words the mistake; the compiler's check adds
+/// `difference` (`", a different width"`), as its message is read without the numbers.
+fn require_equal(
+    written: &Width,
+    found: &Width,
+    message: impl Fn(&str) -> String,
+    difference: &str,
+    checks: &mut Vec<ConstCheck>,
+    errors: &mut Errors,
+) {
+    match compare(written, found) {
+        Comparison::Same => {}
+        Comparison::Differ => errors.push(written.span(), message("")),
+        Comparison::Unknown => checks.push(const_check(
+            quote!(#written == #found),
+            message(difference),
+            written.span(),
+            &[written, found],
+        )),
+    }
+}
+
 /// `x + chain(x)` needs the chain to keep the shape.
 fn same_shape(
     residual: &crate::parse::LayerCall,
@@ -492,27 +516,21 @@ fn batch_norm(
         }
     };
     let source = &before.source;
-    match compare(features, found) {
-        Comparison::Same => {}
-        Comparison::Differ => errors.push(
-            features.span(),
-            format!(
-                "{name} normalises {} {what}, but {source} yields {}",
-                features.show(),
-                found.show()
-            ),
-        ),
-        Comparison::Unknown => checks.push(const_check(
-            quote!(#features == #found),
-            format!(
-                "{name} normalises {} {what}, but {source} yields {}, a different number",
-                features.show(),
-                found.show()
-            ),
-            features.span(),
-            &[features, found],
-        )),
-    }
+    let message = |difference: &str| {
+        format!(
+            "{name} normalises {} {what}, but {source} yields {}{difference}",
+            features.show(),
+            found.show()
+        )
+    };
+    require_equal(
+        features,
+        found,
+        message,
+        ", a different number",
+        checks,
+        errors,
+    );
 }
 
 /// `LayerNorm` normalises each row's features, so it takes the width before it.
@@ -538,27 +556,21 @@ fn layer_norm(
             return;
         }
     };
-    match compare(features, width) {
-        Comparison::Same => {}
-        Comparison::Differ => errors.push(
-            features.span(),
-            format!(
-                "{name} normalises {} features, but {source} yields {}",
-                features.show(),
-                width.show()
-            ),
-        ),
-        Comparison::Unknown => checks.push(const_check(
-            quote!(#width == #features),
-            format!(
-                "{name} normalises {} features, but {source} yields {}, a different width",
-                features.show(),
-                width.show()
-            ),
-            features.span(),
-            &[features, width],
-        )),
-    }
+    let message = |difference: &str| {
+        format!(
+            "{name} normalises {} features, but {source} yields {}{difference}",
+            features.show(),
+            width.show()
+        )
+    };
+    require_equal(
+        features,
+        width,
+        message,
+        ", a different width",
+        checks,
+        errors,
+    );
 }
 
 /// A `Linear` takes the features the layer before yields, flattened.
@@ -589,26 +601,21 @@ fn linear_inputs(
             return;
         }
     };
-    match compare(inputs, previous) {
-        // Linear(20, HIDDEN) -> Linear(HIDDEN, 3): the same constant, nothing to check.
-        Comparison::Same => {}
-        Comparison::Differ => errors.push(
-            inputs.span(),
-            format!(
-                "{name} takes {} inputs, but {source} yields {yields}",
-                inputs.show()
-            ),
-        ),
-        Comparison::Unknown => checks.push(const_check(
-            quote!(#inputs == #previous),
-            format!(
-                "{name} takes {} inputs, but {source} yields {yields}, a different width",
-                inputs.show()
-            ),
-            inputs.span(),
-            &[inputs, previous],
-        )),
-    }
+    // Linear(20, HIDDEN) -> Linear(HIDDEN, 3): the same constant, nothing to check.
+    let message = |difference: &str| {
+        format!(
+            "{name} takes {} inputs, but {source} yields {yields}{difference}",
+            inputs.show()
+        )
+    };
+    require_equal(
+        inputs,
+        previous,
+        message,
+        ", a different width",
+        checks,
+        errors,
+    );
 }
 
 /// The channels and spatial size of the input of a layer of `dims` dimensions, or an error at
@@ -819,27 +826,22 @@ fn convolution(
     let before = before?;
     let (channels, size) = spatial_input(entry, dims, before, walk.errors)?;
     let (source, yields) = (&before.source, &before.yields);
-    match compare(in_channels, channels) {
-        Comparison::Same => {}
-        Comparison::Differ => walk.errors.push(
-            in_channels.span(),
-            format!(
-                "{name} takes {} input channels, but {source} yields {}: its output is {yields}",
-                in_channels.show(),
-                channels.show()
-            ),
-        ),
-        Comparison::Unknown => walk.checks.push(const_check(
-            quote!(#in_channels == #channels),
-            format!(
-                "{name} takes {} input channels, but {source} yields {}, a different number: its output is {yields}",
-                in_channels.show(),
-                channels.show()
-            ),
-            in_channels.span(),
-            &[in_channels, channels],
-        )),
-    }
+    let message = |difference: &str| {
+        format!(
+            "{name} takes {} input channels, but {source} yields {}{difference}: its output is {yields}",
+            in_channels.show(),
+            channels.show()
+        )
+    };
+    let (checks, errors) = (&mut *walk.checks, &mut *walk.errors);
+    require_equal(
+        in_channels,
+        channels,
+        message,
+        ", a different number",
+        checks,
+        errors,
+    );
     let (kernel, dilation) = (window.kernel, window.dilation);
     let spans = match (
         dilation.value(),

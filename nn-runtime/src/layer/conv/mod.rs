@@ -187,13 +187,7 @@ impl Shape {
         let examples = grad_output.len() / self.output_width;
         columns::im2col(self, examples, input, columns);
         let m = examples * self.positions;
-        let grad = if examples == 1 {
-            grad_output
-        } else {
-            let products = &mut products[..self.spec.out_channels * m];
-            columns::read_outputs(self, examples, grad_output, products);
-            products
-        };
+        let grad = self.in_product_order(examples, grad_output, products);
         let (go, patch) = (self.group_outputs, self.patch);
         for g in 0..self.spec.groups {
             let grad = &grad[g * go * m..][..go * m];
@@ -253,13 +247,7 @@ impl Shape {
         let examples = grad_input.len() / self.input_width;
         let m = examples * self.positions;
         let grad_output = &grad_output[..examples * self.output_width];
-        let grad = if examples == 1 {
-            grad_output
-        } else {
-            let products = &mut products[..self.spec.out_channels * m];
-            columns::read_outputs(self, examples, grad_output, products);
-            products
-        };
+        let grad = self.in_product_order(examples, grad_output, products);
         let (go, patch) = (self.group_outputs, self.patch);
         for g in 0..self.spec.groups {
             let filters = &weight[g * go * patch..][..go * patch];
@@ -273,6 +261,22 @@ impl Shape {
             );
         }
         columns::col2im(self, examples, columns, grad_input);
+    }
+
+    /// `examples` rows of an output gradient, `grad_output`, in the products' channel-major
+    /// order: as they are for one example, else rearranged into `products`.
+    fn in_product_order<'a>(
+        &self,
+        examples: usize,
+        grad_output: &'a [f32],
+        products: &'a mut [f32],
+    ) -> &'a [f32] {
+        if examples == 1 {
+            return grad_output;
+        }
+        let products = &mut products[..self.spec.out_channels * examples * self.positions];
+        columns::read_outputs(self, examples, grad_output, products);
+        products
     }
 
     /// `outputs = W·columns` for every group: `columns` the chunk's `patch × m` per group,
