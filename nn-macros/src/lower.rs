@@ -816,21 +816,13 @@ fn backward_steps(stages: &[Stage], workspace: Option<&Ident>) -> Vec<BackwardSt
                 }
             }
             Head::Norm(norm) => {
-                steps.push(BackwardStep::NormParams {
+                steps.push(BackwardStep::Norm {
                     passes: norm.passes.clone(),
                     field: norm.field.clone(),
-                    input: input.clone(),
+                    input,
                     grad: grad.clone(),
+                    grad_before: before.map(|before| before.grad.clone()),
                 });
-                if let Some(before) = before {
-                    steps.push(BackwardStep::NormInput {
-                        passes: norm.passes.clone(),
-                        field: norm.field.clone(),
-                        input,
-                        grad: grad.clone(),
-                        grad_before: before.grad.clone(),
-                    });
-                }
             }
             Head::Pool(pool) => {
                 if let Some(before) = before {
@@ -988,8 +980,7 @@ mod tests {
                 BackwardStep::Route { .. } => "route",
                 BackwardStep::AddGrad { .. } => "add",
                 BackwardStep::PoolInput { .. } => "pool input",
-                BackwardStep::NormParams { .. } => "norm params",
-                BackwardStep::NormInput { .. } => "norm input",
+                BackwardStep::Norm { .. } => "norm",
             })
             .collect();
         assert_eq!(

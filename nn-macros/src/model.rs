@@ -183,20 +183,14 @@ pub(crate) enum BackwardStep {
         grad_before: Ident,
         workspace: Ident,
     },
-    /// A normalisation's weight and bias gradients.
-    NormParams {
+    /// A normalisation's weight and bias gradients, and its input gradient into `grad_before`
+    /// unless it opens the network: one step, as both need the same sums over the batch.
+    Norm {
         passes: String,
         field: Ident,
         input: Source,
         grad: Ident,
-    },
-    /// A normalisation's input gradient, into `grad_before`.
-    NormInput {
-        passes: String,
-        field: Ident,
-        input: Source,
-        grad: Ident,
-        grad_before: Ident,
+        grad_before: Option<Ident>,
     },
     /// Pooling's input gradient, into `grad_before`, from the input it pooled.
     PoolInput {

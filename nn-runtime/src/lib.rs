@@ -60,13 +60,12 @@ pub mod private {
     pub use crate::aligned::AlignedVec;
     pub use crate::buffers::Buffers;
     pub use crate::layer::{
-        add_assign_rows, add_rows, avg_pool1d, avg_pool2d, batch_norm, batch_norm_backward_input,
-        batch_norm_backward_params, batch_norm_forward_eval, batch_norm_forward_train, conv1d,
-        conv2d, conv_backward_input, conv_backward_params, conv_forward, global_avg_pool,
-        layer_norm, layer_norm_backward_input, layer_norm_backward_params, layer_norm_forward,
-        max_pool1d, max_pool2d, per_group, pool_backward, pool_forward, widest, window_output,
-        window_reach, AvgPool1d, AvgPool2d, Conv1dSettings, Conv2d, Conv2dSettings, ConvPasses,
-        LinearPasses, MaxPool1d, MaxPool2d, PoolPasses,
+        add_assign_rows, add_rows, avg_pool1d, avg_pool2d, batch_norm, batch_norm_backward,
+        batch_norm_forward_eval, batch_norm_forward_train, conv1d, conv2d, conv_backward_input,
+        conv_backward_params, conv_forward, global_avg_pool, layer_norm, layer_norm_backward,
+        layer_norm_forward, max_pool1d, max_pool2d, per_group, pool_backward, pool_forward, widest,
+        window_output, window_reach, AvgPool1d, AvgPool2d, Conv1dSettings, Conv2d, Conv2dSettings,
+        ConvPasses, LinearPasses, MaxPool1d, MaxPool2d, PoolPasses,
     };
     pub use crate::summary::write_summary;
 }

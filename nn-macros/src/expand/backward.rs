@@ -194,24 +194,21 @@ fn statements(steps: &[BackwardStep]) -> TokenStream {
         } => quote! {
             #private::conv_backward_input(&network.#field, rows, #grad, #grad_before, #workspace);
         },
-        BackwardStep::NormParams {
-            passes,
-            field,
-            input,
-            grad,
-        } => {
-            let backward = format_ident!("{passes}_backward_params");
-            quote!(#private::#backward(&mut network.#field, rows, #input, #grad, accumulate);)
-        }
-        BackwardStep::NormInput {
+        BackwardStep::Norm {
             passes,
             field,
             input,
             grad,
             grad_before,
         } => {
-            let backward = format_ident!("{passes}_backward_input");
-            quote!(#private::#backward(&network.#field, rows, #input, #grad, #grad_before);)
+            let backward = format_ident!("{passes}_backward");
+            let grad_before = match grad_before {
+                Some(grad_before) => quote!(::core::option::Option::Some(#grad_before)),
+                None => quote!(::core::option::Option::None),
+            };
+            quote! {
+                #private::#backward(&mut network.#field, rows, #input, #grad, #grad_before, accumulate);
+            }
         }
         BackwardStep::PoolInput {
             field,

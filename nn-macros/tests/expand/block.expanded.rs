@@ -436,19 +436,13 @@ const _: () = {
             d_batch_norm8,
             16384,
         );
-        ::nn::__private_0_1::batch_norm_backward_params(
+        ::nn::__private_0_1::batch_norm_backward(
             &mut network.batch_norm8,
             rows,
             conv7,
             d_batch_norm8,
+            ::core::option::Option::Some(d_conv7),
             accumulate,
-        );
-        ::nn::__private_0_1::batch_norm_backward_input(
-            &network.batch_norm8,
-            rows,
-            conv7,
-            d_batch_norm8,
-            d_conv7,
         );
         ::nn::__private_0_1::conv_backward_params(
             &mut network.conv7,
@@ -479,19 +473,13 @@ const _: () = {
             d_batch_norm4,
             65536,
         );
-        ::nn::__private_0_1::batch_norm_backward_params(
+        ::nn::__private_0_1::batch_norm_backward(
             &mut network.batch_norm4,
             rows,
             conv3,
             d_batch_norm4,
+            ::core::option::Option::Some(d_conv3),
             accumulate,
-        );
-        ::nn::__private_0_1::batch_norm_backward_input(
-            &network.batch_norm4,
-            rows,
-            conv3,
-            d_batch_norm4,
-            d_conv3,
         );
         ::nn::__private_0_1::conv_backward_params(
             &mut network.conv3,
@@ -515,19 +503,13 @@ const _: () = {
             d_batch_norm1,
             32768,
         );
-        ::nn::__private_0_1::batch_norm_backward_params(
+        ::nn::__private_0_1::batch_norm_backward(
             &mut network.batch_norm1,
             rows,
             conv0,
             d_batch_norm1,
+            ::core::option::Option::Some(d_conv0),
             accumulate,
-        );
-        ::nn::__private_0_1::batch_norm_backward_input(
-            &network.batch_norm1,
-            rows,
-            conv0,
-            d_batch_norm1,
-            d_conv0,
         );
         ::nn::__private_0_1::conv_backward_params(
             &mut network.conv0,

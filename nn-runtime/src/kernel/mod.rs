@@ -43,7 +43,9 @@ use crate::simd::{level, Level};
 use instances::portable;
 #[cfg(target_arch = "x86_64")]
 use instances::{avx2, avx512};
-pub(crate) use threads::share;
+#[cfg(test)]
+pub(crate) use threads::ONE_THREAD;
+pub(crate) use threads::{for_each_channel, share};
 
 /// Dimensions of one linear layer applied to a batch, and how its weight is stored.
 #[derive(Clone, Copy, Debug)]

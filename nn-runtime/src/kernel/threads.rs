@@ -12,6 +12,7 @@
 //! whole product itself.
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -153,7 +154,7 @@ fn helper() -> Option<&'static Helper> {
 #[cfg(test)]
 thread_local! {
     /// Tests set this to keep products on their own thread.
-    pub(super) static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    pub(crate) static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Runs `ours` on this thread and offers `theirs` to the helper thread, and returns `true` once
@@ -230,23 +231,34 @@ pub(super) fn run_pair<F: Fn() + Sync>(theirs: &F, ours: impl FnOnce()) -> bool 
     true
 }
 
-/// A slice that two threads write in disjoint parts, each part handed out once.
-struct Parts {
-    ptr: *mut f32,
+/// A slice that tasks running on two threads write in disjoint parts, each part handed to one
+/// task: what [`for_each_task`]'s tasks write through.
+struct Parts<'a, T> {
+    ptr: *mut T,
     len: usize,
+    borrow: PhantomData<&'a mut [T]>,
 }
 
-// SAFETY: `Parts` is a pointer and a length; [`share`] hands each part of it to one thread
-// only, for the time the slice it was made from is borrowed.
-unsafe impl Sync for Parts {}
+// SAFETY: `Parts` is a borrowed slice; its users hand each part to one task only, for the time
+// the slice is borrowed, so sharing it between threads shares no value.
+unsafe impl<T: Send> Sync for Parts<'_, T> {}
 
-impl Parts {
+impl<'a, T> Parts<'a, T> {
+    /// `slice`, to be written in disjoint parts.
+    fn new(slice: &'a mut [T]) -> Self {
+        Parts {
+            ptr: slice.as_mut_ptr(),
+            len: slice.len(),
+            borrow: PhantomData,
+        }
+    }
+
     /// Values `start..start + len`, clipped to the slice.
     ///
     /// # Safety
     /// No other reference to these values is alive while the result is.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn part(&self, start: usize, len: usize) -> &mut [f32] {
+    unsafe fn part(&self, start: usize, len: usize) -> &mut [T] {
         let start = start.min(self.len);
         let len = len.min(self.len - start);
         // SAFETY: `start..start + len` is within the slice (clipped above), and no other
@@ -255,17 +267,99 @@ impl Parts {
     }
 }
 
+/// Runs `work(task)` once for every task in `0..tasks`, on this thread and, with `parallel`, on
+/// the helper thread too, each taking the next task not yet taken.
+///
+/// Which thread runs a task changes nothing but the time, as long as each task reads what it
+/// is given and writes only what belongs to it (its own [`Parts`]).
+fn for_each_task(tasks: usize, parallel: bool, work: &(dyn Fn(usize, usize) + Sync)) {
+    let next = AtomicUsize::new(0);
+    let run = |worker: usize| loop {
+        let task = next.fetch_add(1, Ordering::Relaxed);
+        if task >= tasks {
+            break;
+        }
+        work(worker, task);
+    };
+    if parallel && tasks >= 2 && run_pair(&|| run(1), || run(0)) {
+        return;
+    }
+    // No helper: this thread does every task.
+    run(0);
+}
+
+/// One channel's run of each row of `[rows, C, P]` values, for writing: what
+/// [`for_each_channel`] hands the task of that channel.
+pub(crate) struct ChannelRuns<'t> {
+    values: Option<&'t Parts<'t, f32>>,
+    /// Where the next run starts.
+    start: usize,
+    /// Runs left.
+    rows: usize,
+    width: usize,
+    positions: usize,
+}
+
+impl<'t> Iterator for ChannelRuns<'t> {
+    type Item = &'t mut [f32];
+
+    fn next(&mut self) -> Option<&'t mut [f32]> {
+        let values = self.values?;
+        self.rows = self.rows.checked_sub(1)?;
+        let start = self.start;
+        self.start += self.width;
+        // SAFETY: `for_each_channel` gives each channel to one task, and the runs of one
+        // channel, one per row, are disjoint.
+        Some(unsafe { values.part(start, self.positions) })
+    }
+}
+
+/// Runs `work(c, runs)` once for every channel `c`, one per value of `results`, which takes
+/// its result, as [`for_each_task`] runs tasks. With `values` (`(values, P)`, rows of `C·P`
+/// values, channel-major), `runs` yields channel `c`'s run of `P` values in each row, for
+/// writing; without, nothing.
+///
+/// Each channel's task sees only its own runs and result, so results are the same on one
+/// thread or two.
+pub(crate) fn for_each_channel<R: Send>(
+    parallel: bool,
+    results: &mut [R],
+    values: Option<(&mut [f32], usize)>,
+    work: &(dyn Fn(usize, ChannelRuns<'_>) -> R + Sync),
+) {
+    let channels = results.len();
+    let (values, positions) = values.unzip();
+    let positions = positions.unwrap_or(0);
+    let width = channels * positions;
+    let rows = match &values {
+        Some(values) if width > 0 => values.len() / width,
+        _ => 0,
+    };
+    let values = values.map(Parts::new);
+    let results = Parts::new(results);
+    for_each_task(channels, parallel, &|_, c| {
+        let runs = ChannelRuns {
+            values: values.as_ref(),
+            start: c * positions,
+            rows,
+            width,
+            positions,
+        };
+        let result = work(c, runs);
+        // SAFETY: the task counter gives out each channel once.
+        if let Some(slot) = unsafe { results.part(c, 1) }.first_mut() {
+            *slot = result;
+        }
+    });
+}
+
 /// What [`share`] runs per task: `(task, its output part, the thread's scratch)`.
 pub(crate) type Task<'a> = dyn Fn(usize, &mut [f32], &mut [f32]) + Sync + 'a;
 
-/// Runs `work(task, output, scratch)` once for every task in `0..tasks`, on this thread and,
-/// with `parallel`, on the helper thread too, each taking the next task not yet taken. Task
-/// `t` writes `output` part `t`, values `t·part..(t + 1)·part` of `outputs` (the last part
+/// Runs `work(task, output, scratch)` once for every task in `0..tasks`, as [`for_each_task`].
+/// Task `t` writes `output` part `t`, values `t·part..(t + 1)·part` of `outputs` (the last part
 /// shorter if `outputs` is); `scratch` is the running thread's own part of `scratch`, the
 /// first `per_thread` values on this thread, the next on the helper.
-///
-/// Which thread runs a task changes nothing but the time: a task reads what it is given and
-/// writes only its own part, so results are the same on one thread or two.
 pub(crate) fn share(
     tasks: usize,
     (outputs, part): (&mut [f32], usize),
@@ -273,34 +367,19 @@ pub(crate) fn share(
     parallel: bool,
     work: &Task<'_>,
 ) {
-    let outputs = Parts {
-        ptr: outputs.as_mut_ptr(),
-        len: outputs.len(),
-    };
-    let scratch = Parts {
-        ptr: scratch.as_mut_ptr(),
-        len: scratch.len(),
-    };
-    let next = AtomicUsize::new(0);
-    let run = |worker: usize| {
-        // SAFETY: worker 0 runs on this thread and worker 1 on the helper: each part is used
-        // by one thread.
-        let scratch = unsafe { scratch.part(worker * per_thread, per_thread) };
-        loop {
-            let task = next.fetch_add(1, Ordering::Relaxed);
-            if task >= tasks {
-                break;
-            }
-            // SAFETY: `next` gives out each task once, so each part goes to one thread.
-            let output = unsafe { outputs.part(task * part, part) };
-            work(task, output, scratch);
-        }
-    };
-    if parallel && tasks >= 2 && run_pair(&|| run(1), || run(0)) {
-        return;
-    }
-    // No helper: this thread does every task.
-    run(0);
+    let outputs = Parts::new(outputs);
+    let scratch = Parts::new(scratch);
+    for_each_task(tasks, parallel, &|worker, task| {
+        // SAFETY: worker 0 runs on this thread and worker 1 on the helper, and the task
+        // counter gives out each task once: each part is used by one thread at a time.
+        let (output, scratch) = unsafe {
+            (
+                outputs.part(task * part, part),
+                scratch.part(worker * per_thread, per_thread),
+            )
+        };
+        work(task, output, scratch);
+    });
 }
 
 #[cfg(test)]

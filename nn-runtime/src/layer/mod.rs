@@ -28,9 +28,8 @@ pub use linear::Linear;
 pub use linear::LinearPasses;
 #[doc(hidden)]
 pub use norm::{
-    batch_norm, batch_norm_backward_input, batch_norm_backward_params, batch_norm_forward_eval,
-    batch_norm_forward_train, layer_norm, layer_norm_backward_input, layer_norm_backward_params,
-    layer_norm_forward,
+    batch_norm, batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, layer_norm,
+    layer_norm_backward, layer_norm_forward,
 };
 pub use norm::{BatchNorm, LayerNorm};
 pub use pool::{

@@ -9,6 +9,7 @@ use super::{check_eps, check_positive, moments, rows_of, rows_of_mut};
 use crate::aligned::AlignedVec;
 use crate::error::{Error, Result};
 use crate::io::{NamedTensors, TensorVisitor, TensorVisitorMut};
+use crate::kernel;
 use crate::optim::{ParameterVisitor, Parameters};
 use crate::size;
 
@@ -65,16 +66,23 @@ pub struct BatchNorm {
     running_mean: AlignedVec,
     running_var: AlignedVec,
     num_batches_tracked: u64,
-    /// The mean of each channel over the last training batch, which the backward passes use.
-    /// In `f64`: rounded to `f32`, the mean of values far from 0 would move every deviation
-    /// from it by as much as their spread's last digits.
-    batch_mean: Vec<f64>,
-    /// `1/√(var + eps)` of each channel over the last training batch, with the biased
-    /// variance, likewise.
-    batch_invstd: Vec<f64>,
-    /// The unbiased variance of each channel over the last training batch: room to hold it
-    /// until every channel's statistics are known to fit the running ones.
-    batch_unbiased_var: Vec<f64>,
+    /// Each channel's statistics over the last training batch, which the backward passes use.
+    batch: Vec<BatchStatistics>,
+    /// Room for each channel's gradient sums in [`backward`](Self::backward).
+    sums: Vec<GradientSums>,
+}
+
+/// One channel's statistics over a training batch, in `f64`: rounded to `f32`, the mean of
+/// values far from 0 would move every deviation from it by as much as their spread's last
+/// digits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct BatchStatistics {
+    mean: f64,
+    /// `1/√(var + eps)`, with the biased variance.
+    invstd: f64,
+    /// The unbiased variance, held until every channel's statistics are known to fit the
+    /// running ones.
+    unbiased_var: f64,
 }
 
 impl BatchNorm {
@@ -116,9 +124,15 @@ impl BatchNorm {
             running_mean: AlignedVec::zeros(channels),
             running_var: ones(),
             num_batches_tracked: 0,
-            batch_mean: vec![0.0; channels],
-            batch_invstd: vec![1.0 / (1.0 + f64::from(eps)).sqrt(); channels],
-            batch_unbiased_var: vec![1.0; channels],
+            batch: vec![
+                BatchStatistics {
+                    mean: 0.0,
+                    invstd: 1.0 / (1.0 + f64::from(eps)).sqrt(),
+                    unbiased_var: 1.0,
+                };
+                channels
+            ],
+            sums: vec![GradientSums::default(); channels],
         })
     }
 
@@ -243,20 +257,27 @@ impl BatchNorm {
         }
         let (positions, eps) = (self.positions, f64::from(self.eps));
         let count = (rows * positions) as f64;
-        for c in 0..self.channels {
+        let (weight, bias) = (&self.weight, &self.bias);
+        let output = Some((output, positions));
+        kernel::for_each_channel(shared(input), &mut self.batch, output, &|c, output| {
             let (mean, squares) = moments(|| channel(input, width, positions, c));
-            self.batch_mean[c] = mean;
-            self.batch_invstd[c] = 1.0 / (squares / count + eps).sqrt();
-            // `count > 1` was checked above.
-            self.batch_unbiased_var[c] = squares / (count - 1.0);
-        }
+            let invstd = 1.0 / (squares / count + eps).sqrt();
+            let scale = (invstd * f64::from(weight[c])) as f32;
+            normalise(
+                channel(input, width, positions, c),
+                output,
+                mean,
+                scale,
+                bias[c],
+            );
+            BatchStatistics {
+                mean,
+                invstd,
+                // `count > 1` was checked above.
+                unbiased_var: squares / (count - 1.0),
+            }
+        });
         self.update_running_statistics();
-        for c in 0..self.channels {
-            let mean = self.batch_mean[c];
-            let scale = (self.batch_invstd[c] * f64::from(self.weight[c])) as f32;
-            let values = c * positions..(c + 1) * positions;
-            normalise(input, output, width, values, mean, scale, self.bias[c]);
-        }
         Ok(())
     }
 
@@ -269,15 +290,15 @@ impl BatchNorm {
             ((1.0 - momentum) * f64::from(running) + momentum * batch) as f32
         };
         let finite = (0..self.channels).all(|c| {
-            moved(self.running_mean[c], self.batch_mean[c]).is_finite()
-                && moved(self.running_var[c], self.batch_unbiased_var[c]).is_finite()
+            moved(self.running_mean[c], self.batch[c].mean).is_finite()
+                && moved(self.running_var[c], self.batch[c].unbiased_var).is_finite()
         });
         if !finite {
             return;
         }
         for c in 0..self.channels {
-            self.running_mean[c] = moved(self.running_mean[c], self.batch_mean[c]);
-            self.running_var[c] = moved(self.running_var[c], self.batch_unbiased_var[c]);
+            self.running_mean[c] = moved(self.running_mean[c], self.batch[c].mean);
+            self.running_var[c] = moved(self.running_var[c], self.batch[c].unbiased_var);
         }
         self.num_batches_tracked += 1;
     }
@@ -293,13 +314,67 @@ impl BatchNorm {
         let width = self.width();
         let input = rows_of(input, rows, width)?;
         let output = rows_of_mut(output, rows, width)?;
-        let eps = f64::from(self.eps);
-        for c in 0..self.channels {
+        let (eps, positions) = (f64::from(self.eps), self.positions);
+        let output = Some((output, positions));
+        let mut done = vec![(); self.channels];
+        kernel::for_each_channel(shared(input), &mut done, output, &|c, output| {
             let invstd = 1.0 / (f64::from(self.running_var[c]) + eps).sqrt();
             let scale = (invstd * f64::from(self.weight[c])) as f32;
             let mean = f64::from(self.running_mean[c]);
-            let values = c * self.positions..(c + 1) * self.positions;
-            normalise(input, output, width, values, mean, scale, self.bias[c]);
+            let input = channel(input, width, positions, c);
+            normalise(input, output, mean, scale, self.bias[c]);
+        });
+        Ok(())
+    }
+
+    /// Both backward passes at once, with each channel's gradient sums taken once: the
+    /// gradients of γ and β as [`backward_params`](Self::backward_params) adds or writes them,
+    /// and, given `grad_input`, the input gradient as
+    /// [`backward_input`](Self::backward_input) writes it.
+    ///
+    /// # Errors
+    /// As [`forward_eval`](Self::forward_eval), for `input`, `grad_output` and `grad_input`;
+    /// nothing is written then.
+    pub fn backward(
+        &mut self,
+        rows: usize,
+        input: &[f32],
+        grad_output: &[f32],
+        grad_input: Option<&mut [f32]>,
+        accumulate: bool,
+    ) -> Result<()> {
+        let width = self.width();
+        let input = rows_of(input, rows, width)?;
+        let grad_output = rows_of(grad_output, rows, width)?;
+        let grad_input = grad_input
+            .map(|grad_input| rows_of_mut(grad_input, rows, width))
+            .transpose()?;
+        let statistics = Statistics {
+            positions: self.positions,
+            batch: &self.batch,
+            weight: &self.weight,
+        };
+        let grad_input = grad_input.map(|grad_input| (grad_input, self.positions));
+        kernel::for_each_channel(
+            shared(input),
+            &mut self.sums,
+            grad_input,
+            &|c, grad_input| {
+                let sums = statistics.gradient_sums(input, grad_output, c);
+                statistics.input_gradient(rows, input, grad_output, c, sums, grad_input);
+                sums
+            },
+        );
+        for (c, sums) in self.sums.iter().enumerate() {
+            let weight_grad = (sums.dot * self.batch[c].invstd) as f32;
+            let bias_grad = sums.grad as f32;
+            if accumulate {
+                self.weight_grad[c] += weight_grad;
+                self.bias_grad[c] += bias_grad;
+            } else {
+                self.weight_grad[c] = weight_grad;
+                self.bias_grad[c] = bias_grad;
+            }
         }
         Ok(())
     }
@@ -322,22 +397,7 @@ impl BatchNorm {
         grad_output: &[f32],
         accumulate: bool,
     ) -> Result<()> {
-        let width = self.width();
-        let input = rows_of(input, rows, width)?;
-        let grad_output = rows_of(grad_output, rows, width)?;
-        for c in 0..self.channels {
-            let sums = self.gradient_sums(input, grad_output, c);
-            let weight_grad = (sums.dot * self.batch_invstd[c]) as f32;
-            let bias_grad = sums.grad as f32;
-            if accumulate {
-                self.weight_grad[c] += weight_grad;
-                self.bias_grad[c] += bias_grad;
-            } else {
-                self.weight_grad[c] = weight_grad;
-                self.bias_grad[c] = bias_grad;
-            }
-        }
-        Ok(())
+        self.backward(rows, input, grad_output, None, accumulate)
     }
 
     /// The gradient of the loss with respect to the input of the last training pass, `rows`
@@ -359,66 +419,14 @@ impl BatchNorm {
         let input = rows_of(input, rows, width)?;
         let grad_output = rows_of(grad_output, rows, width)?;
         let grad_input = rows_of_mut(grad_input, rows, width)?;
-        if rows == 0 {
-            return Ok(());
-        }
-        let positions = self.positions;
-        let count = (rows * positions) as f64;
-        for c in 0..self.channels {
-            let sums = self.gradient_sums(input, grad_output, c);
-            let (mean, invstd) = (self.batch_mean[c], self.batch_invstd[c]);
-            // As PyTorch's kernel: `dx = (dy − Σdy/n − (x − mean)·k)·invstd·γ`, where
-            // `k = Σ dy·(x − mean) · invstd² / n`.
-            let k = sums.dot * invstd * invstd / count;
-            let grad_mean = sums.grad / count;
-            let scale = invstd * f64::from(self.weight[c]);
-            let rows = input
-                .chunks_exact(width)
-                .zip(grad_output.chunks_exact(width))
-                .zip(grad_input.chunks_exact_mut(width));
-            for ((x, dy), dx) in rows {
-                let range = c * positions..(c + 1) * positions;
-                for ((dx, &x), &dy) in dx[range.clone()]
-                    .iter_mut()
-                    .zip(&x[range.clone()])
-                    .zip(&dy[range])
-                {
-                    let centred = f64::from(x) - mean;
-                    *dx = ((f64::from(dy) - grad_mean - centred * k) * scale) as f32;
-                }
-            }
-        }
+        let statistics = Statistics::of_last_batch(self);
+        let grad_input = Some((grad_input, self.positions));
+        let mut done = vec![(); self.channels];
+        kernel::for_each_channel(shared(input), &mut done, grad_input, &|c, grad_input| {
+            let sums = statistics.gradient_sums(input, grad_output, c);
+            statistics.input_gradient(rows, input, grad_output, c, sums, grad_input);
+        });
         Ok(())
-    }
-
-    /// `Σ dy` and `Σ dy·(x − mean)` over channel `c`, with the last training batch's mean.
-    fn gradient_sums(&self, input: &[f32], grad_output: &[f32], c: usize) -> GradientSums {
-        let (width, positions) = (self.width(), self.positions);
-        let mean = self.batch_mean[c];
-        let mut sums = GradientSums {
-            grad: 0.0,
-            dot: 0.0,
-        };
-        let runs =
-            channel(input, width, positions, c).zip(channel(grad_output, width, positions, c));
-        // Four interleaved partial sums of each, as `sum_by` keeps.
-        let (mut grad, mut dot) = ([0.0f64; 4], [0.0f64; 4]);
-        for (x, dy) in runs {
-            let (xs, dys) = (x.chunks_exact(4), dy.chunks_exact(4));
-            for (&x, &dy) in xs.remainder().iter().zip(dys.remainder()) {
-                sums.grad += f64::from(dy);
-                sums.dot += f64::from(dy) * (f64::from(x) - mean);
-            }
-            for (x, dy) in xs.zip(dys) {
-                for lane in 0..4 {
-                    grad[lane] += f64::from(dy[lane]);
-                    dot[lane] += f64::from(dy[lane]) * (f64::from(x[lane]) - mean);
-                }
-            }
-        }
-        sums.grad += (grad[0] + grad[1]) + (grad[2] + grad[3]);
-        sums.dot += (dot[0] + dot[1]) + (dot[2] + dot[3]);
-        sums
     }
 
     /// Visits `weight` then `bias` under the given names, for optimizers: what a network does
@@ -469,9 +477,96 @@ impl BatchNorm {
 }
 
 /// `Σ dy` and `Σ dy·(x − mean)` over a channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct GradientSums {
     grad: f64,
     dot: f64,
+}
+
+/// What the backward passes read of a layer: the statistics of its last training pass and γ.
+struct Statistics<'a> {
+    positions: usize,
+    batch: &'a [BatchStatistics],
+    weight: &'a [f32],
+}
+
+impl<'a> Statistics<'a> {
+    fn of_last_batch(layer: &'a BatchNorm) -> Self {
+        Statistics {
+            positions: layer.positions,
+            batch: &layer.batch,
+            weight: &layer.weight,
+        }
+    }
+
+    fn width(&self) -> usize {
+        self.batch.len() * self.positions
+    }
+
+    /// `Σ dy` and `Σ dy·(x − mean)` over channel `c` of the rows of `input` and `grad_output`.
+    fn gradient_sums(&self, input: &[f32], grad_output: &[f32], c: usize) -> GradientSums {
+        let (positions, mean) = (self.positions, self.batch[c].mean);
+        let width = self.width();
+        let mut sums = GradientSums::default();
+        let runs =
+            channel(input, width, positions, c).zip(channel(grad_output, width, positions, c));
+        // Four interleaved partial sums of each, as `sum_by` keeps.
+        let (mut grad, mut dot) = ([0.0f64; 4], [0.0f64; 4]);
+        for (x, dy) in runs {
+            let (xs, dys) = (x.chunks_exact(4), dy.chunks_exact(4));
+            for (&x, &dy) in xs.remainder().iter().zip(dys.remainder()) {
+                sums.grad += f64::from(dy);
+                sums.dot += f64::from(dy) * (f64::from(x) - mean);
+            }
+            for (x, dy) in xs.zip(dys) {
+                for lane in 0..4 {
+                    grad[lane] += f64::from(dy[lane]);
+                    dot[lane] += f64::from(dy[lane]) * (f64::from(x[lane]) - mean);
+                }
+            }
+        }
+        sums.grad += (grad[0] + grad[1]) + (grad[2] + grad[3]);
+        sums.dot += (dot[0] + dot[1]) + (dot[2] + dot[3]);
+        sums
+    }
+
+    /// Channel `c`'s input gradient, into `grad_input`, one run per row, from its sums.
+    fn input_gradient<'g>(
+        &self,
+        rows: usize,
+        input: &[f32],
+        grad_output: &[f32],
+        c: usize,
+        sums: GradientSums,
+        grad_input: impl Iterator<Item = &'g mut [f32]>,
+    ) {
+        let BatchStatistics { mean, invstd, .. } = self.batch[c];
+        let (positions, width) = (self.positions, self.width());
+        let count = (rows * positions) as f64;
+        // As PyTorch's kernel: `dx = (dy − Σdy/n − (x − mean)·k)·invstd·γ`, where
+        // `k = Σ dy·(x − mean) · invstd² / n`.
+        let k = sums.dot * invstd * invstd / count;
+        let grad_mean = sums.grad / count;
+        let scale = invstd * f64::from(self.weight[c]);
+        let runs =
+            channel(input, width, positions, c).zip(channel(grad_output, width, positions, c));
+        for ((x, dy), dx) in runs.zip(grad_input) {
+            for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                let centred = f64::from(x) - mean;
+                *dx = ((f64::from(dy) - grad_mean - centred * k) * scale) as f32;
+            }
+        }
+    }
+}
+
+/// Values a pass must cover before it shares its channels with the helper thread: below,
+/// waking the helper costs more than it saves.
+const SHARED_VALUES: usize = 1 << 15;
+
+/// Whether a pass over `values` shares its channels between two threads. Each channel's
+/// results are the same either way.
+fn shared(values: &[f32]) -> bool {
+    values.len() >= SHARED_VALUES
 }
 
 /// `{prefix}.{tensor}`, or `tensor` alone for an empty prefix.
@@ -495,27 +590,23 @@ fn channel(
         .map(move |row| &row[c * positions..(c + 1) * positions])
 }
 
-/// Writes `values` (one channel's) of each output row: `(x − mean)·scale + shift`.
+/// Writes one channel's values of each output row, `(x − mean)·scale + shift`, from its runs
+/// of input.
 ///
 /// In `f32`, with the mean in two parts: `x − high` is exact for the values near the mean,
 /// and `low` is what `high` leaves out of it, so that values far from 0 keep their deviations
 /// to the last digit.
-fn normalise(
-    input: &[f32],
-    output: &mut [f32],
-    width: usize,
-    values: std::ops::Range<usize>,
+fn normalise<'a, 'b>(
+    input: impl Iterator<Item = &'a [f32]>,
+    output: impl Iterator<Item = &'b mut [f32]>,
     mean: f64,
     scale: f32,
     shift: f32,
 ) {
     let high = mean as f32;
     let low = (mean - f64::from(high)) as f32;
-    for (x, y) in input
-        .chunks_exact(width)
-        .zip(output.chunks_exact_mut(width))
-    {
-        for (y, &x) in y[values.clone()].iter_mut().zip(&x[values.clone()]) {
+    for (x, y) in input.zip(output) {
+        for (y, &x) in y.iter_mut().zip(x) {
             *y = ((x - high) - low) * scale + shift;
         }
     }

@@ -38,28 +38,17 @@ pub fn batch_norm_forward_eval(layer: &BatchNorm, rows: usize, input: &[f32], ou
     }
 }
 
-/// [`BatchNorm::backward_params`] on buffers `network!` sized.
-pub fn batch_norm_backward_params(
+/// [`BatchNorm::backward`] on buffers `network!` sized: the parameters' gradients, and the
+/// input's into `grad_input` unless the layer opens the network.
+pub fn batch_norm_backward(
     layer: &mut BatchNorm,
     rows: usize,
     input: &[f32],
     grad_output: &[f32],
+    grad_input: Option<&mut [f32]>,
     accumulate: bool,
 ) {
-    if let Err(error) = layer.backward_params(rows, input, grad_output, accumulate) {
-        broken(&error);
-    }
-}
-
-/// [`BatchNorm::backward_input`] on buffers `network!` sized.
-pub fn batch_norm_backward_input(
-    layer: &BatchNorm,
-    rows: usize,
-    input: &[f32],
-    grad_output: &[f32],
-    grad_input: &mut [f32],
-) {
-    if let Err(error) = layer.backward_input(rows, input, grad_output, grad_input) {
+    if let Err(error) = layer.backward(rows, input, grad_output, grad_input, accumulate) {
         broken(&error);
     }
 }
@@ -76,28 +65,23 @@ pub fn layer_norm_forward(layer: &LayerNorm, rows: usize, input: &[f32], output:
     }
 }
 
-/// [`LayerNorm::backward_params`] on buffers `network!` sized.
-pub fn layer_norm_backward_params(
+/// [`LayerNorm::backward_params`] then, given `grad_input`, [`LayerNorm::backward_input`], on
+/// buffers `network!` sized.
+pub fn layer_norm_backward(
     layer: &mut LayerNorm,
     rows: usize,
     input: &[f32],
     grad_output: &[f32],
+    grad_input: Option<&mut [f32]>,
     accumulate: bool,
 ) {
-    if let Err(error) = layer.backward_params(rows, input, grad_output, accumulate) {
-        broken(&error);
-    }
-}
-
-/// [`LayerNorm::backward_input`] on buffers `network!` sized.
-pub fn layer_norm_backward_input(
-    layer: &LayerNorm,
-    rows: usize,
-    input: &[f32],
-    grad_output: &[f32],
-    grad_input: &mut [f32],
-) {
-    if let Err(error) = layer.backward_input(rows, input, grad_output, grad_input) {
+    let passes = layer
+        .backward_params(rows, input, grad_output, accumulate)
+        .and_then(|()| match grad_input {
+            Some(grad_input) => layer.backward_input(rows, input, grad_output, grad_input),
+            None => Ok(()),
+        });
+    if let Err(error) = passes {
         broken(&error);
     }
 }

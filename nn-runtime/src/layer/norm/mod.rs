@@ -13,9 +13,8 @@ mod layer_norm;
 pub use batch_norm::BatchNorm;
 #[doc(hidden)]
 pub use generated::{
-    batch_norm, batch_norm_backward_input, batch_norm_backward_params, batch_norm_forward_eval,
-    batch_norm_forward_train, layer_norm, layer_norm_backward_input, layer_norm_backward_params,
-    layer_norm_forward,
+    batch_norm, batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, layer_norm,
+    layer_norm_backward, layer_norm_forward,
 };
 pub use layer_norm::LayerNorm;
 
