@@ -99,7 +99,8 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
         for channel in 0..shape.spec.in_channels {
             let row = &mut columns[(channel * taps + tap) * length..][..length];
             let channel = channel * plane;
-            if vertical.count < out_height || horizontal.count < out_width {
+            let padded = vertical.count < out_height || horizontal.count < out_width;
+            if padded {
                 // Outputs in the padding, at the same places in every example's part of the
                 // row: one fill, rather than short ones per example and output row.
                 row.fill(0.0);
@@ -110,6 +111,17 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
                 vertical.start(horizontal, out_width, channel + horizontal.first, width);
             let examples = input.chunks_exact(shape.input_width);
             for (example, positions) in examples.zip(row.chunks_exact_mut(shape.positions)) {
+                if stride_x == 1 && out_width >= 8 {
+                    let runs = Runs {
+                        count: vertical.count,
+                        len: horizontal.count,
+                        to: (start, out_width),
+                        from: (first, stride_y * width),
+                        padded,
+                    };
+                    copy_runs(&runs, example, positions);
+                    continue;
+                }
                 for r in 0..vertical.count {
                     let inside = &mut positions[start + r * out_width..][..horizontal.count];
                     let values = &example[first + r * stride_y * width..];
@@ -127,6 +139,64 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
             }
         }
     });
+}
+
+/// Runs of one example's input that a tap copies, stride 1 along the width.
+struct Runs {
+    /// How many, one per output row that reads the input.
+    count: usize,
+    /// Values per run.
+    len: usize,
+    /// Where the first run goes in the example's part of the row of columns, and the step to
+    /// the next (the output's width).
+    to: (usize, usize),
+    /// Where the first run is read in the example's input, and the step to the next.
+    from: (usize, usize),
+    /// Whether the example's part of the row has outputs in the padding, zeroed beforehand.
+    padded: bool,
+}
+
+/// Copies `runs` from `example` into `positions`, whole registers at a time: a run of 10
+/// values is two copies of 8, where the exact copy takes one and two single values. What a
+/// copy writes past its run lands where a later run will be written, or in the padding, which
+/// is zeroed again at once. A run copies exactly where a whole register would read or write
+/// outside the example; the runs being at least 8 apart (the output's width), the next run
+/// covers what one writes past its end.
+fn copy_runs(runs: &Runs, example: &[f32], positions: &mut [f32]) {
+    let whole = runs.len.next_multiple_of(8);
+    for r in 0..runs.count {
+        let to = runs.to.0 + r * runs.to.1;
+        let from = runs.from.0 + r * runs.from.1;
+        match (
+            positions.get_mut(to..to + whole),
+            example.get(from..from + whole),
+        ) {
+            (Some(dst), Some(src)) => {
+                copy_registers(dst, src);
+                if runs.padded {
+                    // The padding after the run, zeroed again.
+                    let after = to + runs.len;
+                    match positions.get_mut(after..after + 8) {
+                        Some(after) => after.copy_from_slice(&[0.0; 8]),
+                        None => positions[after..to + whole].fill(0.0),
+                    }
+                }
+            }
+            _ => copy_short(
+                &mut positions[to..][..runs.len],
+                &example[from..][..runs.len],
+            ),
+        }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for runs of whole registers.
+#[inline(always)]
+fn copy_registers(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+        let d: &mut [f32; 8] = d.try_into().expect("chunks of 8");
+        *d = s.try_into().expect("chunks of 8");
+    }
 }
 
 /// `dst.copy_from_slice(src)` for the short runs of an image's row that im2col copies: in
