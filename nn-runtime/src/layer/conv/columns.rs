@@ -163,22 +163,37 @@ struct Runs {
 /// outside the example; the runs being at least 8 apart (the output's width), the next run
 /// covers what one writes past its end.
 fn copy_runs(runs: &Runs, example: &[f32], positions: &mut [f32]) {
-    let whole = runs.len.next_multiple_of(8);
-    for r in 0..runs.count {
-        let to = runs.to.0 + r * runs.to.1;
-        let from = runs.from.0 + r * runs.from.1;
-        match (
-            positions.get_mut(to..to + whole),
-            example.get(from..from + whole),
-        ) {
-            (Some(dst), Some(src)) => {
-                copy_registers(dst, src);
+    // Runs of a known number of registers copy as fixed-size arrays, whose loops the compiler
+    // unrolls: runs are short, and a loop's bookkeeping would cost more than its copies.
+    match runs.len.div_ceil(8) {
+        1 => copy_runs_of::<8>(runs, example, positions),
+        2 => copy_runs_of::<16>(runs, example, positions),
+        3 => copy_runs_of::<24>(runs, example, positions),
+        4 => copy_runs_of::<32>(runs, example, positions),
+        _ => copy_runs_of::<40>(runs, example, positions),
+    }
+}
+
+/// [`copy_runs`] for runs of at most `WHOLE` values, a multiple of 8; longer ones (and those
+/// whose whole registers would reach outside the example) are copied exactly.
+#[inline(always)]
+fn copy_runs_of<const WHOLE: usize>(runs: &Runs, example: &[f32], positions: &mut [f32]) {
+    let (mut to, mut from) = (runs.to.0, runs.from.0);
+    for _ in 0..runs.count {
+        let whole = (
+            positions.get_mut(to..to + WHOLE),
+            example.get(from..from + WHOLE),
+        );
+        match whole {
+            (Some(dst), Some(src)) if runs.len <= WHOLE => {
+                let dst: &mut [f32; WHOLE] = dst.try_into().expect("WHOLE values");
+                *dst = src.try_into().expect("WHOLE values");
                 if runs.padded {
                     // The padding after the run, zeroed again.
                     let after = to + runs.len;
                     match positions.get_mut(after..after + 8) {
                         Some(after) => after.copy_from_slice(&[0.0; 8]),
-                        None => positions[after..to + whole].fill(0.0),
+                        None => positions[after..to + WHOLE].fill(0.0),
                     }
                 }
             }
@@ -187,15 +202,8 @@ fn copy_runs(runs: &Runs, example: &[f32], positions: &mut [f32]) {
                 &example[from..][..runs.len],
             ),
         }
-    }
-}
-
-/// `dst.copy_from_slice(src)` for runs of whole registers.
-#[inline(always)]
-fn copy_registers(dst: &mut [f32], src: &[f32]) {
-    for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
-        let d: &mut [f32; 8] = d.try_into().expect("chunks of 8");
-        *d = s.try_into().expect("chunks of 8");
+        to += runs.to.1;
+        from += runs.from.1;
     }
 }
 
