@@ -100,7 +100,10 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
             let row = &mut columns[(channel * taps + tap) * length..][..length];
             let channel = channel * plane;
             let padded = vertical.count < out_height || horizontal.count < out_width;
-            if padded {
+            // A stride-1 convolution whose output is as wide as its input ("same" padding
+            // along the width) reads, for each tap, one block of the input.
+            let one_block = stride_x == 1 && stride_y == 1 && out_width == width;
+            if padded && !one_block {
                 // Outputs in the padding, at the same places in every example's part of the
                 // row: one fill, rather than short ones per example and output row.
                 row.fill(0.0);
@@ -111,6 +114,17 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
                 vertical.start(horizontal, out_width, channel + horizontal.first, width);
             let examples = input.chunks_exact(shape.input_width);
             for (example, positions) in examples.zip(row.chunks_exact_mut(shape.positions)) {
+                if one_block {
+                    let block = Block {
+                        rows: vertical.count,
+                        len: horizontal.count,
+                        to: start,
+                        from: first,
+                        width,
+                    };
+                    copy_block(&block, example, positions);
+                    continue;
+                }
                 if stride_x == 1 && out_width >= 8 {
                     let runs = Runs {
                         count: vertical.count,
@@ -139,6 +153,57 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
             }
         }
     });
+}
+
+/// The runs of one example's input that a tap of a stride-1 convolution reads, when its
+/// output is as wide as its input: the runs of consecutive output rows are one row of input
+/// apart, as they are one row of output apart, so they lie in one block of the input.
+struct Block {
+    /// Output rows that read the input.
+    rows: usize,
+    /// Values each reads.
+    len: usize,
+    /// Where the first run goes in the example's part of the row of columns.
+    to: usize,
+    /// Where the first run is read in the example's input.
+    from: usize,
+    /// The input's and the output's width.
+    width: usize,
+}
+
+/// Copies `block` from `example` into `positions`, whole, then zeroes what falls in the
+/// padding: the outputs before its first run and after its last, and between runs, where the
+/// block holds the input's ends of rows that the tap does not read.
+fn copy_block(block: &Block, example: &[f32], positions: &mut [f32]) {
+    let Some(last) = block.rows.checked_sub(1).filter(|_| block.len > 0) else {
+        positions.fill(0.0);
+        return;
+    };
+    let len = last * block.width + block.len;
+    let end = block.to + len;
+    positions[block.to..end].copy_from_slice(&example[block.from..][..len]);
+    positions[..block.to].fill(0.0);
+    positions[end..].fill(0.0);
+    if block.len < block.width {
+        for r in 0..last {
+            let gap = block.to + r * block.width + block.len;
+            zero_few(&mut positions[gap..gap + block.width - block.len]);
+        }
+    }
+}
+
+/// `values.fill(0.0)` for the few values of padding between two runs, a padding's width or
+/// two: stores written out, where `fill` calls `memset`, which costs more than the stores.
+#[inline(always)]
+fn zero_few(values: &mut [f32]) {
+    match values {
+        [] => {}
+        [a] => *a = 0.0,
+        [a, b] => [*a, *b] = [0.0; 2],
+        [a, b, c] => [*a, *b, *c] = [0.0; 3],
+        [a, b, c, d] => [*a, *b, *c, *d] = [0.0; 4],
+        _ => values.fill(0.0),
+    }
 }
 
 /// Runs of one example's input that a tap copies, stride 1 along the width.
