@@ -112,44 +112,28 @@ pub(super) fn im2col(shape: &Shape, rows: usize, input: &[f32], columns: &mut [f
             // row it reads.
             let (start, first) =
                 vertical.start(horizontal, out_width, channel + horizontal.first, width);
-            let examples = input.chunks_exact(shape.input_width);
-            for (example, positions) in examples.zip(row.chunks_exact_mut(shape.positions)) {
-                if one_block {
-                    let block = Block {
-                        rows: vertical.count,
-                        len: horizontal.count,
-                        to: start,
-                        from: first,
-                        width,
-                    };
+            if one_block {
+                let block = Block {
+                    rows: vertical.count,
+                    len: horizontal.count,
+                    to: start,
+                    from: first,
+                    width,
+                };
+                let examples = input.chunks_exact(shape.input_width);
+                for (example, positions) in examples.zip(row.chunks_exact_mut(shape.positions)) {
                     copy_block(&block, example, positions);
-                    continue;
                 }
-                if stride_x == 1 && out_width >= 8 {
-                    let runs = Runs {
-                        count: vertical.count,
-                        len: horizontal.count,
-                        to: (start, out_width),
-                        from: (first, stride_y * width),
-                        padded,
-                    };
-                    copy_runs(&runs, example, positions);
-                    continue;
-                }
-                for r in 0..vertical.count {
-                    let inside = &mut positions[start + r * out_width..][..horizontal.count];
-                    let values = &example[first + r * stride_y * width..];
-                    if stride_x == 1 {
-                        copy_short(inside, &values[..horizontal.count]);
-                    } else if let Some(last) = horizontal.count.checked_sub(1) {
-                        // Indexed within a slice cut to the last value read: no bounds checks
-                        // left in the loop, which a stepped iterator's bookkeeping would cost.
-                        let values = &values[..=last * stride_x];
-                        for (k, value) in inside.iter_mut().enumerate() {
-                            *value = values[k * stride_x];
-                        }
-                    }
-                }
+            } else {
+                let runs = Runs {
+                    rows: vertical.count,
+                    len: horizontal.count,
+                    to: (start, out_width, shape.positions),
+                    from: (first, stride_y * width, shape.input_width),
+                    stride: stride_x,
+                    padded,
+                };
+                copy_runs(&runs, rows, input, row);
             }
         }
     });
@@ -206,69 +190,96 @@ fn zero_few(values: &mut [f32]) {
     }
 }
 
-/// Runs of one example's input that a tap copies, stride 1 along the width.
+/// The runs of the input that a tap copies into its row of columns: in each example, one
+/// per output row that reads the input.
 struct Runs {
-    /// How many, one per output row that reads the input.
-    count: usize,
+    /// Runs per example.
+    rows: usize,
     /// Values per run.
     len: usize,
-    /// Where the first run goes in the example's part of the row of columns, and the step to
-    /// the next (the output's width).
-    to: (usize, usize),
-    /// Where the first run is read in the example's input, and the step to the next.
-    from: (usize, usize),
-    /// Whether the example's part of the row has outputs in the padding, zeroed beforehand.
+    /// Where the first run goes in the row of columns, the step to the next output row, and
+    /// the step to the next example.
+    to: (usize, usize, usize),
+    /// Where the first run is read in the input, and the steps likewise.
+    from: (usize, usize, usize),
+    /// The step between the input values of a run: the convolution's stride along the width.
+    stride: usize,
+    /// Whether the row has outputs in the padding, zeroed beforehand.
     padded: bool,
 }
 
-/// Copies `runs` from `example` into `positions`, whole registers at a time: a run of 10
-/// values is two copies of 8, where the exact copy takes one and two single values. What a
-/// copy writes past its run lands where a later run will be written, or in the padding, which
-/// is zeroed again at once. A run copies exactly where a whole register would read or write
-/// outside the example; the runs being at least 8 apart (the output's width), the next run
-/// covers what one writes past its end.
-fn copy_runs(runs: &Runs, example: &[f32], positions: &mut [f32]) {
+/// Copies `runs` of `examples` examples from `input` into `row`, in the row's order. Runs of
+/// stride 1 are copied whole registers at a time: a run of 10 values is two copies of
+/// 8, where an exact copy takes one and two single values. What a copy writes past its run
+/// lands where a later run will be written, or in the padding, which is zeroed again at once
+/// (a register's worth of zeros after the run). Where a whole register would read or write
+/// outside `input` or `row`, the run is copied exactly.
+fn copy_runs(runs: &Runs, examples: usize, input: &[f32], row: &mut [f32]) {
     // Runs of a known number of registers copy as fixed-size arrays, whose loops the compiler
-    // unrolls: runs are short, and a loop's bookkeeping would cost more than its copies.
-    match runs.len.div_ceil(8) {
-        1 => copy_runs_of::<8>(runs, example, positions),
-        2 => copy_runs_of::<16>(runs, example, positions),
-        3 => copy_runs_of::<24>(runs, example, positions),
-        4 => copy_runs_of::<32>(runs, example, positions),
-        _ => copy_runs_of::<40>(runs, example, positions),
+    // unrolls: runs are short, and a loop's bookkeeping would cost more than its copies. (A
+    // stride of 2 copied so takes a load and a store per value, more than the exact copy.)
+    match (runs.stride, runs.len.div_ceil(8)) {
+        (1, 1) => copy_runs_of::<8>(runs, examples, input, row),
+        (1, 2) => copy_runs_of::<16>(runs, examples, input, row),
+        (1, 3) => copy_runs_of::<24>(runs, examples, input, row),
+        (1, 4) => copy_runs_of::<32>(runs, examples, input, row),
+        _ => copy_runs_exactly(runs, examples, input, row),
     }
 }
 
-/// [`copy_runs`] for runs of at most `WHOLE` values, a multiple of 8; longer ones (and those
-/// whose whole registers would reach outside the example) are copied exactly.
-#[inline(always)]
-fn copy_runs_of<const WHOLE: usize>(runs: &Runs, example: &[f32], positions: &mut [f32]) {
-    let (mut to, mut from) = (runs.to.0, runs.from.0);
-    for _ in 0..runs.count {
-        let whole = (
-            positions.get_mut(to..to + WHOLE),
-            example.get(from..from + WHOLE),
-        );
-        match whole {
-            (Some(dst), Some(src)) if runs.len <= WHOLE => {
-                let dst: &mut [f32; WHOLE] = dst.try_into().expect("WHOLE values");
-                *dst = src.try_into().expect("WHOLE values");
-                if runs.padded {
-                    // The padding after the run, zeroed again.
-                    let after = to + runs.len;
-                    match positions.get_mut(after..after + 8) {
-                        Some(after) => after.copy_from_slice(&[0.0; 8]),
-                        None => positions[after..to + WHOLE].fill(0.0),
-                    }
+/// [`copy_runs`] value by value, for runs of other strides, or longer than four registers.
+fn copy_runs_exactly(runs: &Runs, examples: usize, input: &[f32], row: &mut [f32]) {
+    let Runs { len, stride, .. } = *runs;
+    let Some(last) = len.checked_sub(1) else {
+        return;
+    };
+    for example in 0..examples {
+        let mut to = runs.to.0 + example * runs.to.2;
+        let mut from = runs.from.0 + example * runs.from.2;
+        for _ in 0..runs.rows {
+            let outputs = &mut row[to..][..len];
+            if stride == 1 {
+                copy_short(outputs, &input[from..][..len]);
+            } else {
+                // Indexed within a slice cut to the last value read: no bounds checks left in
+                // the loop, which a stepped iterator's bookkeeping would cost.
+                let values = &input[from..][..=last * stride];
+                for (k, value) in outputs.iter_mut().enumerate() {
+                    *value = values[k * stride];
                 }
             }
-            _ => copy_short(
-                &mut positions[to..][..runs.len],
-                &example[from..][..runs.len],
-            ),
+            to += runs.to.1;
+            from += runs.from.1;
         }
-        to += runs.to.1;
-        from += runs.from.1;
+    }
+}
+
+/// [`copy_runs`] for runs of stride 1 and at most `WHOLE` values, a multiple of 8.
+#[inline(always)]
+fn copy_runs_of<const WHOLE: usize>(runs: &Runs, examples: usize, input: &[f32], row: &mut [f32]) {
+    let len = runs.len;
+    for example in 0..examples {
+        let mut to = runs.to.0 + example * runs.to.2;
+        let mut from = runs.from.0 + example * runs.from.2;
+        for _ in 0..runs.rows {
+            match (row.get_mut(to..to + WHOLE), input.get(from..from + WHOLE)) {
+                (Some(dst), Some(src)) => {
+                    let dst: &mut [f32; WHOLE] = dst.try_into().expect("WHOLE values");
+                    *dst = src.try_into().expect("WHOLE values");
+                    if runs.padded {
+                        // The padding after the run, zeroed again.
+                        let after = to + len;
+                        match row.get_mut(after..after + 8) {
+                            Some(after) => after.copy_from_slice(&[0.0; 8]),
+                            None => row[after..to + WHOLE].fill(0.0),
+                        }
+                    }
+                }
+                _ => copy_short(&mut row[to..][..len], &input[from..][..len]),
+            }
+            to += runs.to.1;
+            from += runs.from.1;
+        }
     }
 }
 

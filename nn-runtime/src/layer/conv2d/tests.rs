@@ -212,9 +212,9 @@ fn passes_agree_with_the_definition_on_awkward_shapes() {
         },
         // One output, every tap in the padding but one.
         new(2, 2, 3, 1, 1).padding(1),
-        // Outputs at least 8 wide, whose runs are copied a register at a time: runs of 9
-        // writing into the next output row, wide padding and dilation, margins along the width
-        // alone, and runs of exactly one register.
+        // Runs copied a register at a time: runs of 9 writing into the next output row, wide
+        // padding and dilation, margins along the width alone, and runs of exactly one
+        // register.
         new(2, 3, 3, 5, 9).padding(1),
         new(3, 2, 4, 4, 12).padding(3).dilation(3),
         Conv2dSettings {
@@ -223,6 +223,10 @@ fn passes_agree_with_the_definition_on_awkward_shapes() {
             ..new(2, 2, 0, 3, 12)
         },
         new(1, 2, 1, 2, 8),
+        // Outputs narrower than a register: copies that run into the next output row or the
+        // next example, with padding and without.
+        new(2, 3, 3, 1, 6).padding(1),
+        new(1, 2, 2, 3, 5),
     ];
     let mut rng = rand::rngs::StdRng::seed_from_u64(4);
     for settings in settings {
