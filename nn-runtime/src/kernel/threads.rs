@@ -421,6 +421,39 @@ mod tests {
         }
     }
 
+    /// Each channel's task gets its own runs, one per row, and its result lands in its own
+    /// place, on one thread or two.
+    #[test]
+    fn each_channel_writes_its_own_runs_and_result() {
+        let (rows, channels, positions) = (3, 5, 4);
+        for parallel in [false, true] {
+            let mut values = vec![0.0f32; rows * channels * positions];
+            let mut results = vec![usize::MAX; channels];
+            for_each_channel(
+                parallel,
+                &mut results,
+                Some((&mut values, positions)),
+                &|c, runs| {
+                    let mut count = 0;
+                    for (row, run) in runs.enumerate() {
+                        assert_eq!(run.len(), positions);
+                        run.fill((row * channels + c) as f32);
+                        count += 1;
+                    }
+                    count * 10 + c
+                },
+            );
+            let expected: Vec<f32> = (0..rows * channels)
+                .flat_map(|run| std::iter::repeat_n(run as f32, positions))
+                .collect();
+            assert_eq!(values, expected);
+            assert_eq!(results, (0..channels).map(|c| 30 + c).collect::<Vec<_>>());
+            // Without values, a task sees no runs.
+            for_each_channel(parallel, &mut results, None, &|c, runs| runs.count() + c);
+            assert_eq!(results, (0..channels).collect::<Vec<_>>());
+        }
+    }
+
     /// A job that panics on the helper thread is reported on the caller's, after both are
     /// done, and the helper takes jobs again afterwards.
     #[test]
