@@ -316,6 +316,7 @@ impl BatchNorm {
         let output = rows_of_mut(output, rows, width)?;
         let (eps, positions) = (f64::from(self.eps), self.positions);
         let output = Some((output, positions));
+        // No result per channel: a vector of `()` allocates nothing.
         let mut done = vec![(); self.channels];
         kernel::for_each_channel(shared(input), &mut done, output, &|c, output| {
             let invstd = 1.0 / (f64::from(self.running_var[c]) + eps).sqrt();
@@ -349,6 +350,7 @@ impl BatchNorm {
         let grad_input = grad_input
             .map(|grad_input| rows_of_mut(grad_input, rows, width))
             .transpose()?;
+        // Field by field rather than `of_last_batch`: `self.sums` is written meanwhile.
         let statistics = Statistics {
             positions: self.positions,
             batch: &self.batch,
