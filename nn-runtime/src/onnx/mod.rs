@@ -317,20 +317,8 @@ impl OnnxGraph {
         stride: usize,
         padding: usize,
     ) {
-        self.scope = name.to_owned();
-        let input = self.last.clone();
-        let each = |value: usize| vec![value as i64; dims];
-        self.last = self.node(
-            "MaxPool",
-            &[&input],
-            &[
-                Attribute::int("ceil_mode", 0),
-                Attribute::ints("dilations", &each(1)),
-                Attribute::ints("kernel_shape", &each(kernel)),
-                Attribute::ints("pads", &each(padding).repeat(2)),
-                Attribute::ints("strides", &each(stride)),
-            ],
-        );
+        let dilations = Attribute::ints("dilations", &vec![1; dims]);
+        self.pool(name, "MaxPool", dilations, (dims, kernel, stride, padding));
     }
 
     /// An average pool called `name`, with the same kernel size, stride and padding on each of
@@ -345,15 +333,34 @@ impl OnnxGraph {
         stride: usize,
         padding: usize,
     ) {
+        let count_include_pad = Attribute::int("count_include_pad", 1);
+        self.pool(
+            name,
+            "AveragePool",
+            count_include_pad,
+            (dims, kernel, stride, padding),
+        );
+    }
+
+    /// A pool node `op_type` called `name`, with the window attributes both pools write, in
+    /// the order `torch.onnx.export` writes them: `ceil_mode`, the pool's own attribute
+    /// (`own`), then `kernel_shape`, `pads` and `strides`, the same on each of `dims` axes.
+    fn pool(
+        &mut self,
+        name: &str,
+        op_type: &str,
+        own: Attribute,
+        (dims, kernel, stride, padding): (usize, usize, usize, usize),
+    ) {
         self.scope = name.to_owned();
         let input = self.last.clone();
         let each = |value: usize| vec![value as i64; dims];
         self.last = self.node(
-            "AveragePool",
+            op_type,
             &[&input],
             &[
                 Attribute::int("ceil_mode", 0),
-                Attribute::int("count_include_pad", 1),
+                own,
                 Attribute::ints("kernel_shape", &each(kernel)),
                 Attribute::ints("pads", &each(padding).repeat(2)),
                 Attribute::ints("strides", &each(stride)),
